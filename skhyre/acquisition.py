@@ -1,0 +1,532 @@
+"""Acquisition: which unlabelled examples to label next, under HyRe weights.
+
+Scores are computed over *cached* member predictions (a pool of ``n``
+candidates): ``P`` of shape ``(K, n, C)`` member class probabilities, or ``F``
+of shape ``(K, n)`` member regression predictions, and the current member
+weights ``w`` of shape ``(K,)``:
+
+- :func:`entropy`: ``H[sum_k w_k p_k(x)]`` (classification);
+- :func:`bald`: ``H[sum_k w_k p_k(x)] - sum_k w_k H[p_k(x)]``, the expected
+  information gain about which member is right (classification, preferences);
+- :func:`variance`: ``sum_k w_k (f_k(x) - f(x))^2`` (regression);
+- :func:`random`: i.i.d. uniform scores (random sampling).
+
+:func:`select_top` takes the ``n`` best distinct candidates under fixed
+weights (batch queries); :func:`select_sequential` picks one at a time,
+revealing each label (simulation mode) and re-scoring under the updated
+weights, with the whole loop compiled. Every function validates its input and
+calls :mod:`skhyre._kernels`; none modifies its input.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from . import _kernels
+from .reweighting import _check_log_prior, check_temperature
+
+__all__ = [
+    "CRITERIA",
+    "bald",
+    "check_member_predictions",
+    "check_member_probabilities",
+    "check_weights",
+    "entropy",
+    "random",
+    "select_sequential",
+    "select_top",
+    "variance",
+]
+
+#: Criteria by task.
+CRITERIA = {
+    "classification": ("bald", "entropy", "random"),
+    "regression": ("variance", "random"),
+}
+
+_PROBA_TOL = 1e-3
+
+
+def check_member_probabilities(P, name: str = "P") -> np.ndarray:
+    """Validate member class probabilities of shape ``(K, n, C)``.
+
+    float32 and float64 are kept as they are (no copy, any memory layout);
+    other dtypes are converted to float64. Raises ``ValueError`` naming the
+    problem for a wrong ndim, NaN/inf, values outside ``[0, 1]`` or rows that
+    do not sum to 1 (tolerance 1e-3).
+
+    Parameters
+    ----------
+    P : array-like of shape (K, n, C)
+    name : str, default="P"
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (K, n, C)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import check_member_probabilities
+    >>> check_member_probabilities(np.full((2, 3, 2), 0.5)).shape
+    (2, 3, 2)
+    """
+    arr = np.asarray(P)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{name} must be member probabilities of shape (K, n, C), got ndim={arr.ndim}."
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"{name} is empty (shape {arr.shape}).")
+    n_nan, n_range, n_sum = _kernels.proba_problems(arr, _PROBA_TOL)
+    if n_nan:
+        raise ValueError(f"{name} contains NaN or inf in {n_nan} pool row(s).")
+    if n_range:
+        raise ValueError(f"{name} has probabilities outside [0, 1] in {n_range} pool row(s).")
+    if n_sum:
+        raise ValueError(
+            f"{name} has member probabilities that do not sum to 1 (tolerance "
+            f"{_PROBA_TOL}) in {n_sum} pool row(s)."
+        )
+    return arr
+
+
+def check_member_predictions(F, name: str = "F") -> np.ndarray:
+    """Validate member regression predictions of shape ``(K, n)``.
+
+    Parameters
+    ----------
+    F : array-like of shape (K, n)
+    name : str, default="F"
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (K, n), float32 or float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import check_member_predictions
+    >>> check_member_predictions(np.zeros((4, 5))).shape
+    (4, 5)
+    """
+    arr = np.asarray(F)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be member predictions of shape (K, n), got ndim={arr.ndim}.")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} is empty (shape {arr.shape}).")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf.")
+    return arr
+
+
+def check_weights(w, n_members: int) -> np.ndarray:
+    """Validate member weights: ``(K,)``, finite, non-negative, summing to 1.
+
+    Parameters
+    ----------
+    w : array-like of shape (n_members,)
+    n_members : int
+        The number of members ``K`` the weights must match.
+
+    Returns
+    -------
+    ndarray of shape (n_members,), float64, C-contiguous
+
+    Examples
+    --------
+    >>> from skhyre.acquisition import check_weights
+    >>> check_weights([0.25, 0.75], 2)
+    array([0.25, 0.75])
+    """
+    arr = np.ascontiguousarray(w, dtype=np.float64)
+    if arr.shape != (n_members,):
+        raise ValueError(
+            f"weights must have shape ({n_members},) to match K={n_members} members, "
+            f"got {arr.shape}."
+        )
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError("weights must be finite and non-negative.")
+    if abs(arr.sum() - 1.0) > 1e-6:
+        raise ValueError(f"weights must sum to 1, got {arr.sum():.6g}.")
+    return arr
+
+
+def entropy(P, w, *, check_input: bool = True) -> np.ndarray:
+    """Entropy of the weighted mixture for every pool example.
+
+    Parameters
+    ----------
+    P : array-like of shape (K, n, C)
+        Member class probabilities.
+    w : array-like of shape (K,)
+        Member weights.
+    check_input : bool, default=True
+        Validate ``P`` (one extra pass over the pool). Callers that validated
+        the pool once can pass ``False``.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import entropy
+    >>> P = np.array([[[1.0, 0.0], [0.5, 0.5]],
+    ...               [[0.0, 1.0], [0.5, 0.5]]])   # K=2 members, n=2, C=2
+    >>> entropy(P, [0.5, 0.5]).round(4)
+    array([0.6931, 0.6931])
+    """
+    P = check_member_probabilities(P) if check_input else np.asarray(P)
+    return _kernels.entropy_scores(P, check_weights(w, P.shape[0]))
+
+
+def bald(P, w, *, member_entropies=None, check_input: bool = True) -> np.ndarray:
+    """BALD: mutual information between the label and the member, per example.
+
+    ``H[sum_k w_k p_k(x)] - sum_k w_k H[p_k(x)]``, clamped at 0.
+
+    Parameters
+    ----------
+    P : array-like of shape (K, n, C)
+        Member class probabilities.
+    w : array-like of shape (K,)
+        Member weights.
+    member_entropies : array-like of shape (K, n), default=None
+        Cached ``H[p_k(x)]`` (they do not depend on the weights); computed
+        when ``None``.
+    check_input : bool, default=True
+        Validate ``P``.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import bald
+    >>> P = np.array([[[1.0, 0.0], [0.5, 0.5]],
+    ...               [[0.0, 1.0], [0.5, 0.5]]])
+    >>> bald(P, [0.5, 0.5]).round(4)  # members disagree on row 0 only
+    array([0.6931, 0.    ])
+    """
+    P = check_member_probabilities(P) if check_input else np.asarray(P)
+    K, n = P.shape[:2]
+    if member_entropies is None:
+        Hm = _kernels.member_entropies(P)
+    else:
+        Hm = np.asarray(member_entropies, dtype=np.float64)
+        if Hm.shape != (K, n):
+            raise ValueError(f"member_entropies must have shape {(K, n)}, got {Hm.shape}.")
+    return _kernels.bald_scores(P, check_weights(w, K), Hm)
+
+
+def variance(F, w, *, check_input: bool = True) -> np.ndarray:
+    """Weighted variance of the member predictions for every pool example.
+
+    Parameters
+    ----------
+    F : array-like of shape (K, n)
+        Member regression predictions.
+    w : array-like of shape (K,)
+        Member weights.
+    check_input : bool, default=True
+        Validate ``F``.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import variance
+    >>> F = np.array([[0.0, 1.0], [2.0, 1.0]])
+    >>> variance(F, [0.5, 0.5])
+    array([1., 0.])
+    """
+    F = check_member_predictions(F) if check_input else np.asarray(F)
+    return _kernels.variance_scores(F, check_weights(w, F.shape[0]))
+
+
+def random(n: int, random_state=None) -> np.ndarray:
+    """I.i.d. uniform scores for ``n`` examples: the top ones are a random sample.
+
+    Parameters
+    ----------
+    n : int
+        Pool size.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> from skhyre.acquisition import random, select_top
+    >>> select_top(random(10, random_state=0), 3).shape
+    (3,)
+    """
+    return check_random_state(random_state).random_sample(n)
+
+
+def _check_n_queries(n_queries, n_available: int, n_pool: int) -> int:
+    if isinstance(n_queries, bool) or not isinstance(n_queries, numbers.Integral) or n_queries < 1:
+        raise ValueError(f"n_queries must be a positive integer, got {n_queries!r}.")
+    if n_queries > n_available:
+        raise ValueError(
+            f"n_queries={n_queries} is larger than the {n_available} selectable pool "
+            f"examples (pool of {n_pool} minus {n_pool - n_available} excluded)."
+        )
+    return int(n_queries)
+
+
+def _check_exclude(exclude, n: int) -> np.ndarray:
+    """Boolean mask of shape (n,) from None, a mask or an index list."""
+    mask = np.zeros(n, dtype=bool)
+    if exclude is None:
+        return mask
+    ex = np.asarray(exclude)
+    if ex.dtype == bool:
+        if ex.shape != (n,):
+            raise ValueError(f"A boolean exclude mask must have shape ({n},), got {ex.shape}.")
+        return ex.copy()
+    if ex.size == 0:
+        return mask
+    if not np.issubdtype(ex.dtype, np.integer) or ex.ndim != 1:
+        raise ValueError("exclude must be a boolean mask or a 1-D array of integer indices.")
+    if ex.min() < -n or ex.max() >= n:
+        raise ValueError(f"exclude has indices outside the pool of {n} examples.")
+    mask[ex] = True
+    return mask
+
+
+def select_top(scores, n_queries: int = 1, exclude=None) -> np.ndarray:
+    """Indices of the ``n_queries`` highest scores, skipping excluded ones.
+
+    Ties keep the lower index first (stable). NaN scores are never chosen
+    before finite ones.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+    n_queries : int, default=1
+    exclude : array-like of bool of shape (n,) or of int indices, default=None
+
+    Returns
+    -------
+    ndarray of shape (n_queries,), int64, best first
+
+    Examples
+    --------
+    >>> from skhyre.acquisition import select_top
+    >>> select_top([0.1, 0.9, 0.5, 0.9], n_queries=2)
+    array([1, 3])
+    >>> select_top([0.1, 0.9, 0.5, 0.9], n_queries=2, exclude=[1])
+    array([3, 2])
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got ndim={s.ndim}.")
+    mask = _check_exclude(exclude, s.size)
+    n_queries = _check_n_queries(n_queries, int((~mask).sum()), s.size)
+    key = np.where(np.isnan(s), -np.inf, s)
+    key[mask] = -np.inf
+    candidates = np.flatnonzero(~mask)
+    order = np.argsort(-key[candidates], kind="stable")[:n_queries]
+    return candidates[order].astype(np.int64)
+
+
+_LOSS_CODES = {
+    "zero_one": _kernels.LOSS_ZERO_ONE,
+    "log_loss": _kernels.LOSS_LOG,
+    "brier": _kernels.LOSS_BRIER,
+    "squared": _kernels.LOSS_SQUARED,
+    "absolute": _kernels.LOSS_ABSOLUTE,
+}
+
+
+def select_sequential(
+    predictions,
+    y,
+    n_queries: int,
+    *,
+    criterion: str = "auto",
+    loss: str | None = None,
+    temperature: float = 1.0,
+    cumulative_loss=None,
+    log_prior=None,
+    exclude=None,
+    loss_scale: float = 1.0,
+    eps: float = 1e-15,
+    resum_every: int = 8,
+    random_state=None,
+    check_input: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Active selection with labels revealed one at a time (simulation mode).
+
+    Repeat ``n_queries`` times: score the pool under the current weights,
+    pick the best selectable example, reveal its label ``y[i]``, add the
+    members' losses on it to the cumulative loss (fixed ``temperature``).
+    The loop runs in compiled code; for entropy and BALD the weighted mixture
+    is updated incrementally from the members whose loss on the new label
+    exceeds the row's minimum (re-summed from scratch every ``resum_every``
+    picks to bound drift).
+
+    Parameters
+    ----------
+    predictions : array-like of shape (K, n, C) or (K, n)
+        Cached member probabilities (classification) or predictions
+        (regression) over the pool.
+    y : array-like of shape (n,)
+        The pool's labels: class indices ``0..C-1`` or regression targets.
+        Only the picked ones are read.
+    n_queries : int
+        Number of examples to pick.
+    criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
+        ``"auto"`` is BALD for probabilities and variance for regression.
+    loss : str, default=None
+        ``"zero_one"`` (default), ``"log_loss"`` or ``"brier"`` for
+        probabilities; ``"squared"`` (default) or ``"absolute"`` for regression.
+    temperature : float, default=1.0
+    cumulative_loss : array-like of shape (K,), default=None
+        Starting cumulative losses (zeros when ``None``).
+    log_prior : array-like of shape (K,), default=None
+    exclude : mask or indices, default=None
+        Pool examples never to pick (for example, already labelled).
+    loss_scale : float, default=1.0
+        Multiplier of regression losses (skhyre's regressors use
+        ``1 / var(y_train)``).
+    eps : float, default=1e-15
+        Probability floor of the log-loss.
+    resum_every : int, default=8
+    random_state : int, RandomState instance or None, default=None
+        Used by ``criterion="random"`` only.
+    check_input : bool, default=True
+        Validate ``predictions``.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_queries,)
+        Picked pool indices in the order picked.
+    cumulative_loss : ndarray of shape (K,)
+        Cumulative member losses after the last pick.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import select_sequential
+    >>> P = np.array([[[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]],
+    ...               [[0.1, 0.9], [0.5, 0.5], [0.3, 0.7]]])
+    >>> idx, L = select_sequential(P, y=np.array([0, 1, 1]), n_queries=2)
+    >>> idx, L
+    (array([0, 2]), array([0., 1.]))
+    """
+    arr = np.asarray(predictions)
+    if arr.ndim == 3:
+        task = "classification"
+        P = check_member_probabilities(arr) if check_input else arr
+        K, n, C = P.shape
+    elif arr.ndim == 2:
+        task = "regression"
+        P = check_member_predictions(arr) if check_input else arr
+        K, n = P.shape
+    else:
+        raise ValueError(
+            "predictions must be (K, n, C) probabilities or (K, n) regression predictions, "
+            f"got ndim={arr.ndim}."
+        )
+    if criterion == "auto":
+        criterion = "bald" if task == "classification" else "variance"
+    if criterion not in CRITERIA[task]:
+        raise ValueError(
+            f"criterion={criterion!r} does not fit a {task} pool; "
+            f"choose one of {CRITERIA[task] + ('auto',)}."
+        )
+    if loss is None:
+        loss = "zero_one" if task == "classification" else "squared"
+    valid_losses = (
+        ("zero_one", "log_loss", "brier")
+        if task == "classification"
+        else (
+            "squared",
+            "absolute",
+        )
+    )
+    if loss not in valid_losses:
+        raise ValueError(f"loss={loss!r} is not valid for {task}; choose one of {valid_losses}.")
+    yv = np.asarray(y)
+    if yv.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) to match the pool, got {yv.shape}.")
+    if task == "classification":
+        if not np.issubdtype(yv.dtype, np.integer):
+            if np.issubdtype(yv.dtype, np.floating) and np.all(np.mod(yv, 1) == 0):
+                yv = yv.astype(np.int64)
+            else:
+                raise ValueError("y must hold integer class indices for a probability pool.")
+        if yv.size and (yv.min() < 0 or yv.max() >= C):
+            raise ValueError(f"y has class indices outside 0..{C - 1}.")
+        yv = yv.astype(np.int64, copy=False)
+    else:
+        yv = yv.astype(np.float64, copy=False)
+        if not np.isfinite(yv).all():
+            raise ValueError("y contains NaN or inf.")
+    T = check_temperature(temperature)
+    mask = _check_exclude(exclude, n)
+    n_queries = _check_n_queries(n_queries, int((~mask).sum()), n)
+    L0 = (
+        np.zeros(K)
+        if cumulative_loss is None
+        else np.array(cumulative_loss, dtype=np.float64).reshape(-1)
+    )
+    if L0.shape != (K,):
+        raise ValueError(f"cumulative_loss must have shape ({K},), got {L0.shape}.")
+    lp = _check_log_prior(log_prior, K)
+    if criterion == "random":
+        idx = select_top(random(n, random_state), n_queries, exclude=mask)
+        if task == "classification":
+            fn = {
+                "zero_one": lambda: _kernels.zero_one_loss_proba(P[:, idx], yv[idx]),
+                "log_loss": lambda: _kernels.log_loss(P[:, idx], yv[idx], eps),
+                "brier": lambda: _kernels.brier_loss(P[:, idx], yv[idx]),
+            }[loss]
+        else:
+            kern = _kernels.squared_loss if loss == "squared" else _kernels.absolute_loss
+            fn = lambda: kern(P[:, idx], yv[idx], float(loss_scale))  # noqa: E731
+        return idx, L0 + fn().sum(axis=1)
+    if task == "classification":
+        Hm = (
+            _kernels.member_entropies(P)
+            if criterion == "bald"
+            else np.zeros((1, 1), dtype=np.float64)
+        )
+        crit = _kernels.CRITERION_BALD if criterion == "bald" else _kernels.CRITERION_ENTROPY
+        return _kernels.select_sequential_proba(
+            P,
+            Hm,
+            yv,
+            L0,
+            lp,
+            T,
+            n_queries,
+            crit,
+            _LOSS_CODES[loss],
+            mask,
+            float(eps),
+            int(resum_every),
+        )
+    return _kernels.select_sequential_regression(
+        P, yv, L0, lp, T, n_queries, _LOSS_CODES[loss], float(loss_scale), mask
+    )

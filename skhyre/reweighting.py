@@ -1,0 +1,359 @@
+"""Hypothesis reweighting: member weights from cumulative losses.
+
+HyRe keeps one number per ensemble member, its cumulative loss
+``L_k = sum_i loss(f_k(x_i), y_i)`` over the adaptation examples seen so far,
+and weights members by ``w = softmax(-L / temperature + log_prior)``. This is
+generalized Bayesian inference with the loss as a negative log-likelihood, so
+updating on a batch or on its examples one by one gives the same weights.
+
+:class:`HypothesisWeights` is framework-free: it needs only a ``(K, n)``
+matrix of per-example member losses, from any models. :func:`loo_temperature`
+chooses the temperature from the adaptation examples alone (used by the
+estimators' ``temperature="auto"``).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from . import _kernels
+
+__all__ = [
+    "DEFAULT_TEMPERATURE_GRID",
+    "HypothesisWeights",
+    "NaNMemberWarning",
+    "check_temperature",
+    "loo_temperature",
+]
+
+#: Candidate temperatures for ``temperature="auto"``: 25 log-spaced values
+#: from 1e-3 to 1e3, plus ``inf`` (uniform weights, the fallback).
+DEFAULT_TEMPERATURE_GRID = np.append(np.logspace(-3, 3, 25), np.inf)
+
+
+class NaNMemberWarning(RuntimeWarning):
+    """A member's losses were NaN: it gets weight 0 from now on."""
+
+
+def check_temperature(temperature, name: str = "temperature") -> float:
+    """Validate a temperature: a real number > 0 (``inf`` allowed).
+
+    Parameters
+    ----------
+    temperature : float
+        The value to check.
+    name : str, default="temperature"
+        Name used in the error message.
+
+    Returns
+    -------
+    float
+        ``temperature`` as a Python float.
+
+    Examples
+    --------
+    >>> from skhyre.reweighting import check_temperature
+    >>> check_temperature(0.5)
+    0.5
+    """
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number, got {temperature!r}.")
+    t = float(temperature)
+    if not t > 0:  # also catches NaN
+        raise ValueError(f"{name} must be > 0, got {temperature!r}.")
+    return t
+
+
+def _check_log_prior(log_prior, n_members: int) -> np.ndarray:
+    if log_prior is None:
+        return np.full(n_members, -np.log(n_members))
+    lp = np.asarray(log_prior, dtype=np.float64)
+    if lp.shape != (n_members,):
+        raise ValueError(
+            f"log_prior must have shape ({n_members},) (one value per member), got {lp.shape}."
+        )
+    if np.isnan(lp).any() or np.isposinf(lp).any():
+        raise ValueError("log_prior must not contain NaN or +inf.")
+    if np.isneginf(lp).all():
+        raise ValueError("log_prior gives every member zero prior probability.")
+    m = lp.max()
+    return lp - (m + np.log(np.exp(lp - m).sum()))
+
+
+class HypothesisWeights:
+    """HyRe weights over ``K`` hypotheses (ensemble members) from their losses.
+
+    Keeps the cumulative loss ``L_k`` of every member and returns
+    ``w = softmax(-L / temperature + log_prior)``, computed with a shifted
+    log-sum-exp so the weights are finite, non-negative and sum to 1 for any
+    losses, huge or infinite. A member with a +inf loss gets weight 0; a
+    member whose losses are NaN gets weight 0 and a :class:`NaNMemberWarning`.
+
+    Parameters
+    ----------
+    n_members : int
+        Number of members ``K``.
+    temperature : float, default=1.0
+        Softmax temperature (> 0; ``inf`` gives the prior). Lower is sharper.
+        Changing it later recomputes the weights from the same cumulative loss.
+    log_prior : array-like of shape (n_members,), default=None
+        Log prior weights (normalised internally). ``None`` is uniform.
+
+    Attributes
+    ----------
+    n_updates : int
+        Number of successful :meth:`update` calls since the last reset.
+    n_samples_seen : int
+        Number of examples (columns of ``(K, n)`` loss matrices) seen since the
+        last reset; a ``(K,)`` update counts as one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre import HypothesisWeights
+    >>> hw = HypothesisWeights(n_members=3, temperature=1.0)
+    >>> hw.weights
+    array([0.333..., 0.333..., 0.333...])
+    >>> losses = np.array([[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])  # (K, n)
+    >>> hw.update(losses).cumulative_loss
+    array([1., 2., 0.])
+    >>> hw.weights.round(3)
+    array([0.245, 0.09 , 0.665])
+    >>> hw.reset().weights.round(3)
+    array([0.333, 0.333, 0.333])
+    """
+
+    def __init__(self, n_members: int, temperature: float = 1.0, log_prior=None):
+        if (
+            isinstance(n_members, bool)
+            or not isinstance(n_members, numbers.Integral)
+            or n_members < 1
+        ):
+            raise ValueError(f"n_members must be a positive integer, got {n_members!r}.")
+        self.n_members = int(n_members)
+        self._temperature = check_temperature(temperature)
+        self._log_prior = _check_log_prior(log_prior, self.n_members)
+        self.reset()
+
+    # -- state -------------------------------------------------------------
+    @property
+    def temperature(self) -> float:
+        """The softmax temperature; setting it recomputes the weights."""
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        self._temperature = check_temperature(value)
+        self._refresh()
+
+    @property
+    def log_prior(self) -> np.ndarray:
+        """Normalised log prior weights, ``(K,)``."""
+        return self._log_prior.copy()
+
+    @property
+    def cumulative_loss(self) -> np.ndarray:
+        """Cumulative loss of every member, ``(K,)`` (NaN for NaN members)."""
+        return self._cum.copy()
+
+    @property
+    def log_weights(self) -> np.ndarray:
+        """Normalised log-weights, ``(K,)`` (-inf for zero-weight members)."""
+        return self._logw.copy()
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Weights, ``(K,)``: finite, non-negative, summing to 1."""
+        return self._w.copy()
+
+    def reset(self) -> HypothesisWeights:
+        """Forget every update: back to the prior. Returns ``self``."""
+        self._cum = np.zeros(self.n_members)
+        self.n_updates = 0
+        self.n_samples_seen = 0
+        self._refresh()
+        return self
+
+    def _refresh(self) -> None:
+        self._logw = self._compute_log_weights(self._cum, self._temperature)
+        self._w = np.exp(self._logw)
+        self._w /= self._w.sum()
+
+    def _compute_log_weights(self, cum: np.ndarray, temperature: float) -> np.ndarray:
+        logw = _kernels.log_softmax_weights(cum, temperature, self._log_prior)
+        if not np.isfinite(logw).any():
+            raise ValueError(
+                "Every member has NaN losses (or zero prior): no member is left to weight."
+            )
+        return logw
+
+    def weights_at(self, temperature: float) -> np.ndarray:
+        """Weights the current cumulative loss gives at another temperature.
+
+        Parameters
+        ----------
+        temperature : float
+            Temperature (> 0) to evaluate at; the object is not changed.
+
+        Returns
+        -------
+        ndarray of shape (n_members,)
+
+        Examples
+        --------
+        >>> from skhyre import HypothesisWeights
+        >>> hw = HypothesisWeights(2).update([0.0, 1.0])
+        >>> hw.weights_at(1e-9)
+        array([1., 0.])
+        """
+        logw = self._compute_log_weights(self._cum, check_temperature(temperature))
+        w = np.exp(logw)
+        return w / w.sum()
+
+    # -- updates -----------------------------------------------------------
+    def _check_losses(self, losses) -> np.ndarray:
+        arr = np.asarray(losses)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"losses must be numeric, got dtype {arr.dtype}.")
+        arr = arr.astype(np.float64, copy=False)
+        if arr.ndim not in (1, 2):
+            raise ValueError(
+                f"losses must be (K,) summed losses or a (K, n) matrix, got ndim={arr.ndim}."
+            )
+        if arr.shape[0] != self.n_members:
+            raise ValueError(
+                f"losses has {arr.shape[0]} rows but there are K={self.n_members} members."
+            )
+        if arr.ndim == 2 and arr.shape[1] == 0:
+            raise ValueError("Empty update: losses has 0 examples (shape (K, 0)).")
+        if np.isneginf(arr).any():
+            raise ValueError("losses must not contain -inf.")
+        return arr
+
+    def update(self, losses) -> HypothesisWeights:
+        """Add per-example (``(K, n)``) or summed (``(K,)``) losses.
+
+        Batch and one-by-one updates give identical weights (coherence). On
+        invalid input nothing changes.
+
+        Parameters
+        ----------
+        losses : array-like of shape (n_members, n) or (n_members,)
+            Member losses; +inf is allowed (the member drops to weight 0),
+            NaN marks a broken member (weight 0, with a warning).
+
+        Returns
+        -------
+        self : HypothesisWeights
+        """
+        arr = self._check_losses(losses)
+        n_seen = 1 if arr.ndim == 1 else arr.shape[1]
+        new_cum = self._cum + (arr if arr.ndim == 1 else arr.sum(axis=1))
+        newly_nan = np.isnan(new_cum) & ~np.isnan(self._cum)
+        logw = self._compute_log_weights(new_cum, self._temperature)  # may raise
+        if newly_nan.any():
+            idx = np.flatnonzero(newly_nan)
+            shown = ", ".join(map(str, idx[:10])) + (", ..." if idx.size > 10 else "")
+            warnings.warn(
+                f"{idx.size} member(s) have NaN losses and get weight 0 (members {shown}).",
+                NaNMemberWarning,
+                stacklevel=2,
+            )
+        self._cum = new_cum
+        self._logw = logw
+        self._w = np.exp(logw)
+        self._w /= self._w.sum()
+        self.n_updates += 1
+        self.n_samples_seen += n_seen
+        return self
+
+    def __repr__(self) -> str:
+        return (
+            f"HypothesisWeights(n_members={self.n_members}, temperature={self._temperature!r}, "
+            f"n_samples_seen={self.n_samples_seen})"
+        )
+
+
+def loo_temperature(
+    losses,
+    mixture_loss: Callable[[np.ndarray], np.ndarray],
+    grid=None,
+    log_prior=None,
+) -> tuple[float, np.ndarray]:
+    """Choose the temperature by leave-one-out predictive loss.
+
+    For each candidate temperature ``T`` and each adaptation example ``i``,
+    the members are weighted on the other examples only and the weighted
+    prediction is scored on example ``i``. The candidate with the lowest mean
+    held-out loss wins; ties (within 1e-12) go to the **higher** temperature,
+    so with no evidence (one example, or members that all agree) the rule
+    falls back to the flattest weights. ``inf`` (uniform weights) is always a
+    candidate, so a bad ensemble can never be made worse than uniform on the
+    held-out examples.
+
+    Parameters
+    ----------
+    losses : array-like of shape (K, n)
+        Per-example member losses on the adaptation examples.
+    mixture_loss : callable
+        ``mixture_loss(W)`` with ``W`` of shape ``(G, n, K)`` (row ``[g, i]``:
+        the leave-``i``-out weights at candidate ``g``) returns the ``(G, n)``
+        loss of the weighted prediction on example ``i``.
+    grid : array-like, default=None
+        Candidate temperatures (> 0). ``None`` uses
+        :data:`DEFAULT_TEMPERATURE_GRID`. ``inf`` is added if absent.
+    log_prior : array-like of shape (K,), default=None
+        Log prior weights; ``None`` is uniform.
+
+    Returns
+    -------
+    temperature : float
+        The chosen temperature (``inf`` means uniform weights).
+    scores : ndarray of shape (G,)
+        Mean leave-one-out loss of every candidate, in the order of the
+        sorted grid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.reweighting import loo_temperature
+    >>> F = np.array([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])  # two members, 3 examples
+    >>> y = np.array([0.1, -0.1, 0.0])                    # member 0 is right
+    >>> losses = (F - y) ** 2
+    >>> def mixture_loss(W):  # squared error of the weighted prediction
+    ...     pred = np.einsum("gik,ki->gi", W, F)
+    ...     return (pred - y) ** 2
+    >>> T, scores = loo_temperature(losses, mixture_loss, grid=[0.01, 1.0, 100.0])
+    >>> T
+    0.01
+    """
+    L = np.asarray(losses, dtype=np.float64)
+    if L.ndim != 2:
+        raise ValueError(f"losses must be a (K, n) matrix, got ndim={L.ndim}.")
+    K, n = L.shape
+    if n == 0:
+        raise ValueError("loo_temperature needs at least one adaptation example.")
+    temps = DEFAULT_TEMPERATURE_GRID if grid is None else np.asarray(grid, dtype=np.float64)
+    for t in np.ravel(temps):
+        check_temperature(t, "every temperature in the grid")
+    temps = np.unique(np.append(temps, np.inf))  # sorted ascending, inf last
+    lp = _check_log_prior(log_prior, K)
+    logW = _kernels.loo_log_weights(np.ascontiguousarray(L), temps, lp)
+    W = np.exp(logW)
+    W /= W.sum(axis=2, keepdims=True)
+    per_example = np.asarray(mixture_loss(W), dtype=np.float64)
+    if per_example.shape != (temps.size, n):
+        raise ValueError(
+            f"mixture_loss returned shape {per_example.shape}, expected {(temps.size, n)}."
+        )
+    # NaN-safe mean: a held-out loss that is NaN disqualifies the candidate.
+    scores = per_example.mean(axis=1)
+    scores = np.where(np.isnan(scores), np.inf, scores)
+    best = scores.min()
+    tol = 1e-12 * max(1.0, abs(best)) if np.isfinite(best) else 0.0
+    winners = np.flatnonzero(scores <= best + tol)
+    return float(temps[winners[-1]]), scores
