@@ -1,0 +1,405 @@
+"""The test-time half of every HyRe estimator: adapt, query, active_adapt.
+
+:class:`AdaptationMixin` implements DESIGN.md's adaptation contract once, over
+*cached member predictions*. An estimator provides a few hooks:
+
+- ``_member_matrix(X)``: validated ``X`` -> the engine's cached matrix,
+  ``(K, n)`` float predictions (regression) or ``(K, n, C)`` probabilities
+  (classification and preferences);
+- ``_encode_adapt_y(y)``: validated targets in engine form (class indices or
+  floats), with an error naming unknown labels;
+- ``_loss_functions()``: the built-in per-example losses by name, each
+  ``(M, y) -> (n_rows(M), n)``; ``_default_adapt_loss``; ``_task``
+  (``"regression"`` or ``"classification"``), and ``_n_members_fitted()``.
+
+Everything else (weights state, coherence, ``temperature="auto"``, batch and
+sequential queries, atomic failures) lives here, so the estimators stay thin.
+
+State kept after ``fit`` and every adaptation: ``weights_``,
+``log_weights_``, ``cumulative_loss_``, ``n_adapt_samples_``,
+``temperature_``; and, privately, the member predictions and targets of the
+adaptation examples since the last reset (``temperature="auto"`` re-chooses
+the temperature from all of them, and switching to ``"auto"`` later still
+sees them). These are small: adaptation sets are a few dozen rows.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import _kernels, acquisition
+from .reweighting import NaNMemberWarning, loo_temperature
+
+__all__ = ["AdaptationMixin"]
+
+
+def _weights_from_cum(cum: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    K = cum.shape[0]
+    logw = _kernels.log_softmax_weights(cum, float(temperature), np.full(K, -np.log(K)))
+    if not np.isfinite(logw).any():
+        raise ValueError("Every member has NaN adaptation losses: no member is left to weight.")
+    w = np.exp(logw)
+    return w / w.sum(), logw
+
+
+class AdaptationMixin:
+    """Adaptation, queries and weighted combination over cached member predictions."""
+
+    _task = "regression"
+
+    # ------------------------------------------------------------------ state
+    def _init_adaptation_state(self) -> None:
+        K = self._n_members_fitted()
+        self.weights_ = np.full(K, 1.0 / K)
+        self.log_weights_ = np.full(K, -np.log(K))
+        self.cumulative_loss_ = np.zeros(K)
+        self.n_adapt_samples_ = 0
+        self.temperature_ = self._fixed_temperature_or(np.inf)
+        self._adapt_M = None
+        self._adapt_y = None
+
+    def _fixed_temperature_or(self, default: float) -> float:
+        return default if self.temperature == "auto" else float(self.temperature)
+
+    def reset_weights(self):
+        """Back to the prior: uniform weights, nothing seen. Returns ``self``."""
+        check_is_fitted(self)
+        self._init_adaptation_state()
+        return self
+
+    # ----------------------------------------------------------- validation
+    def _check_temperature_param(self) -> None:
+        t = self.temperature
+        if isinstance(t, str):
+            if t != "auto":
+                raise ValueError(f"temperature must be a float > 0 or 'auto', got {t!r}.")
+        elif isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:
+            raise ValueError(f"temperature must be a float > 0 or 'auto', got {t!r}.")
+
+    def _resolve_adapt_loss(self) -> tuple[str | None, Callable]:
+        """(name or None for a callable, fn(M, y) -> (rows, n))."""
+        loss = self.adapt_loss if self.adapt_loss is not None else self._default_adapt_loss
+        if callable(loss):
+            return None, loss
+        if loss not in self._adapt_loss_names:
+            raise ValueError(
+                f"adapt_loss={loss!r} is not valid for {type(self).__name__}; "
+                f"choose one of {list(self._adapt_loss_names)} or pass a callable."
+            )
+        if not hasattr(self, "net_") and not hasattr(self, "estimators_"):
+            return loss, None  # validated at fit time; functions need fitted state
+        return loss, self._loss_functions()[loss]
+
+    def _losses(self, fn: Callable, M: np.ndarray, y: np.ndarray, rows: int) -> np.ndarray:
+        L = np.asarray(fn(M, y), dtype=np.float64)
+        if L.shape != (rows, y.shape[0]):
+            raise ValueError(
+                f"adapt_loss returned shape {L.shape}; expected {(rows, y.shape[0])} "
+                "(members x examples)."
+            )
+        if np.isneginf(L).any():
+            raise ValueError("adapt_loss returned -inf losses.")
+        return L
+
+    # -------------------------------------------------------------- updates
+    def _mixture_loss(self, fn: Callable, M: np.ndarray, y: np.ndarray) -> Callable:
+        """W (G, n, K) -> (G, n): loss of the weighted prediction on each example."""
+
+        def mixture_loss(W: np.ndarray) -> np.ndarray:
+            G = W.shape[0]
+            if M.ndim == 2:
+                mix = np.einsum("gik,ki->gi", W, M)
+            else:
+                mix = np.einsum("gik,kic->gic", W, M)
+            return self._losses(fn, mix, y, G)
+
+        return mixture_loss
+
+    def _committed_update(self, M_new: np.ndarray, y_new: np.ndarray, *, reset: bool) -> None:
+        """Compute the new state fully, then assign it (failures change nothing)."""
+        self._check_temperature_param()
+        _, fn = self._resolve_adapt_loss()
+        K = self._n_members_fitted()
+        losses = self._losses(fn, M_new, y_new, K)
+        if reset or self._adapt_M is None:
+            cum0 = np.zeros(K)
+            hist_M, hist_y = M_new, y_new
+        else:
+            cum0 = self.cumulative_loss_
+            hist_M = np.concatenate([self._adapt_M, M_new], axis=1)
+            hist_y = np.concatenate([self._adapt_y, y_new])
+        cum = cum0 + losses.sum(axis=1)
+        if self.temperature == "auto":
+            hist_L = self._losses(fn, hist_M, hist_y, K)
+            T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
+        else:
+            T = float(self.temperature)
+        w, logw = _weights_from_cum(cum, T)
+        newly_nan = np.isnan(cum) & ~np.isnan(cum0)
+        if newly_nan.any():
+            warnings.warn(
+                f"{int(newly_nan.sum())} member(s) gave NaN adaptation losses and get weight 0.",
+                NaNMemberWarning,
+                stacklevel=3,
+            )
+        self.cumulative_loss_ = cum
+        self.weights_ = w
+        self.log_weights_ = logw
+        self.temperature_ = T
+        self.n_adapt_samples_ = int(hist_y.shape[0])
+        self._adapt_M, self._adapt_y = hist_M, hist_y
+
+    def _check_adapt_input(self, X, y):
+        check_is_fitted(self)
+        if X is None or (hasattr(X, "__len__") and len(X) == 0):
+            raise ValueError("The adaptation set is empty: adapt needs at least one example.")
+        if y is None:
+            raise ValueError("adapt needs labels y for the adaptation examples.")
+        M = self._member_matrix(X)
+        y_enc = self._encode_adapt_y(y)
+        if y_enc.shape[0] != M.shape[1]:
+            raise ValueError(
+                f"X and y have inconsistent numbers of samples: {M.shape[1]} and {y_enc.shape[0]}."
+            )
+        return M, y_enc
+
+    def adapt(self, X, y):
+        """Reset to the prior, then reweight the members on all of ``(X, y)``.
+
+        One forward pass over ``X`` and a softmax: no gradient step.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Labelled examples from the target distribution (or user).
+        y : array-like of shape (n_samples,)
+            Their labels.
+
+        Returns
+        -------
+        self : object
+        """
+        M, y_enc = self._check_adapt_input(X, y)
+        self._committed_update(M, y_enc, reset=True)
+        return self
+
+    def partial_adapt(self, X, y):
+        """Update the current weights with more labelled examples.
+
+        Updating on a batch or on its examples one at a time gives the same
+        weights (with a fixed temperature).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : object
+        """
+        M, y_enc = self._check_adapt_input(X, y)
+        self._committed_update(M, y_enc, reset=False)
+        return self
+
+    # -------------------------------------------------------------- queries
+    def _check_criterion(self, criterion: str) -> str:
+        valid = acquisition.CRITERIA[self._task]
+        if criterion == "auto":
+            return valid[0]
+        if criterion not in valid:
+            raise ValueError(
+                f"criterion={criterion!r} does not fit {type(self).__name__}; "
+                f"choose one of {('auto', *valid)}."
+            )
+        return criterion
+
+    def _scores(self, M: np.ndarray, w: np.ndarray, criterion: str, Hm, rng) -> np.ndarray:
+        if criterion == "random":
+            return acquisition.random(M.shape[1], rng)
+        if criterion == "variance":
+            return acquisition.variance(M, w, check_input=False)
+        if criterion == "entropy":
+            return acquisition.entropy(M, w, check_input=False)
+        return acquisition.bald(M, w, member_entropies=Hm, check_input=False)
+
+    def _query_rng(self, random_state):
+        if random_state is not None:
+            return check_random_state(random_state)
+        rs = getattr(self, "random_state", None)
+        if isinstance(rs, numbers.Integral):
+            return np.random.RandomState(int(rs) + self.n_adapt_samples_)
+        return check_random_state(rs)
+
+    def query(
+        self, X_pool, n_queries: int = 1, criterion: str = "auto", exclude=None, random_state=None
+    ):
+        """Indices of the pool examples to label next under the current weights.
+
+        Parameters
+        ----------
+        X_pool : array-like of shape (n_pool, n_features)
+            Unlabelled candidates.
+        n_queries : int, default=1
+            Number of distinct indices to return (the top-``n_queries`` under
+            the current weights, best first).
+        criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
+            ``"auto"`` is BALD for classifiers and reward models, variance for
+            regressors.
+        exclude : array-like of bool of shape (n_pool,) or of int, default=None
+            Pool examples never to return (for example, already labelled).
+        random_state : int, RandomState instance or None, default=None
+            For ``criterion="random"``; defaults to one derived from the
+            estimator's ``random_state``.
+
+        Returns
+        -------
+        ndarray of shape (n_queries,)
+            Indices into ``X_pool``.
+        """
+        check_is_fitted(self)
+        criterion = self._check_criterion(criterion)
+        M = self._member_matrix(X_pool)
+        Hm = _kernels.member_entropies(M) if criterion == "bald" else None
+        scores = self._scores(M, self.weights_, criterion, Hm, self._query_rng(random_state))
+        return acquisition.select_top(scores, n_queries, exclude=exclude)
+
+    def active_adapt(
+        self,
+        X_pool,
+        oracle,
+        n_queries: int,
+        criterion: str = "auto",
+        exclude=None,
+        random_state=None,
+    ):
+        """Label ``n_queries`` pool examples one at a time and adapt on each.
+
+        The pool's member predictions are computed once; then, repeatedly,
+        the pool is scored under the current weights, the best example is
+        labelled by ``oracle`` and the weights are updated. With an array of
+        labels and a fixed temperature and built-in loss, the whole loop runs
+        in compiled code. On any error the previous weights are kept.
+
+        Parameters
+        ----------
+        X_pool : array-like of shape (n_pool, n_features)
+        oracle : array-like of shape (n_pool,) or callable
+            Labels aligned with ``X_pool`` (simulation), or a callable
+            ``indices -> labels`` asked one index at a time.
+        n_queries : int
+        criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
+        exclude : array-like of bool or int, default=None
+            Pool examples never to pick.
+        random_state : int, RandomState instance or None, default=None
+            For ``criterion="random"``.
+
+        Returns
+        -------
+        self : object
+            With ``queried_indices_`` set to the picked pool indices in order.
+        """
+        check_is_fitted(self)
+        criterion = self._check_criterion(criterion)
+        self._check_temperature_param()
+        M = self._member_matrix(X_pool)
+        n = M.shape[1]
+        mask = acquisition._check_exclude(exclude, n)
+        acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
+        loss_name, _ = self._resolve_adapt_loss()
+        rng = self._query_rng(random_state)
+        if callable(oracle):
+            picked, labels = self._active_loop(M, oracle, n_queries, criterion, mask, rng)
+        else:
+            y_all = self._encode_adapt_y(oracle)
+            if y_all.shape[0] != n:
+                raise ValueError(
+                    f"oracle labels have {y_all.shape[0]} entries but the pool has {n} rows."
+                )
+            kernel_loss = self._compiled_loss(loss_name)
+            compiled = (
+                self.temperature != "auto" and kernel_loss is not None and criterion != "random"
+            )
+            if compiled:
+                picked, _ = acquisition.select_sequential(
+                    M,
+                    y_all,
+                    n_queries,
+                    criterion=criterion,
+                    loss=kernel_loss[0],
+                    temperature=float(self.temperature),
+                    cumulative_loss=self.cumulative_loss_,
+                    exclude=mask,
+                    loss_scale=kernel_loss[1],
+                    check_input=False,
+                )
+                labels = y_all[picked]
+            else:
+                picked, labels = self._active_loop(
+                    M, lambda idx: y_all[idx], n_queries, criterion, mask, rng, encoded=True
+                )
+        snapshot = self._snapshot()
+        try:
+            self._committed_update(M[:, picked], labels, reset=False)
+        except Exception:
+            self._restore(snapshot)
+            raise
+        self.queried_indices_ = np.asarray(picked, dtype=np.int64)
+        return self
+
+    def _active_loop(self, M, oracle, n_queries, criterion, mask, rng, encoded=False):
+        """Python-level sequential loop (callable oracle, auto temperature, custom loss)."""
+        snapshot = self._snapshot()
+        mask = mask.copy()
+        Hm = _kernels.member_entropies(M) if criterion == "bald" else None
+        picked: list[int] = []
+        labels = []
+        try:
+            for _ in range(n_queries):
+                scores = self._scores(M, self.weights_, criterion, Hm, rng)
+                i = int(acquisition.select_top(scores, 1, exclude=mask)[0])
+                lab = oracle(np.array([i]))
+                lab_enc = np.asarray(lab) if encoded else self._encode_adapt_y(np.atleast_1d(lab))
+                lab_enc = np.asarray(lab_enc).reshape(-1)[:1]
+                self._committed_update(M[:, [i]], lab_enc, reset=False)
+                picked.append(i)
+                labels.append(lab_enc[0])
+                mask[i] = True
+        finally:
+            # the caller commits the whole batch at once (atomic on failure)
+            self._restore(snapshot)
+        return np.asarray(picked, dtype=np.int64), np.asarray(labels)
+
+    _STATE = (
+        "weights_",
+        "log_weights_",
+        "cumulative_loss_",
+        "n_adapt_samples_",
+        "temperature_",
+        "_adapt_M",
+        "_adapt_y",
+    )
+
+    def _snapshot(self) -> dict:
+        return {k: getattr(self, k) for k in self._STATE}
+
+    def _restore(self, snapshot: dict) -> None:
+        for k, v in snapshot.items():
+            setattr(self, k, v)
+
+    # hooks with defaults
+    def _compiled_loss(self, loss_name: str | None) -> tuple[str, float] | None:
+        """(kernel loss name, scale) equivalent to ``loss_name`` for the compiled loop.
+
+        Equivalent means: the same weights up to a per-example constant shared
+        by all members. ``None`` when there is no compiled equivalent.
+        """
+        if loss_name in ("zero_one", "log_loss", "brier"):
+            return loss_name, 1.0
+        return None

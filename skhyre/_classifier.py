@@ -1,0 +1,184 @@
+"""HyReClassifier: an efficient torch ensemble classifier that adapts from a few labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+
+from . import _kernels
+from ._torch_base import _TorchHyReBase
+
+__all__ = ["HyReClassifier"]
+
+
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(logits, dim=-1)
+
+
+class HyReClassifier(ClassifierMixin, _TorchHyReBase):
+    """Classification by an efficient ensemble reweighted at test time (HyRe).
+
+    ``fit`` trains ``K`` members at once (by default a Shared-Base ensemble
+    with frozen random priors) with the sum over members of the
+    cross-entropy. ``adapt`` reweights the members from a few labelled
+    target examples by their cumulative 0-1 error, ``w = softmax(-L /
+    temperature)``, with no gradient step; ``predict_proba`` is the weighted
+    average of the members' probabilities.
+
+    Parameters
+    ----------
+    ensemble : {"shared_base", "epinet", "vanilla", "mc_dropout"}, default="shared_base"
+    n_members : int, default=100
+        Ensemble size ``K``.
+    hidden_layer_sizes : tuple of int, default=(50, 50)
+    prior_scale : float, default=1.0
+        Scale of the frozen random prior's logits.
+    index_dim : int, default=8
+    dropout : float, default=0.1
+    max_epochs : int, default=100
+    batch_size : int, default=128
+    lr : float, default=1e-3
+    weight_decay : float, default=0.0
+    temperature : float or "auto", default=1.0
+        HyRe softmax temperature (> 0), or ``"auto"`` (leave-one-out choice).
+    adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
+        Per-example loss used to reweight (``None``: ``"zero_one"``, the
+        paper's choice). A callable gets ``(member_probabilities (K, n, C),
+        y (n,) class indices into classes_)`` and returns ``(K, n)`` losses.
+    device : {"cpu", "cuda", "auto"} or str, default="cpu"
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained network (its ``module_`` outputs ``(batch, K, C)`` logits).
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    weights_, log_weights_, cumulative_loss_ : ndarray of shape (K,)
+    n_adapt_samples_ : int
+    temperature_ : float
+    queried_indices_ : ndarray
+        Set by :meth:`active_adapt`.
+
+    See Also
+    --------
+    HyReRegressor, HyReRewardModel, HyReEnsemble
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre import HyReClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> y = np.where(X[:, 0] > 0, "yes", "no")
+    >>> clf = HyReClassifier(n_members=8, max_epochs=5, random_state=0).fit(X, y)
+    >>> clf.classes_
+    array(['no', 'yes'], dtype='<U3')
+    >>> clf.predict_members(X[:5]).shape
+    (8, 5, 2)
+    >>> clf.active_adapt(X[100:], oracle=y[100:], n_queries=5).queried_indices_.shape
+    (5,)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _fit_task = "classification"
+    _task = "classification"
+    _default_adapt_loss = "zero_one"
+    _adapt_loss_names = ("zero_one", "log_loss", "brier")
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the ensemble; the weights start uniform.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable type sklearn accepts).
+
+        Returns
+        -------
+        self : HyReClassifier
+        """
+        X32, y = self._validate_fit_X(X, y)
+        check_classification_targets(y)
+        enc = LabelEncoder().fit(y)
+        if enc.classes_.shape[0] < 2:
+            raise ValueError(
+                f"HyReClassifier needs at least 2 classes in y; got 1 class ({enc.classes_[0]!r})."
+            )
+        self.classes_ = enc.classes_
+        self._train(X32, enc.transform(y).astype(np.int64), n_outputs=len(self.classes_))
+        return self
+
+    def predict_members(self, X) -> np.ndarray:
+        """Every member's class probabilities, ``(K, n_samples, n_classes)`` float32.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_members, n_samples, n_classes)
+        """
+        return self._forward(X, transform=_softmax)
+
+    _member_matrix = predict_members
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Weighted average of the members' probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return _kernels.mixture(self.predict_members(X), self.weights_)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class under the weighted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # ------------------------------------------------------------ adapt
+    def _encode_adapt_y(self, y) -> np.ndarray:
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"y must be 1-D, got shape {arr.shape}.")
+        try:
+            known = np.isin(arr, self.classes_)
+        except TypeError:
+            known = np.zeros(arr.shape, dtype=bool)
+        if not known.all():
+            unknown = np.unique(arr[~known].astype(object).astype(str))[:10]
+            raise ValueError(
+                f"y contains labels never seen in fit: {list(unknown)}; "
+                f"known classes are {list(self.classes_)}."
+            )
+        return np.searchsorted(self.classes_, arr).astype(np.int64)
+
+    def _loss_functions(self) -> dict:
+        return {
+            "zero_one": lambda M, y: _kernels.zero_one_loss_proba(M, y),
+            "log_loss": lambda M, y: _kernels.log_loss(M, y, 1e-15),
+            "brier": lambda M, y: _kernels.brier_loss(M, y),
+        }

@@ -1,0 +1,201 @@
+"""HyReRegressor: an efficient torch ensemble regressor that adapts from a few labels."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+
+from . import _kernels
+from ._torch_base import _TorchHyReBase
+
+__all__ = ["HyReRegressor"]
+
+
+class HyReRegressor(RegressorMixin, _TorchHyReBase):
+    """Regression by an efficient ensemble reweighted at test time (HyRe).
+
+    ``fit`` trains ``K`` members at once (by default a Shared-Base ensemble:
+    one MLP with ``K`` output heads plus a frozen random prior network) on
+    the standardized target. ``adapt`` reweights the members from a few
+    labelled examples of the target distribution, ``w = softmax(-L /
+    temperature)`` with ``L`` the members' cumulative loss, without a
+    gradient step; ``predict`` returns the weighted mean of the members.
+
+    Parameters
+    ----------
+    ensemble : {"shared_base", "epinet", "vanilla", "mc_dropout"}, default="shared_base"
+        Ensemble architecture (see :mod:`skhyre.ensembles`).
+    n_members : int, default=100
+        Ensemble size ``K``.
+    hidden_layer_sizes : tuple of int, default=(50, 50)
+        Widths of the hidden layers of the learnable and prior networks.
+    prior_scale : float, default=1.0
+        Scale of the frozen random prior's output (in standardized target
+        units); larger is more diverse.
+    index_dim : int, default=8
+        Epinet index dimension.
+    dropout : float, default=0.1
+        Dropout rate of ``"mc_dropout"``.
+    max_epochs : int, default=100
+    batch_size : int, default=128
+    lr : float, default=1e-3
+        Adam learning rate.
+    weight_decay : float, default=0.0
+    temperature : float or "auto", default=1.0
+        HyRe softmax temperature (> 0), in units of the adaptation loss. With
+        ``"auto"`` it is re-chosen at every adaptation by leave-one-out
+        predictive loss (see :func:`skhyre.reweighting.loo_temperature`).
+    adapt_loss : {"squared", "absolute", "gaussian_nll"} or callable, default=None
+        Per-example loss used to reweight (``None``: ``"squared"``). Losses are
+        scale-free: measured in units of the training target's standard
+        deviation (squared error divided by ``var(y_train)``).
+        ``"gaussian_nll"`` is the Gaussian negative log-likelihood with the
+        noise variance estimated from the training residuals (a likelihood
+        with a data-driven temperature). A callable gets
+        ``(member_predictions (K, n), y (n,))`` in original units and returns
+        ``(K, n)`` losses.
+    device : {"cpu", "cuda", "auto"} or str, default="cpu"
+        Torch device; ``"auto"`` uses CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, priors, Epinet indices, dropout masks and
+        batching.
+    verbose : int, default=0
+        ``1`` prints skorch's epoch table.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained network (its ``module_`` outputs ``(batch, K, 1)``).
+    n_features_in_ : int
+    y_mean_, y_scale_ : float
+        Training target mean and standard deviation.
+    noise_variance_ : float
+        Mean squared training residual of the uniform ensemble in
+        standardized units (used by ``"gaussian_nll"``).
+    weights_, log_weights_, cumulative_loss_ : ndarray of shape (K,)
+    n_adapt_samples_ : int
+    temperature_ : float
+        Temperature behind ``weights_`` (``inf`` = uniform).
+    queried_indices_ : ndarray
+        Set by :meth:`active_adapt`.
+
+    See Also
+    --------
+    HyReClassifier, HypothesisWeights, HyReEnsemble
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre import HyReRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = X[:, 0] + 0.1 * rng.normal(size=200)
+    >>> reg = HyReRegressor(n_members=10, max_epochs=5, random_state=0).fit(X, y)
+    >>> reg.predict_members(X[:4]).shape
+    (10, 4)
+    >>> reg.adapt(X[:8], y[:8]).weights_.shape
+    (10,)
+    >>> mean, std = reg.predict(X[:2], return_std=True)
+    >>> int(reg.query(X[100:], n_queries=3).shape[0])
+    3
+    """
+
+    _fit_task = "regression"
+    _task = "regression"
+    _default_adapt_loss = "squared"
+    _adapt_loss_names = ("squared", "absolute", "gaussian_nll")
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the ensemble; the weights start uniform.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : HyReRegressor
+        """
+        X32, y = self._validate_fit_X(X, y)
+        y = np.asarray(y, dtype=np.float64)
+        self.y_mean_ = float(y.mean())
+        scale = float(y.std())
+        self.y_scale_ = scale if scale > 0 and np.isfinite(scale) else 1.0
+        y_std = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        self._train(X32, y_std, n_outputs=1)
+        F = self._forward(X32)[..., 0]  # standardized units
+        self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
+        return self
+
+    # ----------------------------------------------------------- members
+    def predict_members(self, X) -> np.ndarray:
+        """Every member's prediction, ``(K, n_samples)`` float32, original units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_members, n_samples)
+        """
+        F = self._forward(X)[..., 0]
+        F *= np.float32(self.y_scale_)
+        F += np.float32(self.y_mean_)
+        return F
+
+    _member_matrix = predict_members
+
+    def predict(self, X, return_std: bool = False):
+        """Weighted mean of the members (and their weighted std).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the weighted standard deviation of the members, as
+            :class:`~sklearn.gaussian_process.GaussianProcessRegressor` does.
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,)
+        y_std : ndarray of shape (n_samples,), only with ``return_std=True``
+        """
+        mean, std = _kernels.weighted_mean_std(self.predict_members(X), self.weights_)
+        return (mean, std) if return_std else mean
+
+    # ------------------------------------------------------------ adapt
+    def _encode_adapt_y(self, y) -> np.ndarray:
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"y must be 1-D for a regressor, got shape {arr.shape}.")
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"y must be numeric for a regressor: {exc}") from None
+        if not np.isfinite(arr).all():
+            raise ValueError("y contains NaN or inf.")
+        return arr
+
+    def _loss_functions(self) -> dict:
+        var = self.y_scale_**2
+        nll_scale = 1.0 / (2.0 * var * self.noise_variance_)
+        nll_const = 0.5 * np.log(2 * np.pi * self.noise_variance_)
+        return {
+            "squared": lambda M, y: _kernels.squared_loss(M, y, 1.0 / var),
+            "absolute": lambda M, y: _kernels.absolute_loss(M, y, 1.0 / self.y_scale_),
+            "gaussian_nll": lambda M, y: _kernels.squared_loss(M, y, nll_scale) + nll_const,
+        }
+
+    def _compiled_loss(self, loss_name):
+        if loss_name == "squared":
+            return "squared", 1.0 / self.y_scale_**2
+        if loss_name == "absolute":
+            return "absolute", 1.0 / self.y_scale_
+        if loss_name == "gaussian_nll":  # squared up to a constant shared by members
+            return "squared", 1.0 / (2.0 * self.y_scale_**2 * self.noise_variance_)
+        return None

@@ -1,0 +1,184 @@
+"""Shared machinery of the torch-backed HyRe estimators.
+
+Design: **composition**, not inheritance from skorch. Each estimator is a
+plain scikit-learn ``BaseEstimator`` with DESIGN.md's flat parameters
+(``n_members``, ``prior_scale``, ``temperature``, ...), validated
+declaratively at ``fit``; ``fit`` builds an ensemble module from
+:mod:`skhyre.ensembles` and trains it with an internal :class:`skorch.NeuralNet`
+stored in ``net_`` (skorch runs the loop, the epoch table, devices and
+CUDA-to-CPU unpickling). Composition keeps ``get_params``/``clone`` to our own
+parameters (no ``module__``-prefixed surface to learn), keeps the test-time
+state (weights, cumulative loss) on the estimator where sklearn users look
+for fitted attributes, and lets one adaptation mixin serve the torch
+estimators and :class:`~skhyre.HyReEnsemble` alike.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._adaptation import AdaptationMixin
+from ._net import forward_members, make_net, resolve_device, seeded
+from .ensembles import ENSEMBLE_KINDS, build_ensemble
+
+__all__: list[str] = []
+
+
+def _check_hidden(hidden_layer_sizes) -> tuple[int, ...]:
+    try:
+        sizes = tuple(hidden_layer_sizes)
+    except TypeError:
+        sizes = (hidden_layer_sizes,)
+    if len(sizes) == 0 or not all(
+        isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes
+    ):
+        raise ValueError(
+            "hidden_layer_sizes must be a non-empty sequence of positive integers, "
+            f"got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(h) for h in sizes)
+
+
+class _TorchHyReBase(AdaptationMixin, BaseEstimator):
+    """Base of HyReRegressor / HyReClassifier / HyReRewardModel (not public)."""
+
+    _parameter_constraints: ClassVar[dict] = {
+        "ensemble": [StrOptions(set(ENSEMBLE_KINDS))],
+        "n_members": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "prior_scale": [Interval(Real, 0, None, closed="left")],
+        "index_dim": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "adapt_loss": [None, str, callable],
+        "device": [StrOptions({"cpu", "cuda", "auto"}), str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    _fit_task = "regression"  # the MemberSumLoss task
+
+    def __init__(
+        self,
+        ensemble="shared_base",
+        n_members=100,
+        hidden_layer_sizes=(50, 50),
+        prior_scale=1.0,
+        index_dim=8,
+        dropout=0.1,
+        max_epochs=100,
+        batch_size=128,
+        lr=1e-3,
+        weight_decay=0.0,
+        temperature=1.0,
+        adapt_loss=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.ensemble = ensemble
+        self.n_members = n_members
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.prior_scale = prior_scale
+        self.index_dim = index_dim
+        self.dropout = dropout
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.temperature = temperature
+        self.adapt_loss = adapt_loss
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    def __sklearn_is_fitted__(self) -> bool:
+        net = getattr(self, "net_", None)
+        return net is not None and getattr(net, "initialized_", False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def _n_members_fitted(self) -> int:
+        return int(self.net_.module_.n_members)
+
+    def _validate_fit_X(self, X, y):
+        X, y = validate_data(
+            self, X, y, dtype=[np.float32, np.float64], y_numeric=False, ensure_all_finite=True
+        )
+        return X.astype(np.float32, copy=False), y
+
+    def _module_inputs(self) -> int:
+        """Width of one ensemble input row (the reward model halves it)."""
+        return self.n_features_in_
+
+    def _build_module(self, n_outputs: int, seed: int):
+        return build_ensemble(
+            self.ensemble,
+            self._module_inputs(),
+            n_outputs,
+            n_members=self.n_members,
+            hidden_layer_sizes=_check_hidden(self.hidden_layer_sizes),
+            prior_scale=float(self.prior_scale),
+            index_dim=self.index_dim,
+            dropout=float(self.dropout),
+            seed=seed,
+        )
+
+    def _wrap_module(self, module):
+        """Hook: the reward model wraps the ensemble for pairs."""
+        return module
+
+    def _train(self, X32: np.ndarray, y_fit: np.ndarray, n_outputs: int) -> None:
+        """Build the module and train it (sets ``net_``, ``device_``)."""
+        _check_hidden(self.hidden_layer_sizes)
+        self._check_temperature_param()
+        self._resolve_adapt_loss()
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        module = self._wrap_module(self._build_module(n_outputs, seed))
+        net = make_net(
+            module,
+            task=self._fit_task,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            device=device,
+            verbose=self.verbose,
+        )
+        with seeded(seed + 1, device):
+            net.fit(X32, y_fit)
+        self.net_ = net
+        self.device_ = device
+        self._init_adaptation_state()
+
+    # ------------------------------------------------------------- predict
+    def _forward(self, X, transform=None) -> np.ndarray:
+        """Validated X -> member outputs (K, n, out) float32."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, dtype=[np.float32, np.float64], ensure_all_finite=True
+        )
+        return forward_members(
+            self.net_,
+            X.astype(np.float32, copy=False),
+            transform=transform,
+            chunk_size=max(8192, int(self.batch_size)),
+        )
