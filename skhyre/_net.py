@@ -150,7 +150,7 @@ def forward_members(net, X: np.ndarray, *, transform=None, chunk_size: int = 819
     try:
         with torch.no_grad():
             for i0 in range(0, n, chunk_size):
-                xb = torch.as_tensor(X[i0 : i0 + chunk_size], dtype=torch.float32).to(device)
+                xb = torch.tensor(X[i0 : i0 + chunk_size], dtype=torch.float32, device=device)
                 yb = module(xb)
                 if transform is not None:
                     yb = transform(yb)

@@ -121,7 +121,10 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], y_numeric=False, ensure_all_finite=True
         )
-        return X.astype(np.float32, copy=False), y
+        X32 = X.astype(np.float32, copy=False)
+        if not X32.flags.writeable:  # torch cannot wrap read-only memory
+            X32 = X32.copy()
+        return X32, np.array(y)
 
     def _module_inputs(self) -> int:
         """Width of one ensemble input row (the reward model halves it)."""
