@@ -51,6 +51,19 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+        ``1`` prints skorch's epoch table.
+    training : {"auto", "pooled", "by_group", "mixed"}, default="auto"
+        How members use annotator ids given to ``fit(X, y, groups=...)``:
+        ``"pooled"`` every member learns from every example; ``"by_group"``
+        members are split among annotators (several per annotator are
+        trained on bootstrap resamples of its examples); ``"mixed"`` each
+        member learns from its annotator's examples plus everyone else's
+        with weight ``group_share``. ``"auto"`` is ``"pooled"`` without
+        groups and ``"by_group"`` with them. Not available for
+        ``"mc_dropout"``. Training stays one joint pass (the member-summed
+        loss is weighted per example and member).
+    group_share : float in [0, 1], default=0.1
+        Weight of other annotators' examples in ``training="mixed"``.
 
     Attributes
     ----------
@@ -92,7 +105,7 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     _adapt_loss_names = ("zero_one", "log_loss", "brier")
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Train the ensemble; the weights start uniform.
 
         Parameters
@@ -100,6 +113,14 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any hashable type sklearn accepts).
+
+        groups : array-like of shape (n_samples,), default=None
+            Annotator id (user, persona, rater, domain) of every training
+            example, for annotator-aware training (see ``training``). Named
+            ``groups`` as in scikit-learn's group-aware splitters: under
+            metadata routing, ``GridSearchCV(...).fit(X, y, groups=ids)`` can
+            route the same ids to ``GroupKFold`` (leave annotators out) and,
+            after ``set_fit_request(groups=True)``, to this ``fit``.
 
         Returns
         -------
@@ -113,7 +134,9 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
                 f"HyReClassifier needs at least 2 classes in y; got 1 class ({enc.classes_[0]!r})."
             )
         self.classes_ = enc.classes_
-        self._train(X32, enc.transform(y).astype(np.int64), n_outputs=len(self.classes_))
+        self._train(
+            X32, enc.transform(y).astype(np.int64), n_outputs=len(self.classes_), groups=groups
+        )
         return self
 
     def predict_members(self, X) -> np.ndarray:

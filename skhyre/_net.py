@@ -34,6 +34,11 @@ class MemberSumLoss(nn.Module):
         ``(batch, K, 1)`` reward differences ``r(A) - r(B)`` against ``(batch,)``
         labels (1 when A is preferred).
 
+    Targets may also be a ``(batch, 1 + K)`` matrix: the target in column 0
+    and a weight per (example, member) pair in the other columns
+    (annotator-aware training); each member's loss is then the weighted
+    mean over the batch.
+
     Examples
     --------
     >>> import torch
@@ -51,6 +56,12 @@ class MemberSumLoss(nn.Module):
 
     def forward(self, y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
         batch, K = y_pred.shape[:2]
+        member_weights = None
+        if y_true.ndim == 2 and y_true.shape[1] > 1:
+            # annotator-aware training: column 0 is the target, columns 1..K the
+            # weight of each (example, member) pair (see skhyre._groups)
+            member_weights = y_true[:, 1:].to(y_pred.dtype)
+            y_true = y_true[:, 0]
         if self.task == "classification":
             C = y_pred.shape[2]
             per = F.cross_entropy(
@@ -66,6 +77,8 @@ class MemberSumLoss(nn.Module):
                 y_true.reshape(batch, 1).to(y_pred.dtype).expand(batch, K),
                 reduction="none",
             )
+        if member_weights is not None:
+            per = per * member_weights
         return per.mean(dim=0).sum()
 
 

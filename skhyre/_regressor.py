@@ -61,6 +61,19 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         batching.
     verbose : int, default=0
         ``1`` prints skorch's epoch table.
+    training : {"auto", "pooled", "by_group", "mixed"}, default="auto"
+        How members use annotator ids given to ``fit(X, y, groups=...)``:
+        ``"pooled"`` every member learns from every example; ``"by_group"``
+        members are split among annotators (several per annotator are
+        trained on bootstrap resamples of its examples); ``"mixed"`` each
+        member learns from its annotator's examples plus everyone else's
+        with weight ``group_share``. ``"auto"`` is ``"pooled"`` without
+        groups and ``"by_group"`` with them. Not available for
+        ``"mc_dropout"``. Training stays one joint pass (the member-summed
+        loss is weighted per example and member).
+    group_share : float in [0, 1], default=0.1
+        Weight of other annotators' examples in ``training="mixed"``.
+        ``1`` prints skorch's epoch table.
 
     Attributes
     ----------
@@ -106,13 +119,21 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
     _adapt_loss_names = ("squared", "absolute", "gaussian_nll")
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Train the ensemble; the weights start uniform.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+
+        groups : array-like of shape (n_samples,), default=None
+            Annotator id (user, persona, rater, domain) of every training
+            example, for annotator-aware training (see ``training``). Named
+            ``groups`` as in scikit-learn's group-aware splitters: under
+            metadata routing, ``GridSearchCV(...).fit(X, y, groups=ids)`` can
+            route the same ids to ``GroupKFold`` (leave annotators out) and,
+            after ``set_fit_request(groups=True)``, to this ``fit``.
 
         Returns
         -------
@@ -124,7 +145,7 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         scale = float(y.std())
         self.y_scale_ = scale if scale > 0 and np.isfinite(scale) else 1.0
         y_std = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
-        self._train(X32, y_std, n_outputs=1)
+        self._train(X32, y_std, n_outputs=1, groups=groups)
         F = self._forward(X32)[..., 0]  # standardized units
         self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
         return self

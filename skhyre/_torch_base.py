@@ -25,6 +25,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._adaptation import AdaptationMixin
+from ._groups import TRAINING_MODES, member_weight_matrix
 from ._net import forward_members, make_net, resolve_device, seeded
 from .ensembles import ENSEMBLE_KINDS, build_ensemble
 
@@ -65,6 +66,8 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         "device": [StrOptions({"cpu", "cuda", "auto"}), str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "training": [StrOptions({"auto", *TRAINING_MODES})],
+        "group_share": [Interval(Real, 0, 1, closed="both")],
     }
 
     _fit_task = "regression"  # the MemberSumLoss task
@@ -86,6 +89,8 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         device="cpu",
         random_state=None,
         verbose=0,
+        training="auto",
+        group_share=0.1,
     ):
         self.ensemble = ensemble
         self.n_members = n_members
@@ -102,6 +107,8 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.training = training
+        self.group_share = group_share
 
     # ------------------------------------------------------------------ fit
     def __sklearn_is_fitted__(self) -> bool:
@@ -147,15 +154,49 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         """Hook: the reward model wraps the ensemble for pairs."""
         return module
 
-    def _train(self, X32: np.ndarray, y_fit: np.ndarray, n_outputs: int) -> None:
-        """Build the module and train it (sets ``net_``, ``device_``)."""
+    def _resolve_training(self, groups, n_samples: int) -> str:
+        mode = self.training
+        if mode == "auto":
+            mode = "pooled" if groups is None else "by_group"
+        if mode == "pooled":
+            return mode
+        if groups is None:
+            raise ValueError(
+                f"training={mode!r} needs the annotator id of every training example: "
+                "fit(X, y, groups=ids)."
+            )
+        if len(groups) != n_samples:
+            raise ValueError(f"groups has {len(groups)} entries but X has {n_samples} rows.")
+        if self.ensemble == "mc_dropout":
+            raise ValueError(
+                f"training={mode!r} is not available for ensemble='mc_dropout': its members are "
+                "fixed dropout masks of one jointly trained network; use 'shared_base', "
+                "'epinet' or 'vanilla'."
+            )
+        return mode
+
+    def _train(self, X32: np.ndarray, y_fit: np.ndarray, n_outputs: int, groups=None) -> None:
+        """Build the module and train it (sets ``net_``, ``device_``, ``training_``).
+
+        With annotator-aware training the targets become a ``(n, 1 + K)``
+        matrix: the target, then each member's weight for the example.
+        """
         _check_hidden(self.hidden_layer_sizes)
         self._check_temperature_param()
         self._resolve_adapt_loss()
+        mode = self._resolve_training(groups, X32.shape[0])
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        module = self._wrap_module(self._build_module(n_outputs, seed))
+        ensemble = self._build_module(n_outputs, seed)
+        if mode != "pooled":
+            W, self.group_ids_, self.group_assignment_ = member_weight_matrix(
+                groups, self.n_members, mode, self.group_share, random_state=seed + 2
+            )
+            y_fit = np.column_stack([y_fit.astype(np.float32), W])
+            if hasattr(ensemble, "train_fixed_indices"):
+                ensemble.train_fixed_indices = True
+        module = self._wrap_module(ensemble)
         net = make_net(
             module,
             task=self._fit_task,
@@ -170,6 +211,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             net.fit(X32, y_fit)
         self.net_ = net
         self.device_ = device
+        self.training_ = mode
         self._init_adaptation_state()
 
     # ------------------------------------------------------------- predict

@@ -443,6 +443,10 @@ class Epinet(_EnsembleModule):
     True
     """
 
+    #: Train with the stored member indices instead of fresh ones (set by the
+    #: estimators for annotator-aware training).
+    train_fixed_indices: bool = False
+
     def __init__(
         self,
         n_features: int,
@@ -482,7 +486,9 @@ class Epinet(_EnsembleModule):
         """Member outputs, shape ``(batch, n_members, n_outputs)``.
 
         Uses the stored ``indices`` in eval mode and fresh ``N(0, I)`` indices
-        from the global generator in train mode.
+        from the global generator in train mode -- unless
+        ``train_fixed_indices`` is True (annotator-aware training, where each
+        stored index is a member with its own training examples).
         """
         x = self._inputs(X, self.base_head.weight.dtype)
         phi = self.base(x)
@@ -492,7 +498,7 @@ class Epinet(_EnsembleModule):
         if self.prior_scale != 0.0:
             coef = coef + self.prior_scale * self.prior(epi_in)
         coef = coef.view(x.shape[0], self.n_outputs, self.index_dim)
-        if self.training:
+        if self.training and not self.train_fixed_indices:
             z = torch.randn(
                 self.n_members,
                 self.index_dim,

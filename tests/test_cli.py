@@ -1,0 +1,50 @@
+"""The command line: skhyre demo and --help."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from skhyre.cli import main
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "demo" in out and "uci" in out
+
+
+@pytest.mark.parametrize("cmd", ["demo", "uci"])
+def test_subcommand_help(cmd, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([cmd, "--help"])
+    assert exc.value.code == 0
+    assert "usage: skhyre " + cmd in capsys.readouterr().out
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_demo_quick_writes_results(tmp_path, capsys):
+    assert main(["demo", "--quick", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "HyRe, BALD-active labels" in out and "Wrote:" in out
+    payload = json.loads((tmp_path / "demo.json").read_text())
+    assert payload["n_labels"] == [1, 5, 10]
+    acc = payload["accuracy"]
+    assert set(acc) >= {"uniform ensemble", "HyRe, random labels", "best member (oracle)"}
+    assert all(0.0 <= v <= 1.0 for vals in acc.values() for v in vals)
+    assert (tmp_path / "demo.md").read_text().startswith("| method |")
+    assert (tmp_path / "demo.png").stat().st_size > 0
+
+
+def test_python_dash_m_version():
+    res = subprocess.run(
+        [sys.executable, "-m", "skhyre", "--version"], capture_output=True, text=True, check=True
+    )
+    assert res.stdout.startswith("skhyre ")

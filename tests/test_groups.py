@@ -1,0 +1,125 @@
+"""Annotator-aware training: fit(X, y, groups=...) with training modes."""
+
+import numpy as np
+import pytest
+
+from skhyre import HyReClassifier, HyReRegressor
+from skhyre._groups import member_weight_matrix
+from skhyre.datasets import make_preference_labelers
+
+TINY = dict(n_members=6, hidden_layer_sizes=(16,), max_epochs=3, batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def labelers():
+    return make_preference_labelers(
+        n_samples=300, n_labelers=3, n_test_labelers=2, n_test_samples=100, random_state=0
+    )
+
+
+def test_weight_matrix_by_group_one_member_each():
+    W, ids, A = member_weight_matrix([0, 0, 1, 2, 2, 2], 3, "by_group")
+    assert list(ids) == [0, 1, 2]
+    assert A.sum(axis=0).tolist() == [1, 1, 1]
+    own = W > 0
+    # member k learns exactly from annotator k's rows, each column has mean 1
+    assert own[:, 0].tolist() == [True, True, False, False, False, False]
+    assert own[:, 2].tolist() == [False, False, False, True, True, True]
+    np.testing.assert_allclose(W.mean(axis=0), 1.0, rtol=1e-6)
+
+
+def test_weight_matrix_bootstrap_when_more_members_than_groups():
+    g = np.repeat([0, 1], 50)
+    W, _, A = member_weight_matrix(g, 4, "by_group", random_state=0)
+    assert A.sum(axis=0).tolist() == [1, 1, 1, 1]
+    assert A.sum(axis=1).tolist() == [2, 2]
+    # members 0 and 2 share annotator 0 but see different bootstrap resamples
+    assert (W[g == 1][:, [0, 2]] == 0).all()
+    assert not np.array_equal(W[:, 0], W[:, 2])
+    # Poisson counts: integers up to the column normalisation
+    ratio = W[g == 0, 0] / W[g == 0, 0].max()
+    assert ratio.min() >= 0
+
+
+def test_weight_matrix_fewer_members_than_groups():
+    g = np.arange(6)
+    W, _, A = member_weight_matrix(g, 2, "by_group")
+    assert A.sum(axis=1).tolist() == [1] * 6
+    assert (W[[0, 2, 4], 0] > 0).all() and (W[[1, 3, 5], 0] == 0).all()
+
+
+def test_weight_matrix_mixed_shares_everyone():
+    W, _, _ = member_weight_matrix([0, 0, 1, 1], 2, "mixed", group_share=0.25)
+    # own rows weight 1, others 0.25, before the mean-1 normalisation
+    np.testing.assert_allclose(W[:, 0] / W[0, 0], [1, 1, 0.25, 0.25])
+
+
+def test_weight_matrix_errors_and_single_group():
+    with pytest.raises(ValueError, match="missing annotator id"):
+        member_weight_matrix([0, None, 1], 2, "by_group")
+    with pytest.raises(ValueError, match="missing annotator id"):
+        member_weight_matrix([0.0, np.nan, 1.0], 2, "by_group")
+    with pytest.raises(ValueError, match="1-D"):
+        member_weight_matrix(np.zeros((2, 2)), 2, "by_group")
+    with pytest.warns(UserWarning, match="single annotator"):
+        W, _, _ = member_weight_matrix([7, 7, 7, 7], 3, "by_group", random_state=0)
+    assert W.shape == (4, 3)
+
+
+@pytest.mark.parametrize("Est", [HyReClassifier, HyReRegressor])
+def test_pooled_reproduces_no_groups_exactly(labelers, Est):
+    X, y, g = labelers.X, labelers.y, labelers.groups
+    a = Est(**TINY).fit(X, y)
+    b = Est(training="pooled", **TINY).fit(X, y, groups=g)
+    np.testing.assert_array_equal(a.predict_members(X[:20]), b.predict_members(X[:20]))
+    assert a.training_ == b.training_ == "pooled"
+
+
+@pytest.mark.parametrize("ensemble", ["shared_base", "epinet", "vanilla"])
+@pytest.mark.parametrize("mode", ["by_group", "mixed"])
+def test_modes_fit_and_differ_from_pooled(labelers, ensemble, mode):
+    X, y, g = labelers.X, labelers.y, labelers.groups
+    clf = HyReClassifier(ensemble=ensemble, training=mode, **TINY).fit(X, y, groups=g)
+    assert clf.training_ == mode
+    assert clf.group_assignment_.shape == (3, 6)
+    pooled = HyReClassifier(ensemble=ensemble, **TINY).fit(X, y)
+    assert not np.allclose(clf.predict_members(X[:20]), pooled.predict_members(X[:20]))
+
+
+def test_auto_uses_by_group_with_groups(labelers):
+    clf = HyReClassifier(**TINY).fit(labelers.X, labelers.y, groups=labelers.groups)
+    assert clf.training_ == "by_group"
+    assert list(clf.group_ids_) == [0, 1, 2]
+
+
+def test_by_group_members_specialise():
+    """Members trained per labeler agree with their own labeler, not the average."""
+    data = make_preference_labelers(
+        n_samples=1200, n_labelers=4, n_test_labelers=1, n_test_samples=50, random_state=1
+    )
+    clf = HyReClassifier(
+        n_members=4,
+        hidden_layer_sizes=(16,),
+        max_epochs=30,
+        lr=1e-2,
+        prior_scale=0.0,
+        random_state=0,
+    )
+    clf.fit(data.X, data.y, groups=data.groups)
+    P = clf.predict_members(data.X)
+    for k in range(4):
+        own = data.groups == k
+        acc = np.mean(P[k, own].argmax(1) == data.y[own])
+        assert acc > 0.85, (k, acc)
+
+
+def test_errors(labelers):
+    X, y, g = labelers.X, labelers.y, labelers.groups
+    with pytest.raises(ValueError, match="needs the annotator id"):
+        HyReClassifier(training="by_group", **TINY).fit(X, y)
+    with pytest.raises(ValueError, match="groups has 3 entries"):
+        HyReClassifier(training="by_group", **TINY).fit(X, y, groups=g[:3])
+    with pytest.raises(ValueError, match="mc_dropout"):
+        HyReClassifier(ensemble="mc_dropout", training="by_group", **TINY).fit(X, y, groups=g)
+    with pytest.raises(ValueError, match="training"):
+        HyReClassifier(training="nope", **TINY).fit(X, y)
