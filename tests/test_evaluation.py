@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from skhyre import HyReClassifier, HyReRegressor
+from skhyre.datasets import make_preference_labelers
+from skhyre.evaluation import adaptation_curve, leave_one_group_out
+
+TINY = dict(n_members=6, hidden_layer_sizes=(16,), max_epochs=3, batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_preference_labelers(
+        n_samples=400, n_labelers=4, n_test_labelers=1, n_test_samples=100, random_state=0
+    )
+
+
+def test_adaptation_curve_random_and_active(data):
+    clf = HyReClassifier(**TINY).fit(data.X, data.y, groups=data.groups)
+    Xp, yp = data.X_test, data.y_test[0]
+    res = adaptation_curve(clf, Xp, yp, n_labels=(1, 5), n_repeats=3, random_state=0)
+    assert res.scores.shape == res.uniform.shape == (3, 2)
+    assert np.all((res.scores >= 0) & (res.scores <= 1))
+    np.testing.assert_allclose(res.mean, res.scores.mean(axis=0))
+    np.testing.assert_allclose(clf.weights_, 1 / 6)  # left reset
+    act = adaptation_curve(clf, Xp, yp, n_labels=(5,), criterion="bald", random_state=0)
+    assert act.scores.shape == (1, 1)
+
+
+def test_adaptation_curve_with_test_set_and_errors(data):
+    reg = HyReRegressor(**TINY).fit(data.X, data.X[:, 0])
+    X, y = data.X_test, data.X_test[:, 0]
+    res = adaptation_curve(
+        reg, X[:50], y[:50], n_labels=(2,), X_test=X[50:], y_test=y[50:], criterion="variance"
+    )
+    # uniform scored on the same rows: equals the reset model's score
+    assert res.uniform[0, 0] == pytest.approx(reg.score(X[50:], y[50:]))
+    with pytest.raises(ValueError, match="larger than the pool"):
+        adaptation_curve(reg, X[:5], y[:5], n_labels=(10,))
+    with pytest.raises(ValueError, match="both X_test and y_test"):
+        adaptation_curve(reg, X, y, n_labels=(1,), X_test=X)
+    with pytest.raises(ValueError, match="positive"):
+        adaptation_curve(reg, X, y, n_labels=(0,))
+
+
+def test_leave_one_group_out(data):
+    res = leave_one_group_out(
+        HyReClassifier(**TINY),
+        data.X,
+        data.y,
+        data.groups,
+        n_labels=(1, 5),
+        n_repeats=2,
+        random_state=0,
+    )
+    assert list(res.groups) == [0, 1, 2, 3]
+    assert res.scores.shape == (4, 2, 2)
+    pooled = leave_one_group_out(
+        HyReClassifier(**TINY),
+        data.X,
+        data.y,
+        data.groups,
+        n_labels=(1,),
+        n_repeats=1,
+        fit_groups=False,
+    )
+    assert pooled.scores.shape == (4, 1, 1)
+    with pytest.raises(ValueError, match="at least 2"):
+        leave_one_group_out(HyReClassifier(**TINY), data.X, data.y, np.zeros(400))
+    with pytest.raises(ValueError, match="groups must have shape"):
+        leave_one_group_out(HyReClassifier(**TINY), data.X, data.y, data.groups[:3])
