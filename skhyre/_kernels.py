@@ -9,13 +9,36 @@ Conventions
 -----------
 - ``P``: member class probabilities, ``(K, n, C)``; ``F``: member regression
   predictions, ``(K, n)``; ``w``: member weights, ``(K,)`` float64.
-- Storage may be float32 or float64 (C- or non-contiguous: Numba compiles a
+- Storage may be float32 or float64, C- or non-contiguous (Numba compiles a
   specialisation per layout); every accumulation is float64.
 - ``0 * log(0) = 0`` (``xlogy`` semantics): probability 0 is legal input.
 
-Signatures are lazy (compiled on first call for the dtypes seen) and cached on
-disk (``cache=True``). Set the environment variable ``SKHYRE_NUMBA_CACHE=0``
-before importing skhyre to turn the on-disk cache off.
+How the pool kernels are fast
+-----------------------------
+- A pool is streamed in blocks of rows; one block of one member,
+  ``P[k, i0:i1, :]``, is a contiguous run of memory for a C-ordered pool (a
+  view, no copy; other layouts are gathered into a contiguous block), so
+  the inner loops are flat and SIMD-vectorised.
+- The weighted mixture reads four members per pass over the block's
+  accumulator (four times less accumulator traffic) and skips members whose
+  weight is exactly 0.
+- ``x log x`` is computed by :func:`_xlogx_inplace`, a branch-free
+  vectorisable logarithm (fdlibm's ``e_log.c`` polynomial, within 2 ulp of
+  ``math.log``): ``math.log`` is a scalar libm call that blocks SIMD.
+- Kernels compile with ``error_model="numpy"`` (a division by zero gives
+  inf/NaN instead of raising), without which LLVM cannot vectorise loops with
+  a division, and with ``fastmath={"contract"}`` only: multiply-adds may fuse
+  into FMA instructions (one rounding instead of two); no other IEEE rule is
+  relaxed (NaN and inf keep their meaning, sums keep their order).
+- The weighted variance reads the pool once: sums of deviations from the
+  prediction of the member of largest weight (:func:`_mean_var_block`).
+- Pool kernels run ``parallel=True`` over row blocks when the pool holds at
+  least :data:`PARALLEL_MIN_ELEMENTS` values and a serial compiled loop
+  otherwise (waking threads costs more than small pools take).
+
+Signatures are lazy (compiled on first call for the dtypes and layouts seen)
+and cached on disk (``cache=True``). Set the environment variable
+``SKHYRE_NUMBA_CACHE=0`` before importing skhyre to turn the on-disk cache off.
 """
 
 from __future__ import annotations
@@ -35,18 +58,24 @@ __all__ = [
     "LOSS_LOG",
     "LOSS_SQUARED",
     "LOSS_ZERO_ONE",
+    "MAX_DRIFT_GROWTH",
+    "PARALLEL_MIN_ELEMENTS",
     "absolute_loss",
     "bald_scores",
     "brier_loss",
     "entropy_scores",
     "log_loss",
     "log_softmax_weights",
+    "loo_log_weights",
     "member_entropies",
     "mixture",
     "pairwise_zero_one_loss",
+    "proba_problems",
     "select_sequential_proba",
     "select_sequential_regression",
+    "softmax_weights",
     "squared_loss",
+    "update_cumulative_loss",
     "variance_scores",
     "weighted_mean_std",
     "zero_one_loss_labels",
@@ -55,12 +84,21 @@ __all__ = [
 
 CACHE = os.environ.get("SKHYRE_NUMBA_CACHE", "1").strip().lower() not in {"0", "false", "no"}
 
-_jit = numba.njit(cache=CACHE, nogil=True, fastmath=False)
-_pjit = numba.njit(cache=CACHE, nogil=True, parallel=True, fastmath=False)
+_OPTS = {"cache": CACHE, "nogil": True, "fastmath": {"contract"}, "error_model": "numpy"}
+_jit = numba.njit(**_OPTS)
+_pjit = numba.njit(parallel=True, **_OPTS)
 
-# Rows per block when streaming a (K, n, C) pool: small enough that the block's
-# float64 accumulators stay in L1/L2, large enough to stream each member's slab.
-_BLOCK = 256
+#: Pools with fewer values (``K * n * C`` or ``K * n``) run the serial kernels:
+#: about 4 ms of serial work, so waking the threads (tens of microseconds on an
+#: idle machine, milliseconds on an oversubscribed one) never dominates.
+PARALLEL_MIN_ELEMENTS = 1 << 22
+
+# Values (rows * classes) per block of a (K, n, C) pool: long enough runs of
+# each member's slab for the hardware prefetcher (16 KiB of float32), short
+# enough that the float64 accumulator and the log scratch (3 x 32 KiB) stay in L2.
+_BLOCK_VALUES = 4096
+# Rows per block of a (K, n) regression pool: 16 KiB runs of each float32 row.
+_BLOCK_COLS = 4096
 
 CRITERION_ENTROPY = 0
 CRITERION_BALD = 1
@@ -71,6 +109,10 @@ LOSS_LOG = 1
 LOSS_BRIER = 2
 LOSS_SQUARED = 3
 LOSS_ABSOLUTE = 4
+
+
+def _use_parallel(n_values: int) -> bool:
+    return n_values >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
 
 
 # --------------------------------------------------------------------------
@@ -89,13 +131,24 @@ def _argmax_row(P, k, i):
 
 
 @_jit
+def _row_has_nan(P, k, i):
+    for c in range(P.shape[2]):
+        if np.isnan(P[k, i, c]):
+            return True
+    return False
+
+
+@_jit
 def zero_one_loss_proba(P, y):
-    """0-1 loss of each member's argmax class (first maximum wins ties)."""
+    """0-1 loss of each member's argmax class (first maximum wins ties).
+
+    NaN where the member's probability row holds a NaN.
+    """
     K, n = P.shape[0], P.shape[1]
     out = np.empty((K, n), dtype=np.float64)
     for k in range(K):
         for i in range(n):
-            if np.isnan(P[k, i, 0]):
+            if _row_has_nan(P, k, i):
                 out[k, i] = np.nan
             else:
                 out[k, i] = 0.0 if _argmax_row(P, k, i) == y[i] else 1.0
@@ -115,13 +168,18 @@ def zero_one_loss_labels(Yhat, y):
 
 @_jit
 def log_loss(P, y, eps):
-    """Negative log-probability of the true class, clipped below at ``eps``."""
+    """Negative log-probability of the true class, clipped below at ``eps``.
+
+    NaN where the member's probability row holds a NaN.
+    """
     K, n = P.shape[0], P.shape[1]
     out = np.empty((K, n), dtype=np.float64)
     for k in range(K):
         for i in range(n):
-            p = np.float64(P[k, i, y[i]])
-            out[k, i] = -math.log(max(p, eps)) if not np.isnan(p) else np.nan
+            if _row_has_nan(P, k, i):
+                out[k, i] = np.nan
+            else:
+                out[k, i] = -math.log(max(np.float64(P[k, i, y[i]]), eps))
     return out
 
 
@@ -187,19 +245,14 @@ def pairwise_zero_one_loss(D, y):
 # weights
 # --------------------------------------------------------------------------
 @_jit
-def log_softmax_weights(cum_loss, temperature, log_prior):
-    """Normalised log-weights ``log softmax(-L / T + log_prior)``.
+def _softmax_weights(cum_loss, temperature, log_prior, logw, w):
+    """Fill ``logw`` with ``log softmax(-L / T + log_prior)`` and ``w`` with its exp.
 
-    NaN or +inf cumulative losses (and -inf log-prior) get log-weight -inf.
-    ``temperature`` may be ``inf`` (weights = prior over the finite members).
-    Losses are shifted by their finite minimum first, so the result is exact
-    for losses up to the float64 range. If no member has a finite loss, the
-    +inf members share the weight by the prior (they are tied). Returns an
-    all -inf vector only when every member is NaN or has zero prior; callers
-    must check.
+    One ``exp`` per member (shared by both outputs) and one ``log``. Returns
+    False when no member is left to weight (every member NaN or of zero prior),
+    in which case ``logw`` is all -inf and ``w`` all 0.
     """
     K = cum_loss.shape[0]
-    out = np.empty(K, dtype=np.float64)
     lmin = np.inf
     for k in range(K):
         v = cum_loss[k]
@@ -219,167 +272,109 @@ def log_softmax_weights(cum_loss, temperature, log_prior):
             a = log_prior[k]
         else:
             a = -(v - lmin) / temperature + log_prior[k]
-        out[k] = a
+        logw[k] = a
         if a > amax:
             amax = a
     if amax == -np.inf:
-        return out
-    s = 0.0
+        for k in range(K):
+            w[k] = 0.0
+        return False
+    # sum of exp(a - amax) = 1 + rest: log1p(rest) keeps the log-weights of
+    # dominant members accurate to the last bits (log(s) would not, for s ~ 1)
+    kmax = -1
+    rest = 0.0
     for k in range(K):
-        s += math.exp(out[k] - amax)
-    lse = amax + math.log(s)
+        if kmax == -1 and logw[k] == amax:
+            kmax = k
+            w[k] = 1.0
+        else:
+            e = math.exp(logw[k] - amax) if logw[k] > -np.inf else 0.0
+            w[k] = e
+            rest += e
+    lrest = math.log1p(rest)
+    s = 1.0 + rest
     for k in range(K):
-        out[k] = out[k] - lse
-    return out
-
-
-# --------------------------------------------------------------------------
-# pool scoring
-# --------------------------------------------------------------------------
-@_jit
-def _xlogx(p):
-    return p * math.log(p) if p > 0.0 else 0.0
-
-
-@_pjit
-def member_entropies(P):
-    """Entropy of every member's predictive distribution, ``(K, n)`` float64."""
-    K, n, C = P.shape
-    out = np.empty((K, n), dtype=np.float64)
-    for i in numba.prange(n):
-        for k in range(K):
-            h = 0.0
-            for c in range(C):
-                h -= _xlogx(np.float64(P[k, i, c]))
-            out[k, i] = h
-    return out
+        logw[k] = (logw[k] - amax) - lrest  # not logw - (amax + lrest): that rounds at |amax|
+        w[k] = w[k] / s
+    return True
 
 
 @_jit
-def _mixture_block(P, w, i0, i1, acc):
-    """acc[i - i0, c] = sum_k w_k P[k, i, c] for rows i0..i1, skipping zero weights."""
-    C = P.shape[2]
-    for r in range(i1 - i0):
-        for c in range(C):
-            acc[r, c] = 0.0
-    for k in range(P.shape[0]):
-        wk = w[k]
-        if wk == 0.0:
-            continue
-        for i in range(i0, i1):
-            r = i - i0
-            for c in range(C):
-                acc[r, c] += wk * P[k, i, c]
+def log_softmax_weights(cum_loss, temperature, log_prior):
+    """Normalised log-weights ``log softmax(-L / T + log_prior)``.
 
-
-@_pjit
-def mixture(P, w):
-    """Weighted mixture ``sum_k w_k P[k]``, ``(n, C)`` float64."""
-    _K, n, C = P.shape
-    out = np.empty((n, C), dtype=np.float64)
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(nblocks):
-        i0 = b * _BLOCK
-        i1 = min(n, i0 + _BLOCK)
-        acc = np.empty((i1 - i0, C), dtype=np.float64)
-        _mixture_block(P, w, i0, i1, acc)
-        for r in range(i1 - i0):
-            for c in range(C):
-                out[i0 + r, c] = acc[r, c]
-    return out
-
-
-@_pjit
-def entropy_scores(P, w):
-    """Entropy of the weighted mixture, ``H[sum_k w_k p_k(x)]``, ``(n,)``."""
-    _K, n, C = P.shape
-    out = np.empty(n, dtype=np.float64)
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(nblocks):
-        i0 = b * _BLOCK
-        i1 = min(n, i0 + _BLOCK)
-        acc = np.empty((i1 - i0, C), dtype=np.float64)
-        _mixture_block(P, w, i0, i1, acc)
-        for r in range(i1 - i0):
-            h = 0.0
-            for c in range(C):
-                h -= _xlogx(acc[r, c])
-            out[i0 + r] = h
-    return out
-
-
-@_pjit
-def bald_scores(P, w, Hm):
-    """BALD ``H[sum_k w_k p_k] - sum_k w_k H[p_k]`` clamped at 0, ``(n,)``.
-
-    ``Hm`` holds the member entropies ``(K, n)`` (:func:`member_entropies`),
-    computed once per pool: they do not depend on the weights.
+    NaN or +inf cumulative losses (and -inf log-prior) get log-weight -inf.
+    ``temperature`` may be ``inf`` (weights = prior over the finite members).
+    Losses are shifted by their finite minimum first, so the result is exact
+    for losses up to the float64 range. If no member has a finite loss, the
+    +inf members share the weight by the prior (they are tied). Returns an
+    all -inf vector only when every member is NaN or has zero prior; callers
+    must check.
     """
-    K, n, C = P.shape
-    out = np.empty(n, dtype=np.float64)
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(nblocks):
-        i0 = b * _BLOCK
-        i1 = min(n, i0 + _BLOCK)
-        acc = np.empty((i1 - i0, C), dtype=np.float64)
-        _mixture_block(P, w, i0, i1, acc)
-        for r in range(i1 - i0):
-            i = i0 + r
-            h = 0.0
-            for c in range(C):
-                h -= _xlogx(acc[r, c])
-            e = 0.0
-            for k in range(K):
-                if w[k] != 0.0:
-                    e += w[k] * Hm[k, i]
-            out[i] = max(h - e, 0.0)
-    return out
-
-
-@_pjit
-def weighted_mean_std(F, w):
-    """Weighted mean and standard deviation over members, each ``(n,)``.
-
-    Two passes per block (mean, then centred squares) for accuracy.
-    """
-    K, n = F.shape
-    mean = np.empty(n, dtype=np.float64)
-    std = np.empty(n, dtype=np.float64)
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(nblocks):
-        i0 = b * _BLOCK
-        i1 = min(n, i0 + _BLOCK)
-        m = np.zeros(i1 - i0, dtype=np.float64)
-        v = np.zeros(i1 - i0, dtype=np.float64)
-        for k in range(K):
-            wk = w[k]
-            if wk == 0.0:
-                continue
-            for i in range(i0, i1):
-                m[i - i0] += wk * F[k, i]
-        for k in range(K):
-            wk = w[k]
-            if wk == 0.0:
-                continue
-            for i in range(i0, i1):
-                d = F[k, i] - m[i - i0]
-                v[i - i0] += wk * d * d
-        for i in range(i0, i1):
-            mean[i] = m[i - i0]
-            std[i] = math.sqrt(v[i - i0])
-    return mean, std
+    K = cum_loss.shape[0]
+    logw = np.empty(K, dtype=np.float64)
+    w = np.empty(K, dtype=np.float64)
+    _softmax_weights(cum_loss, temperature, log_prior, logw, w)
+    return logw
 
 
 @_jit
-def variance_scores(F, w):
-    """Weighted variance of the member predictions ``sum_k w_k (f_k - f)^2``."""
-    _mean, std = weighted_mean_std(F, w)
-    return std * std
+def softmax_weights(cum_loss, temperature, log_prior, logw, w):
+    """Fill ``logw`` (log-weights) and ``w`` (weights summing to 1), both ``(K,)``.
+
+    The same rules as :func:`log_softmax_weights`; returns False (and all-zero
+    ``w``) when no member is left to weight.
+    """
+    return _softmax_weights(cum_loss, temperature, log_prior, logw, w)
 
 
-# --------------------------------------------------------------------------
-# sequential selection over a cached pool (simulation mode: labels known)
-# --------------------------------------------------------------------------
+@_jit
+def update_cumulative_loss(cum_loss, losses, temperature, log_prior, new_cum, logw, w):
+    """One :class:`~skhyre.reweighting.HypothesisWeights` update, fused.
+
+    ``losses`` is ``(K, n)`` (a ``(K,)`` update is passed as ``(K, 1)``). Each
+    member's losses are added to its cumulative loss one example at a time,
+    in order, so a batch update and its examples one by one give bit-identical
+    cumulative losses (coherence). Fills ``new_cum``, ``logw`` and ``w``
+    (``(K,)`` each).
+
+    Returns ``(status, n_new_nan)``: ``status`` is 0 on success, 1 when
+    ``losses`` holds -inf, 2 when no member is left to weight (every member
+    NaN or of zero prior); ``n_new_nan`` counts members whose cumulative loss
+    became NaN with this update. On ``status != 0`` the outputs are
+    meaningless.
+    """
+    K, n = losses.shape
+    k = 0
+    while k + 4 <= K:  # four members at a time: independent chains of in-order adds
+        s0, s1, s2, s3 = cum_loss[k], cum_loss[k + 1], cum_loss[k + 2], cum_loss[k + 3]
+        for j in range(n):
+            s0 += losses[k, j]
+            s1 += losses[k + 1, j]
+            s2 += losses[k + 2, j]
+            s3 += losses[k + 3, j]
+        new_cum[k], new_cum[k + 1], new_cum[k + 2], new_cum[k + 3] = s0, s1, s2, s3
+        k += 4
+    while k < K:
+        s0 = cum_loss[k]
+        for j in range(n):
+            s0 += losses[k, j]
+        new_cum[k] = s0
+        k += 1
+    n_new_nan = 0
+    for k in range(K):
+        v = new_cum[k]
+        if v == -np.inf or np.isnan(v):
+            for j in range(n):
+                if losses[k, j] == -np.inf:
+                    return 1, 0
+            if not np.isnan(cum_loss[k]):
+                n_new_nan += 1
+    if not _softmax_weights(new_cum, temperature, log_prior, logw, w):
+        return 2, n_new_nan
+    return 0, n_new_nan
+
+
 @_jit
 def _weights_from_log(logw):
     K = logw.shape[0]
@@ -390,13 +385,425 @@ def _weights_from_log(logw):
 
 
 @_jit
+def _nonzero_members(w):
+    """Indices of the members with a non-zero weight (they are the only ones read)."""
+    K = w.shape[0]
+    idx = np.empty(K, dtype=np.int64)
+    m = 0
+    for k in range(K):
+        if w[k] != 0.0:
+            idx[m] = k
+            m += 1
+    return idx[:m]
+
+
+# --------------------------------------------------------------------------
+# vectorised building blocks over one block of rows
+# --------------------------------------------------------------------------
+# fdlibm e_log.c: log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), s = f / (2 + f)
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_MANTISSA = np.int64(0x000FFFFFFFFFFFFF)
+_EXPONENT_ONE = np.int64(0x3FF0000000000000)
+_SQRT2_OFFSET = np.int64(0x95F6400000000)  # mantissa >= sqrt(2) - 1 carries into bit 52
+_BIT52 = np.int64(0x0010000000000000)
+
+
+@_jit
+def _xlogx_inplace(x, ibuf, kbuf):
+    """``x[j] <- x[j] * log(x[j])`` for a contiguous float64 ``x``; 0 where ``x[j] <= 0``.
+
+    Branch-free, so LLVM vectorises it (``math.log`` is a scalar libm call).
+    ``x = m * 2^e`` with ``m`` in ``[sqrt(2)/2, sqrt(2))`` from the bits, then
+    fdlibm's polynomial for ``log(m)``: within 2 ulp of ``math.log`` for
+    normal numbers. Subnormal inputs (below 2.2e-308) get an approximate log,
+    which changes ``x log x`` by less than 1e-305. ``ibuf`` (int64) and
+    ``kbuf`` (float64) are scratch of at least ``x``'s length.
+    """
+    n = x.shape[0]
+    bits = x.view(np.int64)
+    for j in range(n):
+        b = bits[j]
+        mant = b & _MANTISSA
+        carry = (mant + _SQRT2_OFFSET) & _BIT52
+        ibuf[j] = mant | (carry ^ _EXPONENT_ONE)
+        kbuf[j] = np.float64(np.int32(((b >> 52) & 0x7FF) - 1023 + (carry >> 52)))
+    m = ibuf.view(np.float64)
+    for j in range(n):
+        f = m[j] - 1.0
+        e = kbuf[j]
+        s = f / (2.0 + f)
+        z = s * s
+        z2 = z * z
+        t1 = z2 * (_LG2 + z2 * (_LG4 + z2 * _LG6))
+        t2 = z * (_LG1 + z2 * (_LG3 + z2 * (_LG5 + z2 * _LG7)))
+        hfsq = 0.5 * f * f
+        lg = e * _LN2_HI - ((hfsq - (s * (hfsq + t1 + t2) + e * _LN2_LO)) - f)
+        v = x[j]
+        x[j] = v * lg if v > 0.0 else 0.0
+
+
+@_jit
+def _rows(P, k, i0, i1):
+    """``P[k, i0:i1, :]`` as a flat contiguous 1-D array: a view for a C-ordered pool."""
+    return np.ascontiguousarray(P[k, i0:i1]).reshape((i1 - i0) * P.shape[2])
+
+
+@_jit
+def _seg(F, k, i0, i1):
+    """``F[k, i0:i1]`` as a contiguous 1-D array: a view for a C-ordered matrix."""
+    return np.ascontiguousarray(F[k, i0:i1])
+
+
+@_jit
+def _mix_rows(P, w, nz, i0, i1, acc):
+    """``acc = sum_{k in nz} w_k P[k, i0:i1, :].ravel()``, four members per pass."""
+    m = acc.shape[0]
+    for j in range(m):
+        acc[j] = 0.0
+    K = nz.shape[0]
+    q = 0
+    while q + 4 <= K:
+        w0, w1, w2, w3 = w[nz[q]], w[nz[q + 1]], w[nz[q + 2]], w[nz[q + 3]]
+        r0 = _rows(P, nz[q], i0, i1)
+        r1 = _rows(P, nz[q + 1], i0, i1)
+        r2 = _rows(P, nz[q + 2], i0, i1)
+        r3 = _rows(P, nz[q + 3], i0, i1)
+        for j in range(m):
+            acc[j] += (w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])
+        q += 4
+    while q < K:
+        wk = w[nz[q]]
+        r0 = _rows(P, nz[q], i0, i1)
+        for j in range(m):
+            acc[j] += wk * r0[j]
+        q += 1
+
+
+@_jit
+def _mix_seg(F, w, nz, i0, i1, acc):
+    """``acc = sum_{k in nz} w_k F[k, i0:i1]``, four members per pass."""
+    m = acc.shape[0]
+    for j in range(m):
+        acc[j] = 0.0
+    K = nz.shape[0]
+    q = 0
+    while q + 4 <= K:
+        w0, w1, w2, w3 = w[nz[q]], w[nz[q + 1]], w[nz[q + 2]], w[nz[q + 3]]
+        r0 = _seg(F, nz[q], i0, i1)
+        r1 = _seg(F, nz[q + 1], i0, i1)
+        r2 = _seg(F, nz[q + 2], i0, i1)
+        r3 = _seg(F, nz[q + 3], i0, i1)
+        for j in range(m):
+            acc[j] += (w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])
+        q += 4
+    while q < K:
+        wk = w[nz[q]]
+        r0 = _seg(F, nz[q], i0, i1)
+        for j in range(m):
+            acc[j] += wk * r0[j]
+        q += 1
+
+
+@_jit
+def _neg_row_sums(x, C, out, o0):
+    """``out[o0 + r] = -sum_c x[r * C + c]`` for every row r of the flat block ``x``."""
+    for r in range(x.shape[0] // C):
+        s = 0.0
+        for c in range(C):
+            s += x[r * C + c]
+        out[o0 + r] = -s
+
+
+def _block_rows(C: int) -> int:
+    return max(1, _BLOCK_VALUES // max(1, C))
+
+
+# --------------------------------------------------------------------------
+# pool scoring: one block function each, a serial and a parallel driver
+# --------------------------------------------------------------------------
+@_jit
+def _member_entropies_block(P, i0, i1, out):
+    C = P.shape[2]
+    m = (i1 - i0) * C
+    buf = np.empty(m, dtype=np.float64)
+    ib = np.empty(m, dtype=np.int64)
+    kb = np.empty(m, dtype=np.float64)
+    row = np.empty(i1 - i0, dtype=np.float64)
+    for k in range(P.shape[0]):
+        r = _rows(P, k, i0, i1)
+        for j in range(m):
+            buf[j] = r[j]
+        _xlogx_inplace(buf, ib, kb)
+        _neg_row_sums(buf, C, row, 0)
+        for j in range(i1 - i0):
+            out[k, i0 + j] = row[j]
+
+
+@_jit
+def _member_entropies_serial(P, B):
+    K, n, _C = P.shape
+    out = np.empty((K, n), dtype=np.float64)
+    for b in range((n + B - 1) // B):
+        _member_entropies_block(P, b * B, min(n, b * B + B), out)
+    return out
+
+
+@_pjit
+def _member_entropies_parallel(P, B):
+    K, n, _C = P.shape
+    out = np.empty((K, n), dtype=np.float64)
+    for b in numba.prange((n + B - 1) // B):
+        _member_entropies_block(P, b * B, min(n, b * B + B), out)
+    return out
+
+
+def member_entropies(P):
+    """Entropy of every member's predictive distribution, ``(K, n)`` float64."""
+    B = _block_rows(P.shape[2])
+    if _use_parallel(P.size):
+        return _member_entropies_parallel(P, B)
+    return _member_entropies_serial(P, B)
+
+
+@_jit
+def _mixture_block(P, w, nz, i0, i1, out):
+    C = P.shape[2]
+    flat = out.reshape(out.shape[0] * C)
+    _mix_rows(P, w, nz, i0, i1, flat[i0 * C : i1 * C])
+
+
+@_jit
+def _mixture_serial(P, w, B):
+    _K, n, C = P.shape
+    out = np.empty((n, C), dtype=np.float64)
+    nz = _nonzero_members(w)
+    for b in range((n + B - 1) // B):
+        _mixture_block(P, w, nz, b * B, min(n, b * B + B), out)
+    return out
+
+
+@_pjit
+def _mixture_parallel(P, w, B):
+    _K, n, C = P.shape
+    out = np.empty((n, C), dtype=np.float64)
+    nz = _nonzero_members(w)
+    for b in numba.prange((n + B - 1) // B):
+        _mixture_block(P, w, nz, b * B, min(n, b * B + B), out)
+    return out
+
+
+def mixture(P, w):
+    """Weighted mixture ``sum_k w_k P[k]``, ``(n, C)`` float64."""
+    B = _block_rows(P.shape[2])
+    if _use_parallel(P.size):
+        return _mixture_parallel(P, w, B)
+    return _mixture_serial(P, w, B)
+
+
+@_jit
+def _mixture_scores_block(P, w, nz, Hm, with_bald, i0, i1, out):
+    """Entropy (or BALD when ``with_bald``) of the weighted mixture for rows i0..i1."""
+    C = P.shape[2]
+    m = (i1 - i0) * C
+    acc = np.empty(m, dtype=np.float64)
+    ib = np.empty(m, dtype=np.int64)
+    kb = np.empty(m, dtype=np.float64)
+    _mix_rows(P, w, nz, i0, i1, acc)
+    _xlogx_inplace(acc, ib, kb)
+    _neg_row_sums(acc, C, out, i0)
+    if with_bald:
+        e = np.empty(i1 - i0, dtype=np.float64)
+        _mix_seg(Hm, w, nz, i0, i1, e)
+        for j in range(i1 - i0):
+            out[i0 + j] = max(out[i0 + j] - e[j], 0.0)
+
+
+@_jit
+def _mixture_scores_serial(P, w, Hm, with_bald, B):
+    n = P.shape[1]
+    out = np.empty(n, dtype=np.float64)
+    nz = _nonzero_members(w)
+    for b in range((n + B - 1) // B):
+        _mixture_scores_block(P, w, nz, Hm, with_bald, b * B, min(n, b * B + B), out)
+    return out
+
+
+@_pjit
+def _mixture_scores_parallel(P, w, Hm, with_bald, B):
+    n = P.shape[1]
+    out = np.empty(n, dtype=np.float64)
+    nz = _nonzero_members(w)
+    for b in numba.prange((n + B - 1) // B):
+        _mixture_scores_block(P, w, nz, Hm, with_bald, b * B, min(n, b * B + B), out)
+    return out
+
+
+def _mixture_scores(P, w, Hm, with_bald):
+    B = _block_rows(P.shape[2])
+    if _use_parallel(P.size):
+        return _mixture_scores_parallel(P, w, Hm, with_bald, B)
+    return _mixture_scores_serial(P, w, Hm, with_bald, B)
+
+
+_NO_HM = np.zeros((1, 1), dtype=np.float64)
+
+
+def entropy_scores(P, w):
+    """Entropy of the weighted mixture, ``H[sum_k w_k p_k(x)]``, ``(n,)``."""
+    return _mixture_scores(P, w, _NO_HM, False)
+
+
+def bald_scores(P, w, Hm):
+    """BALD ``H[sum_k w_k p_k] - sum_k w_k H[p_k]`` clamped at 0, ``(n,)``.
+
+    ``Hm`` holds the member entropies ``(K, n)`` (:func:`member_entropies`),
+    computed once per pool: they do not depend on the weights.
+    """
+    return _mixture_scores(P, w, Hm, True)
+
+
+@_jit
+def _mean_var_block(F, w, nz, kref, i0, i1, mean, var):
+    """Weighted mean and variance of ``F[:, i0:i1]`` in one pass over the block.
+
+    Shifted sums around ``ref = F[kref]``, the prediction of the member of
+    largest weight: ``s1 = sum_k w_k d_k``, ``s2 = sum_k w_k d_k^2`` with
+    ``d_k = f_k - ref``. That member is typical of the mixture
+    (``w_ref (f_ref - mean)^2 <= var``), so ``(mean - ref)^2 <= var / w_ref <= K var``
+    and ``var = s2 - s1^2`` loses at most about ``log2(K)`` bits to cancellation
+    (the two-pass formula's accuracy, for one read of the pool).
+    """
+    m = i1 - i0
+    s1 = mean[i0:i1]
+    s2 = var[i0:i1]
+    for j in range(m):
+        s1[j] = 0.0
+        s2[j] = 0.0
+    ref = _seg(F, kref, i0, i1)
+    K = nz.shape[0]
+    W = 0.0
+    q = 0
+    while q + 4 <= K:
+        w0, w1, w2, w3 = w[nz[q]], w[nz[q + 1]], w[nz[q + 2]], w[nz[q + 3]]
+        W += (w0 + w1) + (w2 + w3)
+        r0 = _seg(F, nz[q], i0, i1)
+        r1 = _seg(F, nz[q + 1], i0, i1)
+        r2 = _seg(F, nz[q + 2], i0, i1)
+        r3 = _seg(F, nz[q + 3], i0, i1)
+        for j in range(m):
+            rf = np.float64(ref[j])
+            d0 = r0[j] - rf
+            d1 = r1[j] - rf
+            d2 = r2[j] - rf
+            d3 = r3[j] - rf
+            t0 = w0 * d0
+            t1 = w1 * d1
+            t2 = w2 * d2
+            t3 = w3 * d3
+            s1[j] += (t0 + t1) + (t2 + t3)
+            s2[j] += (t0 * d0 + t1 * d1) + (t2 * d2 + t3 * d3)
+        q += 4
+    while q < K:
+        wk = w[nz[q]]
+        W += wk
+        r0 = _seg(F, nz[q], i0, i1)
+        for j in range(m):
+            d0 = r0[j] - np.float64(ref[j])
+            t0 = wk * d0
+            s1[j] += t0
+            s2[j] += t0 * d0
+        q += 1
+    # mean = sum_k w_k f_k = W ref + s1; var = sum_k w_k (f_k - mean)^2 = s2 - 2 c s1 + W c^2
+    # with c = mean - ref (W is 1 up to rounding for normalised weights)
+    for j in range(m):
+        rf = np.float64(ref[j])
+        a = s1[j]
+        c = (W - 1.0) * rf + a
+        mean[i0 + j] = W * rf + a
+        var[i0 + j] = max(s2[j] - 2.0 * c * a + W * c * c, 0.0)
+
+
+@_jit
+def _argmax_weight(w):
+    best = 0
+    for k in range(1, w.shape[0]):
+        if w[k] > w[best]:
+            best = k
+    return best
+
+
+@_jit
+def _mean_var_serial(F, w, B):
+    n = F.shape[1]
+    mean = np.empty(n, dtype=np.float64)
+    var = np.empty(n, dtype=np.float64)
+    nz = _nonzero_members(w)
+    kref = _argmax_weight(w)
+    for b in range((n + B - 1) // B):
+        _mean_var_block(F, w, nz, kref, b * B, min(n, b * B + B), mean, var)
+    return mean, var
+
+
+@_pjit
+def _mean_var_parallel(F, w, B):
+    n = F.shape[1]
+    mean = np.empty(n, dtype=np.float64)
+    var = np.empty(n, dtype=np.float64)
+    nz = _nonzero_members(w)
+    kref = _argmax_weight(w)
+    for b in numba.prange((n + B - 1) // B):
+        _mean_var_block(F, w, nz, kref, b * B, min(n, b * B + B), mean, var)
+    return mean, var
+
+
+def _block_cols(K: int) -> int:
+    return _BLOCK_COLS
+
+
+def _mean_var(F, w):
+    B = _block_cols(F.shape[0])
+    if _use_parallel(F.size):
+        return _mean_var_parallel(F, w, B)
+    return _mean_var_serial(F, w, B)
+
+
+def weighted_mean_std(F, w):
+    """Weighted mean and standard deviation over members, each ``(n,)``.
+
+    One pass over the pool: sums shifted by the prediction of the member of
+    largest weight, which keeps the two-pass formula's accuracy.
+    """
+    mean, var = _mean_var(F, w)
+    return mean, np.sqrt(var, out=var)
+
+
+def variance_scores(F, w):
+    """Weighted variance of the member predictions ``sum_k w_k (f_k - f)^2``."""
+    return _mean_var(F, w)[1]
+
+
+# --------------------------------------------------------------------------
+# sequential selection over a cached pool (simulation mode: labels known)
+# --------------------------------------------------------------------------
+@_jit
 def _argmax_allowed(scores, taken):
+    """First index of the highest score among rows not taken (NaN counts as -inf)."""
     best = -1
     best_v = -np.inf
     for i in range(scores.shape[0]):
         if taken[i]:
             continue
         v = scores[i]
+        if np.isnan(v):
+            v = -np.inf
         if best == -1 or v > best_v:
             best = i
             best_v = v
@@ -417,62 +824,201 @@ def _member_loss_proba(P, k, i, yi, loss, eps):
         return s
 
 
-@_pjit
-def _resum_mixture(P, w, M, Hbar, Hm, with_bald):
-    K, n, C = P.shape
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(nblocks):
-        i0 = b * _BLOCK
-        i1 = min(n, i0 + _BLOCK)
-        acc = np.empty((i1 - i0, C), dtype=np.float64)
-        _mixture_block(P, w, i0, i1, acc)
-        for r in range(i1 - i0):
-            for c in range(C):
-                M[i0 + r, c] = acc[r, c]
-            if with_bald:
-                e = 0.0
-                for k in range(K):
-                    if w[k] != 0.0:
-                        e += w[k] * Hm[k, i0 + r]
-                Hbar[i0 + r] = e
+@_jit
+def _refresh_block(P, Hm, with_bald, s, coef, members, full, i0, i1, M, Hbar, scores):
+    """Update the cached mixture of rows i0..i1 and re-score them.
 
-
-@_pjit
-def _update_mixture(P, s, delta, changed, M, Hbar, Hm, with_bald):
-    """M <- s * M + sum_{k in changed} delta_k P[k]; Hbar likewise (rows in parallel)."""
-    n, C = M.shape
-    nblocks = (n + _BLOCK - 1) // _BLOCK
-    for b in numba.prange(nblocks):
-        i0 = b * _BLOCK
-        i1 = min(n, i0 + _BLOCK)
-        for i in range(i0, i1):
-            for c in range(C):
-                M[i, c] *= s
-            if with_bald:
-                Hbar[i] *= s
-        for j in range(changed.shape[0]):
-            k = changed[j]
-            dk = delta[k]
-            for i in range(i0, i1):
-                for c in range(C):
-                    M[i, c] += dk * P[k, i, c]
-                if with_bald:
-                    Hbar[i] += dk * Hm[k, i]
-
-
-@_pjit
-def _scores_from_mixture(M, Hbar, with_bald, out):
-    n, C = M.shape
-    for i in numba.prange(n):
-        h = 0.0
-        for c in range(C):
-            h -= _xlogx(M[i, c])
-        if with_bald:
-            h = max(h - Hbar[i], 0.0)
-        out[i] = h
+    ``full``: ``M = sum_{k in members} coef_k P_k`` (a re-sum from scratch);
+    otherwise ``M = s * M + sum_{k in members} coef_k P_k`` (incremental).
+    ``Hbar`` (BALD) likewise with the member entropies ``Hm``. Then
+    ``scores`` = entropy of ``M`` (minus ``Hbar``, clamped at 0, for BALD).
+    """
+    C = P.shape[2]
+    m = (i1 - i0) * C
+    Mb = M[i0 * C : i1 * C]
+    acc = np.empty(m, dtype=np.float64)
+    _mix_rows(P, coef, members, i0, i1, acc)
+    if full:
+        for j in range(m):
+            Mb[j] = acc[j]
+    else:
+        for j in range(m):
+            Mb[j] = s * Mb[j] + acc[j]
+    for j in range(m):
+        acc[j] = Mb[j]
+    ib = np.empty(m, dtype=np.int64)
+    kb = np.empty(m, dtype=np.float64)
+    _xlogx_inplace(acc, ib, kb)
+    _neg_row_sums(acc, C, scores, i0)
+    if with_bald:
+        e = np.empty(i1 - i0, dtype=np.float64)
+        _mix_seg(Hm, coef, members, i0, i1, e)
+        for j in range(i1 - i0):
+            h = e[j] if full else s * Hbar[i0 + j] + e[j]
+            Hbar[i0 + j] = h
+            scores[i0 + j] = max(scores[i0 + j] - h, 0.0)
 
 
 @_jit
+def _refresh_serial(P, Hm, with_bald, s, coef, members, full, B, M, Hbar, scores):
+    n = P.shape[1]
+    for b in range((n + B - 1) // B):
+        _refresh_block(
+            P, Hm, with_bald, s, coef, members, full, b * B, min(n, b * B + B), M, Hbar, scores
+        )
+
+
+@_pjit
+def _refresh_parallel(P, Hm, with_bald, s, coef, members, full, B, M, Hbar, scores):
+    n = P.shape[1]
+    for b in numba.prange((n + B - 1) // B):
+        _refresh_block(
+            P, Hm, with_bald, s, coef, members, full, b * B, min(n, b * B + B), M, Hbar, scores
+        )
+
+
+@_jit
+def _refresh(P, Hm, with_bald, s, coef, members, full, B, parallel, M, Hbar, scores):
+    if parallel:
+        _refresh_parallel(P, Hm, with_bald, s, coef, members, full, B, M, Hbar, scores)
+    else:
+        _refresh_serial(P, Hm, with_bald, s, coef, members, full, B, M, Hbar, scores)
+
+
+@_jit
+def _modal_loss(lrow, w):
+    """The loss value shared by the most members of non-zero weight (lowest on ties)."""
+    vals = np.sort(lrow[w > 0.0])
+    best = vals[0]
+    best_count = 0
+    j = 0
+    while j < vals.shape[0]:
+        j1 = j
+        while j1 < vals.shape[0] and vals[j1] == vals[j]:
+            j1 += 1
+        if j1 - j > best_count:
+            best_count = j1 - j
+            best = vals[j]
+        j = j1
+    return best
+
+
+#: Largest product of the incremental updates' scale factors ``max(s, 1)``
+#: since the last re-sum: ``M <- s M + ...`` multiplies the rounding error
+#: already in ``M`` by ``s`` (rows of ``M`` sum to 1, so the absolute error
+#: stays below about ``MAX_DRIFT_GROWTH * resum_every`` ulp, 6e-14 by default).
+MAX_DRIFT_GROWTH = 64.0
+
+
+@_jit
+def _incremental_plan(lrow, w, w_new, coef, changed):
+    """How to update the cached mixture after one label, reading few members.
+
+    The members of non-zero weight sharing the row's most common loss value
+    (the base group) all change weight by one factor ``s``, so
+    ``M_new = s * M_old + sum_{k in changed} coef_k P_k`` with
+    ``coef_k = w_new_k - s * w_k`` over the other members (and the members
+    whose weight comes back from an underflow to 0). Fills ``coef`` and
+    ``changed`` and returns ``(s, n_changed)``. ``s`` is taken from the base
+    member of largest weight (the most accurate ratio); it is not finite or
+    not positive when the update is impossible (the caller re-sums then).
+    """
+    K = lrow.shape[0]
+    base = _modal_loss(lrow, w)
+    kb = -1
+    for k in range(K):
+        if w[k] > 0.0 and lrow[k] == base and (kb == -1 or w[k] > w[kb]):
+            kb = k
+    s = w_new[kb] / w[kb]
+    n_changed = 0
+    for k in range(K):
+        if (w[k] > 0.0 and lrow[k] != base) or (w[k] == 0.0 and w_new[k] > 0.0):
+            coef[k] = w_new[k] - s * w[k]
+            changed[n_changed] = k
+            n_changed += 1
+    return s, n_changed
+
+
+@_jit
+def _next_refresh(lrow, w, w_new, since, resum_every, growth, coef, changed):
+    """Decide how the sequential loop refreshes its mixture after one label.
+
+    ``lrow``: the members' losses on the new label; ``w``, ``w_new``: the
+    weights before and after it; ``since``: incremental updates since the last
+    re-sum; ``growth``: the product of their ``max(s, 1)``. Incremental when
+    fewer than ``resum_every`` updates were made since the last re-sum, the
+    drift growth stays within :data:`MAX_DRIFT_GROWTH` and it reads fewer
+    members than a re-sum would; otherwise a re-sum from ``w_new``.
+
+    Returns ``(incremental, s, n_changed, since, growth)`` with the state for
+    the next step; when incremental, ``coef`` and ``changed[:n_changed]``
+    hold the update (see :func:`_incremental_plan`).
+    """
+    K = lrow.shape[0]
+    if since + 1 < resum_every:
+        s, n_changed = _incremental_plan(lrow, w, w_new, coef, changed)
+        g = growth * max(s, 1.0)
+        if s > 0.0 and g <= MAX_DRIFT_GROWTH and n_changed + 2 < K:
+            return True, s, n_changed, since + 1, g
+    return False, 0.0, 0, 0, 1.0
+
+
+@_jit
+def _select_sequential_proba_impl(
+    P,
+    Hm,
+    y,
+    cum_loss,
+    log_prior,
+    temperature,
+    n_queries,
+    criterion,
+    loss,
+    exclude,
+    eps,
+    resum_every,
+    B,
+    parallel,
+):
+    K, n, C = P.shape
+    with_bald = criterion == CRITERION_BALD
+    L = cum_loss.copy()
+    taken = exclude.copy()
+    picked = np.empty(n_queries, dtype=np.int64)
+    M = np.empty(n * C, dtype=np.float64)
+    Hbar = np.empty(n if with_bald else 1, dtype=np.float64)
+    scores = np.empty(n, dtype=np.float64)
+    lrow = np.empty(K, dtype=np.float64)
+    coef = np.zeros(K, dtype=np.float64)
+    changed = np.empty(K, dtype=np.int64)
+    w = _weights_from_log(log_softmax_weights(L, temperature, log_prior))
+    _refresh(P, Hm, with_bald, 0.0, w, _nonzero_members(w), True, B, parallel, M, Hbar, scores)
+    since = 0
+    growth = 1.0
+    for q in range(n_queries):
+        i = _argmax_allowed(scores, taken)
+        picked[q] = i
+        taken[i] = True
+        for k in range(K):
+            lrow[k] = _member_loss_proba(P, k, i, y[i], loss, eps)
+            L[k] += lrow[k]
+        if q == n_queries - 1:
+            break
+        w_new = _weights_from_log(log_softmax_weights(L, temperature, log_prior))
+        incremental, s, n_changed, since, growth = _next_refresh(
+            lrow, w, w_new, since, resum_every, growth, coef, changed
+        )
+        if incremental:
+            _refresh(
+                P, Hm, with_bald, s, coef, changed[:n_changed], False, B, parallel, M, Hbar, scores
+            )
+        else:
+            members = _nonzero_members(w_new)
+            _refresh(P, Hm, with_bald, 0.0, w_new, members, True, B, parallel, M, Hbar, scores)
+        w = w_new
+    return picked, L
+
+
 def select_sequential_proba(
     P,
     Hm,
@@ -492,85 +1038,54 @@ def select_sequential_proba(
     After each pick the row's label ``y[i]`` is revealed, the cumulative
     member losses are updated and the pool is re-scored under the new
     weights. The weighted mixture is updated *incrementally*: after a label,
-    the unnormalised weight of member k is multiplied by ``exp(-l_k / T)``
-    with losses shifted by their minimum, so only members whose shifted loss
-    is non-zero change and only their slabs of ``P`` are read (for 0-1 loss,
-    the members that got the label wrong). The mixture is re-summed from
-    scratch every ``resum_every`` picks (and whenever more than half of the
-    members change) to bound floating-point drift.
+    the unnormalised weight of member k is multiplied by ``exp(-l_k / T)``;
+    the members sharing the row's most common loss value only change by the
+    common renormalisation factor, so only the other members' slabs of ``P``
+    are read (for 0-1 loss, at most half of the members). The mixture is
+    re-summed from scratch every ``resum_every`` picks, whenever nearly every
+    member changes, and whenever the product of the renormalisation factors
+    since the last re-sum would exceed :data:`MAX_DRIFT_GROWTH` (``M <- s M``
+    scales the rounding error already in ``M`` by ``s``; with weights that
+    swing by ``exp(1 / T)`` per label at a low temperature, an unbounded
+    ``s`` once turned that error into wrong picks). See :func:`_next_refresh`.
+    Re-scoring is fused into the same pass over the pool.
 
     Returns the picked indices ``(n_queries,)`` and the final cumulative
     losses ``(K,)``.
     """
-    K, n, C = P.shape
-    with_bald = criterion == CRITERION_BALD
-    L = cum_loss.copy()
-    taken = exclude.copy()
-    picked = np.empty(n_queries, dtype=np.int64)
-    M = np.empty((n, C), dtype=np.float64)
-    Hbar = np.zeros(n if with_bald else 1, dtype=np.float64)
-    scores = np.empty(n, dtype=np.float64)
-    lrow = np.empty(K, dtype=np.float64)
-    delta = np.zeros(K, dtype=np.float64)
-    changed = np.empty(K, dtype=np.int64)
-    w = _weights_from_log(log_softmax_weights(L, temperature, log_prior))
-    _resum_mixture(P, w, M, Hbar, Hm, with_bald)
-    since = 0
-    for q in range(n_queries):
-        _scores_from_mixture(M, Hbar, with_bald, scores)
-        i = _argmax_allowed(scores, taken)
-        picked[q] = i
-        taken[i] = True
-        for k in range(K):
-            lrow[k] = _member_loss_proba(P, k, i, y[i], loss, eps)
-            L[k] += lrow[k]
-        if q == n_queries - 1:
-            break
-        w_new = _weights_from_log(log_softmax_weights(L, temperature, log_prior))
-        # Members with the row's minimal loss keep their weight up to a common
-        # factor s (the renormalisation); only the others change.
-        lmin = np.inf
-        for k in range(K):
-            if w[k] > 0.0 and lrow[k] < lmin:
-                lmin = lrow[k]
-        s = -1.0
-        for k in range(K):
-            if w[k] > 0.0 and lrow[k] == lmin:
-                s = w_new[k] / w[k]
-                break
-        n_changed = 0
-        for k in range(K):
-            delta[k] = 0.0
-            if w[k] > 0.0 and lrow[k] != lmin:
-                delta[k] = w_new[k] - s * w[k]
-                changed[n_changed] = k
-                n_changed += 1
-        since += 1
-        if s <= 0.0 or not np.isfinite(s) or since >= resum_every or 2 * n_changed > K:
-            _resum_mixture(P, w_new, M, Hbar, Hm, with_bald)
-            since = 0
-        else:
-            _update_mixture(P, s, delta, changed[:n_changed], M, Hbar, Hm, with_bald)
-        w = w_new
-    return picked, L
+    B = _block_rows(P.shape[2])
+    return _select_sequential_proba_impl(
+        P,
+        Hm,
+        y,
+        cum_loss,
+        log_prior,
+        float(temperature),
+        int(n_queries),
+        int(criterion),
+        int(loss),
+        exclude,
+        float(eps),
+        int(resum_every),
+        B,
+        _use_parallel(P.size),
+    )
 
 
 @_jit
-def select_sequential_regression(
-    F, y, cum_loss, log_prior, temperature, n_queries, loss, scale, exclude
+def _select_sequential_regression_impl(
+    F, y, cum_loss, log_prior, temperature, n_queries, loss, scale, exclude, B, parallel
 ):
-    """Pick ``n_queries`` pool rows one at a time by weighted member variance.
-
-    Regression losses change every member's weight, so the pool is re-scored
-    from the cached ``F`` after each revealed label.
-    """
     K, _n = F.shape
     L = cum_loss.copy()
     taken = exclude.copy()
     picked = np.empty(n_queries, dtype=np.int64)
     for q in range(n_queries):
         w = _weights_from_log(log_softmax_weights(L, temperature, log_prior))
-        scores = variance_scores(F, w)
+        if parallel:
+            _mean, scores = _mean_var_parallel(F, w, B)
+        else:
+            _mean, scores = _mean_var_serial(F, w, B)
         i = _argmax_allowed(scores, taken)
         picked[q] = i
         taken[i] = True
@@ -581,6 +1096,29 @@ def select_sequential_regression(
             else:
                 L[k] += scale * abs(d)
     return picked, L
+
+
+def select_sequential_regression(
+    F, y, cum_loss, log_prior, temperature, n_queries, loss, scale, exclude
+):
+    """Pick ``n_queries`` pool rows one at a time by weighted member variance.
+
+    Regression losses change every member's weight, so the pool is re-scored
+    from the cached ``F`` after each revealed label.
+    """
+    return _select_sequential_regression_impl(
+        F,
+        y,
+        cum_loss,
+        log_prior,
+        float(temperature),
+        int(n_queries),
+        int(loss),
+        float(scale),
+        exclude,
+        _block_cols(F.shape[0]),
+        _use_parallel(F.size),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -610,23 +1148,51 @@ def loo_log_weights(losses, temperatures, log_prior):
     return out
 
 
-@_pjit
-def proba_problems(P, tol):
-    """Count rows of ``P`` (K, n, C) with NaN/inf, values outside [0, 1], or sums off 1 by > tol."""
-    K, n, C = P.shape
+@_jit
+def _proba_problems_block(P, tol, i0, i1, bad_nan, bad_range, bad_sum):
+    C = P.shape[2]
+    m = (i1 - i0) * C
+    for k in range(P.shape[0]):
+        r = _rows(P, k, i0, i1)
+        for j in range(m):
+            v = np.float64(r[j])
+            if not np.isfinite(v):
+                bad_nan[i0 + j // C] = 1
+            elif v < -tol or v > 1.0 + tol:
+                bad_range[i0 + j // C] = 1
+        for j in range(i1 - i0):
+            s = 0.0
+            for c in range(C):
+                s += np.float64(r[j * C + c])
+            if np.isfinite(s) and abs(s - 1.0) > tol:
+                bad_sum[i0 + j] = 1
+
+
+@_jit
+def _proba_problems_serial(P, tol, B):
+    n = P.shape[1]
     bad_nan = np.zeros(n, dtype=np.int64)
     bad_range = np.zeros(n, dtype=np.int64)
     bad_sum = np.zeros(n, dtype=np.int64)
-    for i in numba.prange(n):
-        for k in range(K):
-            s = 0.0
-            for c in range(C):
-                v = np.float64(P[k, i, c])
-                if not np.isfinite(v):
-                    bad_nan[i] = 1
-                elif v < -tol or v > 1.0 + tol:
-                    bad_range[i] = 1
-                s += v
-            if np.isfinite(s) and abs(s - 1.0) > tol:
-                bad_sum[i] = 1
+    for b in range((n + B - 1) // B):
+        _proba_problems_block(P, tol, b * B, min(n, b * B + B), bad_nan, bad_range, bad_sum)
     return bad_nan.sum(), bad_range.sum(), bad_sum.sum()
+
+
+@_pjit
+def _proba_problems_parallel(P, tol, B):
+    n = P.shape[1]
+    bad_nan = np.zeros(n, dtype=np.int64)
+    bad_range = np.zeros(n, dtype=np.int64)
+    bad_sum = np.zeros(n, dtype=np.int64)
+    for b in numba.prange((n + B - 1) // B):
+        _proba_problems_block(P, tol, b * B, min(n, b * B + B), bad_nan, bad_range, bad_sum)
+    return bad_nan.sum(), bad_range.sum(), bad_sum.sum()
+
+
+def proba_problems(P, tol):
+    """Count rows of ``P`` (K, n, C) with NaN/inf, values outside [0, 1], or sums off 1 by > tol."""
+    B = _block_rows(P.shape[2])
+    if _use_parallel(P.size):
+        return _proba_problems_parallel(P, float(tol), B)
+    return _proba_problems_serial(P, float(tol), B)

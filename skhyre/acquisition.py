@@ -382,8 +382,10 @@ def select_sequential(
     members' losses on it to the cumulative loss (fixed ``temperature``).
     The loop runs in compiled code; for entropy and BALD the weighted mixture
     is updated incrementally from the members whose loss on the new label
-    exceeds the row's minimum (re-summed from scratch every ``resum_every``
-    picks to bound drift).
+    differs from the most common one (re-summed from scratch every
+    ``resum_every`` picks, and sooner when the renormalisation would amplify
+    rounding errors, to bound drift). The picks equal those of a loop that
+    re-scores the pool from scratch, except between scores tied to rounding.
 
     Parameters
     ----------
@@ -493,7 +495,21 @@ def select_sequential(
     )
     if L0.shape != (K,):
         raise ValueError(f"cumulative_loss must have shape ({K},), got {L0.shape}.")
+    if np.isneginf(L0).any():
+        raise ValueError("cumulative_loss must not contain -inf.")
+    if np.isnan(L0).all():
+        raise ValueError("cumulative_loss is NaN for every member: no member is left to weight.")
     lp = _check_log_prior(log_prior, K)
+    if (
+        isinstance(resum_every, bool)
+        or not isinstance(resum_every, numbers.Integral)
+        or resum_every < 1
+    ):
+        raise ValueError(f"resum_every must be a positive integer, got {resum_every!r}.")
+    if not 0.0 < eps < 1.0:
+        raise ValueError(f"eps must be in (0, 1), got {eps!r}.")
+    if not (np.isfinite(loss_scale) and loss_scale > 0):
+        raise ValueError(f"loss_scale must be a finite number > 0, got {loss_scale!r}.")
     if criterion == "random":
         idx = select_top(random(n, random_state), n_queries, exclude=mask)
         if task == "classification":

@@ -36,7 +36,23 @@ DEFAULT_TEMPERATURE_GRID = np.append(np.logspace(-3, 3, 25), np.inf)
 
 
 class NaNMemberWarning(RuntimeWarning):
-    """A member's losses were NaN: it gets weight 0 from now on."""
+    """A member's losses were NaN: it gets weight 0 from now on.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skhyre import HypothesisWeights
+    >>> from skhyre.reweighting import NaNMemberWarning
+    >>> hw = HypothesisWeights(n_members=3)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = hw.update(np.array([0.0, np.nan, 1.0]))
+    >>> any(issubclass(w.category, NaNMemberWarning) for w in caught)
+    True
+    >>> float(hw.weights[1])
+    0.0
+    """
 
 
 def check_temperature(temperature, name: str = "temperature") -> float:
@@ -179,17 +195,17 @@ class HypothesisWeights:
         return self
 
     def _refresh(self) -> None:
-        self._logw = self._compute_log_weights(self._cum, self._temperature)
-        self._w = np.exp(self._logw)
-        self._w /= self._w.sum()
+        self._logw, self._w = self._compute_weights(self._cum, self._temperature)
 
-    def _compute_log_weights(self, cum: np.ndarray, temperature: float) -> np.ndarray:
-        logw = _kernels.log_softmax_weights(cum, temperature, self._log_prior)
-        if not np.isfinite(logw).any():
+    def _compute_weights(
+        self, cum: np.ndarray, temperature: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        logw, w = np.empty(self.n_members), np.empty(self.n_members)
+        if not _kernels.softmax_weights(cum, temperature, self._log_prior, logw, w):
             raise ValueError(
                 "Every member has NaN losses (or zero prior): no member is left to weight."
             )
-        return logw
+        return logw, w
 
     def weights_at(self, temperature: float) -> np.ndarray:
         """Weights the current cumulative loss gives at another temperature.
@@ -210,16 +226,22 @@ class HypothesisWeights:
         >>> hw.weights_at(1e-9)
         array([1., 0.])
         """
-        logw = self._compute_log_weights(self._cum, check_temperature(temperature))
-        w = np.exp(logw)
-        return w / w.sum()
+        return self._compute_weights(self._cum, check_temperature(temperature))[1]
 
     # -- updates -----------------------------------------------------------
     def _check_losses(self, losses) -> np.ndarray:
-        arr = np.asarray(losses)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"losses must be numeric, got dtype {arr.dtype}.")
-        arr = arr.astype(np.float64, copy=False)
+        """The losses as a float64 ``(K, n)`` matrix (a ``(K,)`` update becomes ``(K, 1)``)."""
+        if type(losses) is np.ndarray and losses.dtype == np.float64:
+            arr = losses  # fast path: no conversion, no dtype inspection
+        else:
+            arr = np.asarray(losses)
+            if arr.dtype == object or not (
+                np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+            ):
+                raise TypeError(f"losses must be numeric, got dtype {arr.dtype}.")
+            if np.iscomplexobj(arr):
+                raise TypeError(f"losses must be real numbers, got dtype {arr.dtype}.")
+            arr = arr.astype(np.float64, copy=False)
         if arr.ndim not in (1, 2):
             raise ValueError(
                 f"losses must be (K,) summed losses or a (K, n) matrix, got ndim={arr.ndim}."
@@ -228,17 +250,19 @@ class HypothesisWeights:
             raise ValueError(
                 f"losses has {arr.shape[0]} rows but there are K={self.n_members} members."
             )
-        if arr.ndim == 2 and arr.shape[1] == 0:
+        if arr.ndim == 1:
+            return arr.reshape(self.n_members, 1)
+        if arr.shape[1] == 0:
             raise ValueError("Empty update: losses has 0 examples (shape (K, 0)).")
-        if np.isneginf(arr).any():
-            raise ValueError("losses must not contain -inf.")
         return arr
 
     def update(self, losses) -> HypothesisWeights:
         """Add per-example (``(K, n)``) or summed (``(K,)``) losses.
 
-        Batch and one-by-one updates give identical weights (coherence). On
-        invalid input nothing changes.
+        Every member's losses are added to its cumulative loss in order, one
+        example at a time, so a batch update and the same examples one by one
+        (or in any split) give bit-identical weights (coherence). On invalid
+        input nothing changes.
 
         Parameters
         ----------
@@ -251,12 +275,19 @@ class HypothesisWeights:
         self : HypothesisWeights
         """
         arr = self._check_losses(losses)
-        n_seen = 1 if arr.ndim == 1 else arr.shape[1]
-        new_cum = self._cum + (arr if arr.ndim == 1 else arr.sum(axis=1))
-        newly_nan = np.isnan(new_cum) & ~np.isnan(self._cum)
-        logw = self._compute_log_weights(new_cum, self._temperature)  # may raise
-        if newly_nan.any():
-            idx = np.flatnonzero(newly_nan)
+        K = self.n_members
+        new_cum, logw, w = np.empty(K), np.empty(K), np.empty(K)
+        status, n_new_nan = _kernels.update_cumulative_loss(
+            self._cum, arr, self._temperature, self._log_prior, new_cum, logw, w
+        )
+        if status == 1:
+            raise ValueError("losses must not contain -inf.")
+        if status == 2:
+            raise ValueError(
+                "Every member has NaN losses (or zero prior): no member is left to weight."
+            )
+        if n_new_nan:
+            idx = np.flatnonzero(np.isnan(new_cum) & ~np.isnan(self._cum))
             shown = ", ".join(map(str, idx[:10])) + (", ..." if idx.size > 10 else "")
             warnings.warn(
                 f"{idx.size} member(s) have NaN losses and get weight 0 (members {shown}).",
@@ -265,10 +296,9 @@ class HypothesisWeights:
             )
         self._cum = new_cum
         self._logw = logw
-        self._w = np.exp(logw)
-        self._w /= self._w.sum()
+        self._w = w
         self.n_updates += 1
-        self.n_samples_seen += n_seen
+        self.n_samples_seen += arr.shape[1]
         return self
 
     def __repr__(self) -> str:
