@@ -195,8 +195,8 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         if not known.all():
             unknown = np.unique(arr[~known].astype(object).astype(str))[:10]
             raise ValueError(
-                f"y contains labels never seen in fit: {list(unknown)}; "
-                f"known classes are {list(self.classes_)}."
+                f"y contains labels never seen in fit: {unknown.tolist()}; "
+                f"known classes are {self.classes_.tolist()}."
             )
         return np.searchsorted(self.classes_, arr).astype(np.int64)
 

@@ -21,6 +21,24 @@ __all__ = ["MemberSumLoss", "forward_members", "make_net", "resolve_device", "se
 _TASKS = ("regression", "classification", "preference")
 
 
+def _launch_numba_keeping_torch_threads() -> None:
+    """Start Numba's thread pool now, keeping torch's CPU thread count.
+
+    Numba's OpenMP threading layer resets OpenMP's thread count, which torch
+    shares, when it first launches: without this, the first adaptation kernel
+    silently undid a user's ``torch.set_num_threads(1)`` (training then ran
+    3-5x slower on a busy 2-core machine).
+    """
+    import numba
+
+    n_threads = torch.get_num_threads()
+    numba.get_num_threads()  # launches the threading layer (once per process)
+    torch.set_num_threads(n_threads)
+
+
+_launch_numba_keeping_torch_threads()
+
+
 class MemberSumLoss(nn.Module):
     """Task loss summed over ensemble members and averaged over the batch.
 

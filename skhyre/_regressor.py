@@ -73,7 +73,6 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         loss is weighted per example and member).
     group_share : float in [0, 1], default=0.1
         Weight of other annotators' examples in ``training="mixed"``.
-        ``1`` prints skorch's epoch table.
 
     Attributes
     ----------

@@ -1,0 +1,384 @@
+"""The adaptation contract of HyReRegressor and HyReClassifier.
+
+fit leaves uniform weights; adapt resets then reweights; partial_adapt is
+coherent; temperature="auto"; set_params; query / active_adapt (compiled and
+Python paths); failures leave the adaptation state untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skhyre import HyReClassifier, HyReRegressor
+
+K = 8
+FAST = dict(
+    n_members=K,
+    hidden_layer_sizes=(16,),
+    max_epochs=4,
+    batch_size=32,
+    lr=1e-2,
+    prior_scale=3.0,
+    random_state=0,
+)
+STATE = ("weights_", "log_weights_", "cumulative_loss_", "n_adapt_samples_", "temperature_")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny nets train ~10x faster on one thread when the cores are shared."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
+def _regression():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=200)
+    return X, y
+
+
+def _classification():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3))
+    y = np.where(X[:, 0] + 0.3 * X[:, 2] > 0, "yes", "no")
+    return X, y
+
+
+@pytest.fixture(scope="module", params=["regressor", "classifier"])
+def fitted(request):
+    """(fitted estimator, X_train, y_train, X_pool, y_pool) for each task."""
+    if request.param == "regressor":
+        X, y = _regression()
+        est = HyReRegressor(**FAST)
+    else:
+        X, y = _classification()
+        est = HyReClassifier(**FAST)
+    est.fit(X[:120], y[:120])
+    return est, X[:120], y[:120], X[120:], y[120:]
+
+
+@pytest.fixture
+def setup(fitted):
+    est, X, y, Xp, yp = fitted
+    return copy.deepcopy(est), X, y, Xp, yp
+
+
+def _state(est):
+    return {k: copy.deepcopy(getattr(est, k)) for k in STATE}
+
+
+def _assert_state_equal(est, state):
+    for k, v in state.items():
+        assert_array_equal(getattr(est, k), v, err_msg=k)
+
+
+def _assert_uniform(est):
+    assert_array_equal(est.weights_, np.full(K, 1 / K))
+    assert_allclose(est.log_weights_, np.full(K, -np.log(K)))
+    assert_array_equal(est.cumulative_loss_, np.zeros(K))
+    assert est.n_adapt_samples_ == 0
+
+
+def _weights_differ(a, b):
+    return not np.allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+# ------------------------------------------------------------------ weights
+def test_fit_leaves_weights_uniform(setup):
+    est, X, y, Xp, yp = setup
+    _assert_uniform(est)
+    assert est.temperature_ == 1.0
+    est.adapt(Xp[:10], yp[:10])
+    assert _weights_differ(est.weights_, np.full(K, 1 / K))
+    est.fit(X, y)  # refitting starts from the prior again
+    _assert_uniform(est)
+
+
+def test_adapt_resets_then_reweights(setup):
+    est, _, _, Xp, yp = setup
+    fresh = copy.deepcopy(est).adapt(Xp[10:25], yp[10:25])
+    est.adapt(Xp[:10], yp[:10]).adapt(Xp[10:25], yp[10:25])
+    _assert_state_equal(est, _state(fresh))
+    assert est.n_adapt_samples_ == 15
+    assert_allclose(est.weights_.sum(), 1.0)
+    assert_allclose(np.exp(est.log_weights_), est.weights_, rtol=1e-12)
+
+
+def test_partial_adapt_batch_equals_one_by_one(setup):
+    est, _, _, Xp, yp = setup
+    batch = copy.deepcopy(est).partial_adapt(Xp[:20], yp[:20])
+    for i in range(20):
+        est.partial_adapt(Xp[i : i + 1], yp[i : i + 1])
+    assert est.n_adapt_samples_ == batch.n_adapt_samples_ == 20
+    assert _weights_differ(batch.weights_, np.full(K, 1 / K))
+    if isinstance(est, HyReClassifier):
+        # 0-1 losses are integers: coherence holds to the last bit
+        assert_array_equal(est.cumulative_loss_, batch.cumulative_loss_)
+        assert_array_equal(est.weights_, batch.weights_)
+    else:
+        # a one-row forward pass may differ from a batched one in the last
+        # float32 bit; the reweighting itself adds nothing
+        assert_allclose(est.cumulative_loss_, batch.cumulative_loss_, rtol=1e-5)
+        assert_allclose(est.weights_, batch.weights_, rtol=1e-4, atol=1e-9)
+
+
+def test_partial_adapt_after_adapt_accumulates(setup):
+    est, _, _, Xp, yp = setup
+    both = copy.deepcopy(est).adapt(Xp[:16], yp[:16])
+    est.adapt(Xp[:6], yp[:6]).partial_adapt(Xp[6:16], yp[6:16])
+    assert est.n_adapt_samples_ == 16
+    assert_allclose(est.cumulative_loss_, both.cumulative_loss_, rtol=1e-5)
+    assert_allclose(est.weights_, both.weights_, rtol=1e-4, atol=1e-9)
+
+
+def test_reset_weights(setup):
+    est, _, _, Xp, yp = setup
+    before = est.predict(Xp)
+    assert est.adapt(Xp[:15], yp[:15]).reset_weights() is est
+    _assert_uniform(est)
+    assert_array_equal(est.predict(Xp), before)
+    # and the history is gone: partial_adapt now equals adapt
+    est.partial_adapt(Xp[15:20], yp[15:20])
+    ref = copy.deepcopy(est).adapt(Xp[15:20], yp[15:20])
+    _assert_state_equal(est, _state(ref))
+
+
+def test_set_params_temperature_applies_at_next_adapt(setup):
+    est, _, _, Xp, yp = setup
+    est.adapt(Xp[:20], yp[:20])
+    before = _state(est)
+    est.set_params(temperature=0.05)
+    _assert_state_equal(est, before)  # nothing recomputed by set_params
+    est.adapt(Xp[:20], yp[:20])
+    assert est.temperature_ == 0.05
+    assert_array_equal(est.cumulative_loss_, before["cumulative_loss_"])
+    assert _weights_differ(est.weights_, before["weights_"])
+    logits = -est.cumulative_loss_ / 0.05
+    w = np.exp(logits - logits.max())
+    assert_allclose(est.weights_, w / w.sum(), rtol=1e-8, atol=1e-12)
+
+
+# ------------------------------------------------------- temperature="auto"
+def _loo_criterion(M, y_idx_or_val, T, loss):
+    """Mean held-out loss of the leave-one-out weighted prediction (NumPy reference)."""
+    L = loss(M, y_idx_or_val)  # (K, n)
+    n = L.shape[1]
+    total = L.sum(axis=1)
+    out = []
+    for i in range(n):
+        rest = total - L[:, i]
+        if np.isinf(T):
+            w = np.full(L.shape[0], 1 / L.shape[0])
+        else:
+            z = -rest / T
+            w = np.exp(z - z.max())
+            w /= w.sum()
+        mix = np.tensordot(w, M[:, i : i + 1], axes=1)[None]
+        out.append(loss(mix, y_idx_or_val[i : i + 1])[0, 0])
+    return float(np.mean(out))
+
+
+def test_temperature_auto_beats_uniform_on_loo(setup):
+    est, _, _, Xp, _ = setup
+    est.set_params(temperature="auto")
+    if isinstance(est, HyReRegressor):
+        M = est.predict_members(Xp[:24]).astype(np.float64)
+        y_obvious = M[3] + 0.01 * est.y_scale_ * np.sin(np.arange(24))  # member 3 is right
+        scale = 1.0 / est.y_scale_**2
+
+        def loss(F, t):
+            return scale * (F - t) ** 2
+
+        target = y_obvious
+    else:
+        M = est.predict_members(Xp[:24]).astype(np.float64)
+        labels = M[3].argmax(axis=1)  # member 3 is right
+        agree = (M.argmax(axis=2) == labels).all(axis=0)
+        assert not agree.all(), "the members never disagree on this pool"
+        y_obvious = est.classes_[labels]
+
+        def loss(P, t):
+            return (P.argmax(axis=-1) != t).astype(float)
+
+        target = labels
+    est.adapt(Xp[:24], y_obvious)
+    T = est.temperature_
+    assert np.isfinite(T) and T > 0
+    auto_loo = _loo_criterion(M, target, T, loss)
+    uniform_loo = _loo_criterion(M, target, np.inf, loss)
+    assert auto_loo < uniform_loo
+    assert est.weights_.argmax() == 3 or est.cumulative_loss_[est.weights_.argmax()] == 0
+    logits = -est.cumulative_loss_ / T
+    w = np.exp(logits - logits.max())
+    assert_allclose(est.weights_, w / w.sum(), rtol=1e-6, atol=1e-12)
+
+
+def test_temperature_auto_falls_back_to_uniform_without_evidence(setup):
+    est, _, _, Xp, yp = setup
+    est.set_params(temperature="auto").adapt(Xp[:1], yp[:1])
+    assert est.temperature_ == np.inf  # one example: no held-out evidence
+    assert_allclose(est.weights_, 1 / K)
+
+
+def test_temperature_auto_sees_history_after_switching(setup):
+    est, _, _, Xp, yp = setup
+    est.adapt(Xp[:12], yp[:12])
+    est.set_params(temperature="auto").partial_adapt(Xp[12:20], yp[12:20])
+    ref = copy.deepcopy(est).adapt(Xp[:20], yp[:20])
+    assert est.temperature_ == ref.temperature_
+    assert est.n_adapt_samples_ == 20
+    assert_allclose(est.weights_, ref.weights_, rtol=1e-4, atol=1e-9)
+
+
+# -------------------------------------------------------------------- query
+def test_query_shapes_distinct_and_exclude(setup):
+    est, _, _, Xp, yp = setup
+    est.adapt(Xp[:5], yp[:5])
+    n = len(Xp)
+    picks = est.query(Xp, n_queries=n)
+    assert_array_equal(np.sort(picks), np.arange(n))
+    assert est.query(Xp).shape == (1,)
+    first = est.query(Xp, n_queries=5)
+    assert first[0] == est.query(Xp)[0]
+    mask = np.zeros(n, dtype=bool)
+    mask[first] = True
+    for exclude in (mask, first, first.tolist()):
+        picks = est.query(Xp, n_queries=10, exclude=exclude)
+        assert len(set(picks.tolist())) == 10
+        assert not set(picks.tolist()) & set(first.tolist())
+    assert_array_equal(
+        np.sort(est.query(Xp, n_queries=n - 5, exclude=first)), np.setdiff1d(np.arange(n), first)
+    )
+    with pytest.raises(ValueError, match=r"n_queries=6 is larger than the 5 selectable"):
+        est.query(Xp[:10], n_queries=6, exclude=np.arange(5))
+    with pytest.raises(ValueError, match="n_queries must be a positive integer"):
+        est.query(Xp, n_queries=0)
+    with pytest.raises(ValueError, match="exclude has indices outside the pool"):
+        est.query(Xp, exclude=[n + 3])
+    with pytest.raises(ValueError, match="boolean exclude mask must have shape"):
+        est.query(Xp, exclude=np.zeros(n + 1, dtype=bool))
+    with pytest.raises(ValueError, match="criterion='foo'"):
+        est.query(Xp, criterion="foo")
+    _assert_state_equal(est, _state(copy.deepcopy(est).adapt(Xp[:5], yp[:5])))
+
+
+def _criteria(est):
+    return ("variance",) if isinstance(est, HyReRegressor) else ("bald", "entropy")
+
+
+def test_active_adapt_array_and_callable_oracles_agree(setup):
+    """Labels array (compiled loop) and callable oracle (Python loop) pick the same."""
+    est, _, _, Xp, yp = setup
+    est.adapt(Xp[:3], yp[:3])
+    for criterion in (*_criteria(est), "auto", "random"):
+        asked = []
+
+        def oracle(idx, asked=asked):
+            asked.append(np.asarray(idx).tolist())
+            return yp[idx]
+
+        a = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=6, criterion=criterion)
+        b = copy.deepcopy(est).active_adapt(Xp, oracle, n_queries=6, criterion=criterion)
+        assert a.queried_indices_.shape == (6,)
+        assert len(set(a.queried_indices_.tolist())) == 6
+        assert_array_equal(a.queried_indices_, b.queried_indices_, err_msg=criterion)
+        assert asked == [[i] for i in b.queried_indices_]  # one index at a time
+        _assert_state_equal(a, _state(b))
+        assert a.n_adapt_samples_ == 3 + 6
+        # the adapted state equals partial_adapt on the picked examples
+        ref = copy.deepcopy(est).partial_adapt(Xp[a.queried_indices_], yp[a.queried_indices_])
+        assert_allclose(a.cumulative_loss_, ref.cumulative_loss_, rtol=1e-5)
+        assert_allclose(a.weights_, ref.weights_, rtol=1e-4, atol=1e-9)
+
+
+def test_active_adapt_compiled_equals_python_path(setup):
+    """The compiled loop equals the Python loop forced by an equivalent callable loss."""
+    est, _, _, Xp, yp = setup
+    if isinstance(est, HyReRegressor):
+        var = est.y_scale_**2
+
+        def same_loss(M, y):
+            return (M - y) ** 2 / var
+    else:
+
+        def same_loss(P, y):
+            return (P.argmax(axis=-1) != y).astype(float)
+
+    crit = _criteria(est)[0]
+    a = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=8, criterion=crit)
+    b = copy.deepcopy(est).set_params(adapt_loss=same_loss)
+    b.active_adapt(Xp, yp, n_queries=8, criterion=crit)
+    assert_array_equal(a.queried_indices_, b.queried_indices_)
+    assert_allclose(a.weights_, b.weights_, rtol=1e-4, atol=1e-9)
+
+
+def test_active_adapt_first_pick_is_query_and_respects_exclude(setup):
+    est, _, _, Xp, yp = setup
+    crit = _criteria(est)[0]
+    first = est.query(Xp, criterion=crit)[0]
+    est.active_adapt(Xp, yp, n_queries=4, criterion=crit, exclude=[0, 1, 2])
+    picks = est.queried_indices_
+    if first not in (0, 1, 2):
+        assert picks[0] == first
+    assert not {0, 1, 2} & set(picks.tolist())
+    with pytest.raises(ValueError, match="larger than the"):
+        est.active_adapt(Xp[:6], yp[:6], n_queries=4, exclude=[0, 1, 2])
+    with pytest.raises(ValueError, match="oracle labels have 5 entries but the pool has 6"):
+        est.active_adapt(Xp[:6], yp[:5], n_queries=2)
+
+
+# ---------------------------------------------------------- atomic failures
+def _bad_label(est):
+    return np.nan if isinstance(est, HyReRegressor) else "zebra"
+
+
+def _error(est):
+    return "NaN or inf" if isinstance(est, HyReRegressor) else "never seen in fit"
+
+
+def test_failed_adaptation_leaves_state_untouched(setup):
+    est, _, _, Xp, yp = setup
+    est.adapt(Xp[:7], yp[:7])
+    before = _state(est)
+    twin = copy.deepcopy(est)
+    bad_y = yp[7:12].astype(object)
+    bad_y[2] = _bad_label(est)
+
+    with pytest.raises(ValueError, match=_error(est)):
+        est.adapt(Xp[7:12], bad_y)
+    with pytest.raises(ValueError, match=_error(est)):
+        est.partial_adapt(Xp[7:12], bad_y)
+    with pytest.raises(ValueError, match=_error(est)):
+        est.active_adapt(Xp[7:12], bad_y, n_queries=3)
+
+    calls = []
+
+    def flaky(idx):
+        calls.append(idx)
+        if len(calls) == 3:
+            raise RuntimeError("oracle unavailable")
+        return yp[idx]
+
+    with pytest.raises(RuntimeError, match="oracle unavailable"):
+        est.active_adapt(Xp, flaky, n_queries=5)
+    assert len(calls) == 3
+
+    def liar(idx):
+        return np.array([_bad_label(est)], dtype=object) if idx[0] % 2 else yp[idx]
+
+    with pytest.raises(ValueError, match=_error(est)):
+        est.active_adapt(Xp, liar, n_queries=len(Xp), criterion="random")
+    assert not hasattr(est, "queried_indices_")
+    _assert_state_equal(est, before)
+    # the hidden history is intact too: the next update equals the twin's
+    est.partial_adapt(Xp[20:30], yp[20:30])
+    twin.partial_adapt(Xp[20:30], yp[20:30])
+    _assert_state_equal(est, _state(twin))

@@ -1,0 +1,179 @@
+"""HyReRegressor: shapes, weighted prediction, scale-free losses and queries."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skhyre import HyReRegressor
+
+ENSEMBLES = ("shared_base", "epinet", "vanilla", "mc_dropout")
+FAST = dict(
+    n_members=6,
+    hidden_layer_sizes=(16,),
+    index_dim=4,
+    max_epochs=4,
+    batch_size=32,
+    lr=1e-2,
+    random_state=0,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny nets train ~10x faster on one thread when the cores are shared."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
+def _data(n=160, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _data()
+
+
+@pytest.fixture(scope="module")
+def pair(data):
+    """The same ensemble fitted on ``y`` and on ``1000 * y + 5``."""
+    X, y = data
+    return HyReRegressor(**FAST).fit(X, y), HyReRegressor(**FAST).fit(X, 1000.0 * y + 5.0)
+
+
+@pytest.fixture
+def reg(pair):
+    return copy.deepcopy(pair[0])
+
+
+@pytest.fixture(scope="module", params=ENSEMBLES)
+def fitted(request, data):
+    X, y = data
+    return HyReRegressor(ensemble=request.param, **FAST).fit(X, y)
+
+
+def _weighted_mean_std(F, w):
+    mean = w @ F
+    return mean, np.sqrt(w @ (F - mean) ** 2)
+
+
+def test_shapes_and_weighted_prediction(fitted, data):
+    X, y = data
+    reg = copy.deepcopy(fitted)
+    K = FAST["n_members"]
+    F = reg.predict_members(X[:20])
+    assert F.shape == (K, 20)
+    assert F.dtype == np.float32
+    assert np.isfinite(F).all()
+    # members are fixed functions (fixed dropout masks / epinet indices)
+    assert_array_equal(F, reg.predict_members(X[:20]))
+    assert_array_equal(reg.weights_, np.full(K, 1 / K))
+
+    pred = reg.predict(X[:20])
+    assert pred.shape == (20,)
+    assert_allclose(pred, F.mean(axis=0), rtol=1e-5, atol=1e-5)
+
+    reg.adapt(X[:10], y[:10])
+    assert not np.allclose(reg.weights_, 1 / K)
+    mean, std = reg.predict(X[:20], return_std=True)
+    ref_mean, ref_std = _weighted_mean_std(F.astype(np.float64), reg.weights_)
+    assert mean.shape == std.shape == (20,)
+    assert_allclose(mean, ref_mean, rtol=1e-5, atol=1e-5)
+    assert_allclose(std, ref_std, rtol=1e-4, atol=1e-5)
+    assert (std >= 0).all()
+    assert_allclose(reg.predict(X[:20]), mean)
+    assert isinstance(reg.score(X, y), float)
+
+
+def test_members_are_in_original_units(data, pair):
+    X, _ = data
+    a, b = pair
+    assert_allclose(b.predict_members(X), 1000.0 * a.predict_members(X) + 5.0, rtol=1e-3, atol=0.5)
+    assert b.y_scale_ == pytest.approx(1000.0 * a.y_scale_)
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute", "gaussian_nll"])
+def test_adapt_loss_is_scale_free(data, pair, loss):
+    # DESIGN: a temperature means the same whether y is in megawatts or standardized
+    X, y = data
+    a, b = (copy.deepcopy(est).set_params(adapt_loss=loss) for est in pair)
+    a.adapt(X[:12], y[:12])
+    b.adapt(X[:12], 1000.0 * y[:12] + 5.0)
+    assert not np.allclose(a.weights_, 1 / FAST["n_members"])
+    assert_allclose(b.weights_, a.weights_, rtol=1e-3, atol=1e-6)
+
+
+def test_squared_loss_is_in_training_std_units(data, reg):
+    X, y = data
+    reg.set_params(temperature=0.5).adapt(X[:15], y[:15])
+    F = reg.predict_members(X[:15]).astype(np.float64)
+    cum = (((F - y[:15]) ** 2) / y.var()).sum(axis=1)
+    assert_allclose(reg.cumulative_loss_, cum, rtol=1e-4)
+    logits = -cum / 0.5
+    w = np.exp(logits - logits.max())
+    assert_allclose(reg.weights_, w / w.sum(), rtol=1e-4, atol=1e-9)
+    assert reg.weights_.sum() == pytest.approx(1.0)
+
+
+def test_custom_adapt_loss_callable(data, reg):
+    X, y = data
+
+    def huber_like(M, y_true):
+        return np.minimum(np.abs(M - y_true), 1.0)
+
+    reg.set_params(adapt_loss=huber_like).adapt(X[:10], y[:10])
+    F = reg.predict_members(X[:10]).astype(np.float64)
+    assert_allclose(reg.cumulative_loss_, huber_like(F, y[:10]).sum(axis=1), rtol=1e-5)
+
+    reg.set_params(adapt_loss=lambda M, y_true: np.zeros(3))
+    with pytest.raises(ValueError, match="adapt_loss returned shape"):
+        reg.adapt(X[:10], y[:10])
+
+
+def test_query_variance_is_weighted_member_variance(data, reg):
+    X, y = data
+    reg.adapt(X[:8], y[:8])
+    pool = X[40:]
+    F = reg.predict_members(pool).astype(np.float64)
+    _, std = _weighted_mean_std(F, reg.weights_)
+    order = np.argsort(-(std**2), kind="stable")
+    picks = reg.query(pool, n_queries=5, criterion="variance")
+    assert_array_equal(picks, order[:5])
+    assert_array_equal(reg.query(pool, n_queries=5), picks)  # "auto" is variance
+
+
+def test_query_random_and_criteria(data, reg):
+    X, y = data
+    pool = X[40:]
+    picks = reg.query(pool, n_queries=10, criterion="random", random_state=3)
+    assert picks.shape == (10,)
+    assert len(set(picks.tolist())) == 10
+    assert_array_equal(picks, reg.query(pool, n_queries=10, criterion="random", random_state=3))
+    for criterion in ("bald", "entropy"):
+        with pytest.raises(ValueError, match=f"criterion='{criterion}'.*HyReRegressor"):
+            reg.query(pool, criterion=criterion)
+        with pytest.raises(ValueError, match=f"criterion='{criterion}'.*HyReRegressor"):
+            reg.active_adapt(pool, y[40:], n_queries=2, criterion=criterion)
+
+
+def test_adapt_y_validation(data, reg):
+    X, y = data
+    with pytest.raises(ValueError, match="numeric"):
+        reg.adapt(X[:3], ["a", "b", "c"])
+    with pytest.raises(ValueError, match="1-D"):
+        reg.adapt(X[:3], np.ones((3, 2)))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        reg.adapt(X[:3], y[:4])
+    # a column vector is accepted as 1-D
+    reg.adapt(X[:3], y[:3, None])
+    assert reg.n_adapt_samples_ == 3
