@@ -1,0 +1,823 @@
+"""HyReEnsemble: Hypothesis Reweighting over any scikit-learn models.
+
+A meta-estimator in the style of :class:`~sklearn.ensemble.VotingRegressor` /
+:class:`~sklearn.ensemble.VotingClassifier`. Its members are either a list of
+``(name, estimator)`` pairs, or the fitted ``estimators_`` of one
+bagging-style ensemble (random forest, extra trees, bagging). The test-time
+half (``adapt``, ``partial_adapt``, ``query``, ``active_adapt``, the weights)
+is :class:`~skhyre._adaptation.AdaptationMixin`, shared with the torch
+estimators; this module only turns the members into the engine's cached
+matrix: ``(K, n)`` predictions (regression) or ``(K, n, C)`` probabilities
+aligned to ``classes_`` (classification).
+
+Sub-estimators of scikit-learn's classification ensembles are fitted on
+*encoded* labels (their ``classes_`` are ``0..C-1``): their outputs are mapped
+through the parent ensemble's ``classes_``. Bagging sub-estimators that see a
+feature subset (``estimators_features_``) get those columns only.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier, is_regressor
+from sklearn.ensemble import (
+    BaggingClassifier,
+    ExtraTreesClassifier,
+    RandomForestClassifier,
+    StackingClassifier,
+    VotingClassifier,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.tree import BaseDecisionTree
+from sklearn.utils import Bunch, ClassifierTags, RegressorTags, get_tags
+from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import _BaseComposition
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from . import _kernels
+from ._adaptation import AdaptationMixin
+
+__all__ = ["HyReEnsemble"]
+
+_REGRESSION_LOSSES = ("squared", "absolute")
+_CLASSIFICATION_LOSSES = ("zero_one", "log_loss", "brier")
+
+# scikit-learn ensembles whose sub-estimators are fitted on encoded labels 0..C-1
+_ENCODED_LABEL_ENSEMBLES = (
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+    BaggingClassifier,
+    VotingClassifier,
+    StackingClassifier,
+)
+
+
+# ---------------------------------------------------------------- helpers
+def _unwrap(est):
+    """The estimator inside a :class:`~sklearn.frozen.FrozenEstimator`, else ``est``."""
+    return est.estimator if isinstance(est, FrozenEstimator) else est
+
+
+def _task_of(est) -> str | None:
+    if is_classifier(est):
+        return "classification"
+    if is_regressor(est):
+        return "regression"
+    return None
+
+
+def _is_member_list(estimators) -> bool:
+    return isinstance(estimators, list)
+
+
+def _active_pairs(estimators) -> list[tuple[str, object]]:
+    """The (name, estimator) pairs of a list, without the ``"drop"`` ones (validated)."""
+    if len(estimators) == 0:
+        raise ValueError(
+            "estimators is an empty list: give at least one (name, estimator) pair, "
+            "or one bagging-style ensemble."
+        )
+    pairs = []
+    for item in estimators:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+            raise TypeError(
+                f"estimators must be a list of (name, estimator) pairs; got the item {item!r}."
+            )
+        name, est = item
+        if isinstance(est, str) and est == "drop":
+            continue
+        if isinstance(est, type):
+            raise TypeError(
+                f"Member {name!r} is the class {est.__name__}; pass an instance ({est.__name__}())."
+            )
+        if not (hasattr(est, "fit") and hasattr(est, "predict")):
+            raise TypeError(
+                f"Member {name!r} ({type(est).__name__}) is not an estimator with fit and predict."
+            )
+        pairs.append((name, est))
+    if not pairs:
+        raise ValueError("All estimators are 'drop': at least one member is needed.")
+    return pairs
+
+
+def _common_task(named: list[tuple[str, object]], what: str = "Member") -> str:
+    """The task every member agrees on, or a ValueError naming the conflict."""
+    tasks: dict[str, list[str]] = {}
+    for name, est in named:
+        task = _task_of(est)
+        if task is None:
+            raise ValueError(
+                f"{what} {name!r} ({type(est).__name__}) is neither a classifier nor a "
+                "regressor; HyReEnsemble combines the predictions of classifiers or of "
+                "regressors."
+            )
+        tasks.setdefault(task, []).append(name)
+    if len(tasks) > 1:
+        raise ValueError(
+            "HyReEnsemble needs members of one task, but got classifiers "
+            f"{tasks['classification']} and regressors {tasks['regression']}."
+        )
+    return next(iter(tasks))
+
+
+def _label_kind(labels: np.ndarray) -> str:
+    if labels.dtype.kind in "biuf":
+        return "number"
+    if labels.dtype.kind in "US":
+        return "string"
+    kinds = {
+        "number"
+        if isinstance(v, numbers.Number)
+        else "string"
+        if isinstance(v, str)
+        else type(v).__name__
+        for v in labels.ravel()
+    }
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _fit_one(estimator, X, y):
+    return estimator.fit(X, y)
+
+
+@dataclass
+class _Member:
+    """How to turn one fitted member's output into a row of the cached matrix."""
+
+    estimator: object
+    features: np.ndarray | None = None  # column subset (bagging)
+    use_proba: bool = False  # classification: predict_proba, else one-hot predict
+    columns: np.ndarray | None = None  # classes_ index of each of the member's classes
+    label_map: np.ndarray | None = None  # encoded member labels -> labels (parent classes_)
+
+
+def _member_output(member: _Member, X, n: int, task: str, classes: np.ndarray) -> np.ndarray:
+    if member.features is not None:
+        X = X[:, member.features]
+    est = member.estimator
+    if task == "regression":
+        out = np.asarray(est.predict(X), dtype=np.float64)
+        if out.ndim == 2 and out.shape[1] == 1:
+            out = out[:, 0]
+        if out.shape != (n,):
+            raise ValueError(
+                f"Member {type(est).__name__} predicted shape {out.shape}; HyReEnsemble "
+                f"needs one prediction per row, shape {(n,)}."
+            )
+        return out
+    P = np.zeros((n, classes.shape[0]), dtype=np.float32)
+    if member.use_proba:
+        proba = np.asarray(est.predict_proba(X))
+        if proba.shape != (n, member.columns.shape[0]):
+            raise ValueError(
+                f"Member {type(est).__name__}.predict_proba returned shape {proba.shape}; "
+                f"expected {(n, member.columns.shape[0])} (rows x its classes_)."
+            )
+        P[:, member.columns] = proba
+        return P
+    labels = np.asarray(est.predict(X)).reshape(-1)
+    if member.label_map is not None:
+        labels = member.label_map[labels.astype(np.int64)]
+    cols = np.searchsorted(classes, labels)
+    cols = np.clip(cols, 0, classes.shape[0] - 1)
+    if not np.all(classes[cols] == labels):
+        raise ValueError(
+            f"Member {type(est).__name__} predicted labels that are not in classes_ "
+            f"{classes.tolist()}."
+        )
+    P[np.arange(n), cols] = 1.0
+    return P
+
+
+# ------------------------------------------------------------ estimator
+class HyReEnsemble(AdaptationMixin, _BaseComposition):
+    """Hypothesis Reweighting over any fitted scikit-learn models.
+
+    The members (a list of models, or the trees of one forest) are combined
+    with weights ``w = softmax(-L / temperature)``, ``L`` their cumulative
+    loss on a few labelled examples of the target distribution (uniform
+    after ``fit``). ``adapt`` reweights from those examples with one
+    prediction pass and no refitting; ``predict`` is the weighted mean of the
+    members (regression) or the most probable class of the weighted average
+    of their probabilities (classification).
+
+    Regression or classification is decided by the members: all must be
+    regressors, or all classifiers.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator) or estimator
+        The members: a list of ``(name, estimator)`` pairs (a member set to
+        ``"drop"`` is left out), or one bagging-style ensemble (for example
+        :class:`~sklearn.ensemble.RandomForestRegressor`,
+        :class:`~sklearn.ensemble.ExtraTreesClassifier`,
+        :class:`~sklearn.ensemble.BaggingClassifier`) whose fitted
+        ``estimators_`` become the members.
+    temperature : float or "auto", default=1.0
+        HyRe softmax temperature (> 0), in units of the adaptation loss, or
+        ``"auto"``: re-chosen at every adaptation by leave-one-out predictive
+        loss (see :func:`skhyre.reweighting.loo_temperature`).
+    adapt_loss : str or callable, default=None
+        Per-example loss used to reweight. Regression: ``"squared"``
+        (default) or ``"absolute"``, scale-free (in units of the training
+        target's standard deviation: squared error divided by
+        ``var(y_train)``). Classification: ``"zero_one"`` (default),
+        ``"log_loss"`` or ``"brier"``. A callable gets ``(member_predictions,
+        y)``: ``(K, n)`` predictions in original units and the targets, or
+        ``(K, n, C)`` probabilities and class indices into ``classes_``, and
+        returns ``(K, n)`` losses.
+    prefit : bool, default=False
+        If False, ``fit`` fits clones of the members (a bagging-style ensemble
+        is refitted as a clone). If True, the members are used as they are
+        (they must be fitted); ``fit(X, y)`` only validates them and records
+        ``y``'s scale (regression) and labels (classification). ``clone``
+        unfits them, so to cross-validate wrap fitted members in
+        :class:`~sklearn.frozen.FrozenEstimator` instead.
+    n_jobs : int, default=None
+        Jobs to fit a list of members in parallel (processes) and to predict
+        with the members (threads). ``None`` means 1 unless in a
+        :obj:`joblib.parallel_backend` context; ``-1`` all processors.
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted members (for an ensemble, its fitted ``estimators_``).
+    named_estimators_ : :class:`~sklearn.utils.Bunch`
+        The members by name (an ensemble's are named after their class and
+        position, such as ``decisiontreeregressor_0``).
+    ensemble_ : estimator
+        The fitted bagging-style ensemble (only when ``estimators`` is one).
+    classes_ : ndarray of shape (n_classes,)
+        Classification only: the union of the training labels and of the
+        members' classes. A member that never saw a class gives it
+        probability 0.
+    y_scale_ : float
+        Regression only: standard deviation of the training target (1 if
+        it is constant), the unit of the adaptation loss.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when ``X`` has string feature names.
+    weights_, log_weights_, cumulative_loss_ : ndarray of shape (n_members,)
+    n_adapt_samples_ : int
+    temperature_ : float
+        Temperature behind ``weights_`` (``inf`` = uniform).
+    queried_indices_ : ndarray
+        Set by :meth:`active_adapt`.
+
+    See Also
+    --------
+    HyReRegressor, HyReClassifier, HypothesisWeights
+    sklearn.ensemble.VotingRegressor, sklearn.ensemble.VotingClassifier
+
+    Notes
+    -----
+    ``X`` is validated once by the meta-estimator (feature count and names,
+    finiteness) and then passed to the members as given. NaN is accepted only
+    when every member accepts it; infinite values never are.
+
+    Examples
+    --------
+    Reweight the trees of a random forest on a shifted target:
+
+    >>> import numpy as np
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from skhyre import HyReEnsemble
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = X[:, 0] + 0.1 * rng.normal(size=200)
+    >>> forest = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0)
+    >>> hyre = HyReEnsemble(forest).fit(X, y)
+    >>> hyre.predict_members(X[:5]).shape
+    (10, 5)
+    >>> X_new = rng.normal(loc=2.0, size=(40, 3))
+    >>> y_new = X_new[:, 0]
+    >>> hyre.adapt(X_new[:8], y_new[:8]).weights_.shape
+    (10,)
+    >>> hyre.predict(X_new[8:]).shape
+    (32,)
+
+    A list of heterogeneous classifiers with string labels; the SVC has no
+    ``predict_proba`` and votes with its predicted class:
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.svm import SVC
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> labels = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    >>> clf = HyReEnsemble(
+    ...     [
+    ...         ("lr", LogisticRegression()),
+    ...         ("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
+    ...         ("svc", SVC()),
+    ...     ],
+    ...     temperature="auto",
+    ... ).fit(X, labels)
+    >>> clf.classes_
+    array(['no', 'yes'], dtype='<U3')
+    >>> clf.predict_members(X[:4]).shape
+    (3, 4, 2)
+    >>> clf.active_adapt(X[100:], oracle=labels[100:], n_queries=5).queried_indices_.shape
+    (5,)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "estimators": [list, HasMethods(["fit", "predict"])],
+        "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "adapt_loss": [
+            None,
+            StrOptions({*_REGRESSION_LOSSES, *_CLASSIFICATION_LOSSES}),
+            callable,
+        ],
+        "prefit": ["boolean"],
+        "n_jobs": [None, Integral],
+    }
+
+    def __init__(self, estimators, temperature=1.0, adapt_loss=None, prefit=False, n_jobs=None):
+        self.estimators = estimators
+        self.temperature = temperature
+        self.adapt_loss = adapt_loss
+        self.prefit = prefit
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------- params
+    def get_params(self, deep: bool = True) -> dict:
+        """Parameters of this estimator and, with ``deep``, of its members.
+
+        Members of a list are addressed by name (``"lr__C"``), a single
+        ensemble as ``"estimators__n_estimators"``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the members' parameters.
+
+        Returns
+        -------
+        params : dict
+        """
+        if _is_member_list(self.estimators):
+            return self._get_params("estimators", deep=deep)
+        return BaseEstimator.get_params(self, deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including members' (``name`` or ``name__param``).
+
+        Parameters
+        ----------
+        **params : keyword arguments
+
+        Returns
+        -------
+        self : HyReEnsemble
+        """
+        return self._set_params("estimators", **params)
+
+    # --------------------------------------------------------------- task
+    def _task_from_params(self) -> str | None:
+        """The task the (unfitted) members describe, or None if undecidable."""
+        try:
+            if _is_member_list(self.estimators):
+                return _common_task(_active_pairs(self.estimators))
+            return _task_of(self.estimators)
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def _task(self) -> str:
+        fitted = self.__dict__.get("_fitted_task")
+        if fitted is not None:
+            return fitted
+        return self._task_from_params() or "regression"
+
+    @property
+    def _adapt_loss_names(self) -> tuple[str, ...]:
+        return _CLASSIFICATION_LOSSES if self._task == "classification" else _REGRESSION_LOSSES
+
+    @property
+    def _default_adapt_loss(self) -> str:
+        return "zero_one" if self._task == "classification" else "squared"
+
+    def _param_members(self) -> list:
+        try:
+            if _is_member_list(self.estimators):
+                return [est for _, est in _active_pairs(self.estimators)]
+        except (TypeError, ValueError):
+            return []
+        return [self.estimators] if hasattr(self.estimators, "fit") else []
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        task = self._task_from_params()
+        if task == "classification":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        elif task == "regression":
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        tags.target_tags.required = True
+        members = self._param_members()
+        if members:
+            member_tags = [get_tags(est) for est in members]
+            tags.input_tags.allow_nan = all(t.input_tags.allow_nan for t in member_tags)
+            tags.input_tags.sparse = all(t.input_tags.sparse for t in member_tags)
+            tags.non_deterministic = any(t.non_deterministic for t in member_tags)
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "estimators_") and hasattr(self, "weights_")
+
+    def _n_members_fitted(self) -> int:
+        return len(self.estimators_)
+
+    # ---------------------------------------------------------------- fit
+    def _validate_X(self, X, y=None, reset: bool = False):
+        """Validate X (and y at fit); NaN and sparse X only where every member takes them."""
+        if reset:  # decided by the members being fitted, kept for prediction
+            input_tags = get_tags(self).input_tags
+            self._input_rules = (input_tags.sparse, input_tags.allow_nan)
+        sparse_ok, nan_ok = self._input_rules
+        kwargs = dict(
+            dtype=None,
+            accept_sparse=["csr", "csc"] if sparse_ok else False,
+            ensure_all_finite="allow-nan" if nan_ok else True,
+        )
+        if reset:
+            return validate_data(
+                self,
+                X,
+                y,
+                reset=True,
+                multi_output=False,
+                y_numeric=self._task_from_params() == "regression",
+                **kwargs,
+            )
+        return validate_data(self, X, reset=False, **kwargs)
+
+    def _check_adapt_loss_for(self, task: str) -> None:
+        loss = self.adapt_loss
+        names = _CLASSIFICATION_LOSSES if task == "classification" else _REGRESSION_LOSSES
+        if loss is not None and not callable(loss) and loss not in names:
+            raise ValueError(
+                f"adapt_loss={loss!r} does not fit a {task} HyReEnsemble; "
+                f"choose one of {list(names)} or pass a callable."
+            )
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Fit (or, with ``prefit=True``, validate) the members; weights start uniform.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs, passed to the members as given.
+        y : array-like of shape (n_samples,)
+            Targets (regression) or class labels (classification). With
+            ``prefit=True`` they only set the loss scale (regression) and add
+            to ``classes_`` (classification).
+
+        Returns
+        -------
+        self : HyReEnsemble
+        """
+        if _is_member_list(self.estimators):
+            pairs = _active_pairs(self.estimators)
+            self._validate_names([name for name, _ in self.estimators])
+            task = _common_task(pairs)
+        else:
+            pairs = None
+            task = _task_of(self.estimators)
+            if task is None:
+                raise ValueError(
+                    f"estimators={type(self.estimators).__name__} is neither a classifier "
+                    "nor a regressor ensemble; pass a list of (name, estimator) pairs or a "
+                    "bagging-style ensemble such as RandomForestRegressor."
+                )
+        self._check_temperature_param()
+        self._check_adapt_loss_for(task)
+        X_valid, y_valid = self._validate_X(X, y, reset=True)
+        if task == "classification":
+            check_classification_targets(y_valid)
+
+        if pairs is not None:
+            members, names = self._fit_list(pairs, X, y_valid, X_valid.shape[1])
+            parent = None
+        else:
+            parent = self._fit_ensemble(X, y_valid, X_valid.shape[1])
+            members = self._sub_estimators(parent, task)
+            names = [f"{type(est).__name__.lower()}_{i}" for i, est in enumerate(members)]
+
+        specs = [_Member(est) for est in members]
+        if parent is not None:
+            features = getattr(_unwrap(parent), "estimators_features_", None)
+            if features is not None:
+                for spec, feats in zip(specs, features):
+                    spec.features = np.asarray(feats)
+        if task == "classification":
+            classes = self._classes_from(y_valid, specs, names, parent)
+        else:
+            scale = float(np.std(np.asarray(y_valid, dtype=np.float64)))
+            scale = scale if scale > 0 and np.isfinite(scale) else 1.0
+
+        # assign the fitted state only now: a failure above leaves the old one
+        self._fitted_task = task
+        self.estimators_ = members
+        self.named_estimators_ = Bunch(**dict(zip(names, members)))
+        self._members = specs
+        self._trees_only = all(isinstance(_unwrap(m), BaseDecisionTree) for m in members)
+        if parent is not None:
+            self.ensemble_ = parent
+        elif hasattr(self, "ensemble_"):
+            del self.ensemble_
+        if task == "classification":
+            self.classes_ = classes
+            self.__dict__.pop("y_scale_", None)
+        else:
+            self.y_scale_ = scale
+            self.__dict__.pop("classes_", None)
+        self._init_adaptation_state()
+        return self
+
+    def _check_n_features(self, est, name: str, n_features: int) -> None:
+        n = getattr(est, "n_features_in_", None)
+        if n is not None and n != n_features:
+            raise ValueError(
+                f"Member {name!r} ({type(est).__name__}) was fitted with {n} features, "
+                f"but X has {n_features} features."
+            )
+
+    def _check_prefit(self, est, name: str) -> None:
+        try:
+            check_is_fitted(est)
+        except NotFittedError:
+            raise NotFittedError(
+                f"prefit=True but member {name!r} ({type(est).__name__}) is not fitted; "
+                "fit it first or use prefit=False."
+            ) from None
+
+    def _fit_list(self, pairs, X, y, n_features: int):
+        names = [name for name, _ in pairs]
+        if self.prefit:
+            for name, est in pairs:
+                self._check_prefit(est, name)
+                self._check_n_features(est, name, n_features)
+            return [est for _, est in pairs], names
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_one)(clone(est), X, y) for _, est in pairs
+        )
+        return list(fitted), names
+
+    def _fit_ensemble(self, X, y, n_features: int):
+        est = self.estimators
+        if self.prefit:
+            self._check_prefit(est, "estimators")
+            self._check_n_features(est, "estimators", n_features)
+            return est
+        return clone(est).fit(X, y)
+
+    def _sub_estimators(self, parent, task: str) -> list:
+        subs = getattr(parent, "estimators_", None)
+        name = type(_unwrap(parent)).__name__
+        if subs is None:
+            raise ValueError(
+                f"estimators={name} has no estimators_ after fit: pass a list of "
+                "(name, estimator) pairs, or a bagging-style ensemble (RandomForest*, "
+                "ExtraTrees*, Bagging*) whose fitted estimators_ become the members."
+            )
+        if isinstance(subs, np.ndarray) and subs.ndim != 1:
+            raise ValueError(
+                f"estimators_ of {name} has shape {subs.shape}: its members are boosting "
+                "stages that only make sense summed, not alternative hypotheses. Pass a "
+                "bagging-style ensemble or a list of (name, estimator) pairs."
+            )
+        subs = list(subs)
+        if not subs or not all(hasattr(s, "predict") for s in subs):
+            raise ValueError(
+                f"estimators_ of {name} is not a non-empty list of fitted estimators; "
+                "HyReEnsemble needs one prediction function per member."
+            )
+        sub_task = _common_task(
+            [(f"{type(s).__name__.lower()}_{i}", s) for i, s in enumerate(subs)],
+            what=f"Sub-estimator of {name}",
+        )
+        if sub_task != task:
+            raise ValueError(f"{name} is a {task} ensemble but its estimators_ do {sub_task}.")
+        return subs
+
+    def _classes_from(self, y, specs: list[_Member], names: list[str], parent) -> np.ndarray:
+        """classes_ = union of y's labels and the members' (mapped) classes; fills specs."""
+        y_labels = np.unique(y)
+        parent_classes = None
+        encoded = False
+        if parent is not None:
+            parent_classes = np.asarray(parent.classes_)
+            encoded = isinstance(_unwrap(parent), _ENCODED_LABEL_ENSEMBLES)
+        member_labels = []
+        for spec, name in zip(specs, names):
+            est = spec.estimator
+            own = getattr(est, "classes_", None)
+            spec.use_proba = hasattr(est, "predict_proba")
+            if own is None:
+                if spec.use_proba:
+                    raise ValueError(
+                        f"Member {name!r} ({type(est).__name__}) has predict_proba but no "
+                        "classes_: its probability columns cannot be matched to labels."
+                    )
+                if parent_classes is not None and encoded:
+                    spec.label_map = parent_classes
+                member_labels.append(None)
+                continue
+            own = np.asarray(own)
+            if own.ndim != 1:
+                raise ValueError(
+                    f"Member {name!r} ({type(est).__name__}) is multi-output "
+                    f"(classes_ of shape {own.shape}); HyReEnsemble needs one label per row."
+                )
+            if parent_classes is not None:
+                use_map = encoded or not np.all(np.isin(own, parent_classes))
+                if use_map:
+                    idx = own.astype(np.float64)
+                    ok = np.all(idx == np.round(idx)) and np.all(
+                        (idx >= 0) & (idx < parent_classes.shape[0])
+                    )
+                    if not ok:
+                        raise ValueError(
+                            f"Sub-estimator {name!r} has classes_ {own.tolist()} that are "
+                            f"neither labels of {type(_unwrap(parent)).__name__} "
+                            f"({parent_classes.tolist()}) nor indices into them."
+                        )
+                    spec.label_map = parent_classes
+                    own = parent_classes[idx.astype(np.int64)]
+            member_labels.append(own)
+        kinds = {_label_kind(y_labels)} | {_label_kind(m) for m in member_labels if m is not None}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"The labels of y and of the members mix types ({sorted(kinds)}): "
+                "members must be fitted on labels of the same type as y."
+            )
+        classes = y_labels
+        for labels in member_labels:
+            if labels is not None:
+                classes = np.union1d(classes, labels)
+        for spec, labels in zip(specs, member_labels):
+            if labels is not None:
+                spec.columns = np.searchsorted(classes, labels).astype(np.int64)
+        return classes
+
+    # ------------------------------------------------------------ members
+    def _member_input(self, X):
+        """(input for the members, n_samples); the ensemble's sub-estimators get arrays."""
+        X_valid = self._validate_X(X)
+        n = X_valid.shape[0]
+        if not hasattr(self, "ensemble_"):
+            return X, n  # top-level members validate X themselves (keeps feature names)
+        if self._trees_only:  # convert once rather than once per tree
+            X_valid = check_array(
+                X_valid, dtype=np.float32, accept_sparse="csr", ensure_all_finite=False
+            )
+        return X_valid, n
+
+    def predict_members(self, X) -> np.ndarray:
+        """Every member's prediction: ``(K, n)`` values or ``(K, n, C)`` probabilities.
+
+        Regression: float64 predictions in the target's units. Classification:
+        float32 probabilities aligned to ``classes_`` (one-hot votes for a member
+        without ``predict_proba``; 0 for a class a member never saw).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_members, n_samples) or (n_members, n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        X_in, n = self._member_input(X)
+        task = self._task
+        classes = getattr(self, "classes_", None)
+        outs = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_member_output)(m, X_in, n, task, classes) for m in self._members
+        )
+        return np.stack(outs)
+
+    _member_matrix = predict_members
+
+    def predict(self, X, return_std: bool = False):
+        """Weighted prediction of the members.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Regression only: also return the weighted standard deviation of
+            the members' predictions.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Weighted mean (regression) or most probable class of the weighted
+            average of probabilities (classification).
+        y_std : ndarray of shape (n_samples,), only with ``return_std=True``
+        """
+        check_is_fitted(self)
+        if self._task == "classification":
+            if return_std:
+                raise ValueError("return_std=True is only available for regression.")
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        mean, std = _kernels.weighted_mean_std(self.predict_members(X), self.weights_)
+        return (mean, std) if return_std else mean
+
+    def _is_classification(self) -> bool:
+        return self._task == "classification"
+
+    @available_if(_is_classification)
+    def predict_proba(self, X) -> np.ndarray:
+        """Weighted average of the members' class probabilities (classification).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return _kernels.mixture(self.predict_members(X), self.weights_)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy (classification) or :math:`R^2` (regression) under the current weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        y_pred = self.predict(X)
+        if self._task == "classification":
+            return float(accuracy_score(y, y_pred, sample_weight=sample_weight))
+        return float(r2_score(y, y_pred, sample_weight=sample_weight))
+
+    # -------------------------------------------------------------- adapt
+    def _encode_adapt_y(self, y) -> np.ndarray:
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"y must be 1-D, got shape {arr.shape}.")
+        if self._task == "regression":
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"y must be numeric for a regression ensemble: {exc}") from None
+            if not np.isfinite(arr).all():
+                raise ValueError("y contains NaN or inf.")
+            return arr
+        try:
+            known = np.isin(arr, self.classes_)
+        except TypeError:
+            known = np.zeros(arr.shape, dtype=bool)
+        if not known.all():
+            unknown = np.unique(arr[~known].astype(object).astype(str))[:10]
+            raise ValueError(
+                f"y contains labels never seen in fit: {unknown.tolist()}; "
+                f"known classes are {self.classes_.tolist()}."
+            )
+        return np.searchsorted(self.classes_, arr).astype(np.int64)
+
+    def _loss_functions(self) -> dict:
+        if self._task == "classification":
+            return {
+                "zero_one": lambda M, y: _kernels.zero_one_loss_proba(M, y),
+                "log_loss": lambda M, y: _kernels.log_loss(M, y, 1e-15),
+                "brier": lambda M, y: _kernels.brier_loss(M, y),
+            }
+        var = self.y_scale_**2
+        return {
+            "squared": lambda M, y: _kernels.squared_loss(M, y, 1.0 / var),
+            "absolute": lambda M, y: _kernels.absolute_loss(M, y, 1.0 / self.y_scale_),
+        }
+
+    def _compiled_loss(self, loss_name):
+        if self._task == "regression":
+            if loss_name == "squared":
+                return "squared", 1.0 / self.y_scale_**2
+            if loss_name == "absolute":
+                return "absolute", 1.0 / self.y_scale_
+            return None
+        return super()._compiled_loss(loss_name)
