@@ -33,7 +33,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _kernels, acquisition
+from . import _kernels, acquisition, pools
 from .reweighting import NaNMemberWarning, loo_temperature
 
 __all__ = ["AdaptationMixin"]
@@ -238,14 +238,25 @@ class AdaptationMixin:
         return check_random_state(rs)
 
     def query(
-        self, X_pool, n_queries: int = 1, criterion: str = "auto", exclude=None, random_state=None
+        self,
+        X_pool,
+        n_queries: int = 1,
+        criterion: str = "auto",
+        exclude=None,
+        random_state=None,
+        pool_memory_budget=None,
     ):
         """Indices of the pool examples to label next under the current weights.
 
         Parameters
         ----------
-        X_pool : array-like of shape (n_pool, n_features)
-            Unlabelled candidates.
+        X_pool : array-like of shape (n_pool, n_features), dask array or chunks
+            Unlabelled candidates: a 2-D array-like, a ``dask.array.Array``,
+            or chunks of rows (a list of 2-D arrays, an iterator of them, or a
+            callable returning a fresh iterator); indices count rows in the
+            order yielded. Pools whose member predictions exceed the memory
+            budget are streamed block by block with the same result (see
+            :mod:`skhyre.pools`).
         n_queries : int, default=1
             Number of distinct indices to return (the top-``n_queries`` under
             the current weights, best first).
@@ -257,6 +268,10 @@ class AdaptationMixin:
         random_state : int, RandomState instance or None, default=None
             For ``criterion="random"``; defaults to one derived from the
             estimator's ``random_state``.
+        pool_memory_budget : int, float or str, default=None
+            Bytes the cached pool matrix may take before the pool is
+            streamed (``"512MiB"`` also works); ``None`` uses
+            :func:`skhyre.pools.get_config`'s (1 GiB unless changed).
 
         Returns
         -------
@@ -265,6 +280,10 @@ class AdaptationMixin:
         """
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
+        if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
+            return pools._query(
+                self, X_pool, n_queries, criterion, exclude, random_state, pool_memory_budget
+            )
         M = self._member_matrix(X_pool)
         Hm = _kernels.member_entropies(M) if criterion == "bald" else None
         scores = self._scores(M, self.weights_, criterion, Hm, self._query_rng(random_state))
@@ -278,6 +297,7 @@ class AdaptationMixin:
         criterion: str = "auto",
         exclude=None,
         random_state=None,
+        pool_memory_budget=None,
     ):
         """Label ``n_queries`` pool examples one at a time and adapt on each.
 
@@ -287,9 +307,18 @@ class AdaptationMixin:
         labels and a fixed temperature and built-in loss, the whole loop runs
         in compiled code. On any error the previous weights are kept.
 
+        A pool whose member predictions exceed the memory budget is streamed:
+        every step then re-reads the whole pool (about ``n_queries`` times
+        the cost of one :meth:`query`), so it must be re-iterable (an array,
+        a dask array, a list of chunks or a callable returning a fresh
+        iterator); a one-shot iterator raises ``ValueError`` when a second
+        pass is needed. Results equal the in-memory ones (see
+        :mod:`skhyre.pools`).
+
         Parameters
         ----------
-        X_pool : array-like of shape (n_pool, n_features)
+        X_pool : array-like of shape (n_pool, n_features), dask array or chunks
+            As for :meth:`query`.
         oracle : array-like of shape (n_pool,) or callable
             Labels aligned with ``X_pool`` (simulation), or a callable
             ``indices -> labels`` asked one index at a time.
@@ -299,6 +328,8 @@ class AdaptationMixin:
             Pool examples never to pick.
         random_state : int, RandomState instance or None, default=None
             For ``criterion="random"``.
+        pool_memory_budget : int, float or str, default=None
+            As for :meth:`query`.
 
         Returns
         -------
@@ -308,7 +339,22 @@ class AdaptationMixin:
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
         self._check_temperature_param()
+        if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
+            return pools._active_adapt(
+                self,
+                X_pool,
+                oracle,
+                n_queries,
+                criterion,
+                exclude,
+                random_state,
+                pool_memory_budget,
+            )
         M = self._member_matrix(X_pool)
+        return self._active_adapt_matrix(M, oracle, n_queries, criterion, exclude, random_state)
+
+    def _active_adapt_matrix(self, M, oracle, n_queries, criterion, exclude, random_state):
+        """``active_adapt`` over the pool's cached member matrix ``M``."""
         n = M.shape[1]
         mask = acquisition._check_exclude(exclude, n)
         acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
@@ -344,9 +390,13 @@ class AdaptationMixin:
                 picked, labels = self._active_loop(
                     M, lambda idx: y_all[idx], n_queries, criterion, mask, rng, encoded=True
                 )
+        return self._commit_active(M[:, picked], labels, picked)
+
+    def _commit_active(self, M_picked, labels, picked):
+        """Adapt on the picked rows' member predictions at once (atomic on failure)."""
         snapshot = self._snapshot()
         try:
-            self._committed_update(M[:, picked], labels, reset=False)
+            self._committed_update(M_picked, labels, reset=False)
         except Exception:
             self._restore(snapshot)
             raise
@@ -355,26 +405,42 @@ class AdaptationMixin:
 
     def _active_loop(self, M, oracle, n_queries, criterion, mask, rng, encoded=False):
         """Python-level sequential loop (callable oracle, auto temperature, custom loss)."""
+        Hm = _kernels.member_entropies(M) if criterion == "bald" else None
+
+        def pick(mask):
+            scores = self._scores(M, self.weights_, criterion, Hm, rng)
+            i = int(acquisition.select_top(scores, 1, exclude=mask)[0])
+            return i, M[:, [i]]
+
+        picked, labels, _ = self._sequential_loop(pick, oracle, n_queries, mask, encoded)
+        return picked, labels
+
+    def _sequential_loop(self, pick, oracle, n_queries, mask, encoded=False):
+        """Pick, label, adapt, repeat; ``pick(mask) -> (index, member column)``.
+
+        Returns the picked indices, their encoded labels and member columns;
+        the weights are restored afterwards (the caller commits the batch).
+        """
         snapshot = self._snapshot()
         mask = mask.copy()
-        Hm = _kernels.member_entropies(M) if criterion == "bald" else None
         picked: list[int] = []
         labels = []
+        columns = []
         try:
             for _ in range(n_queries):
-                scores = self._scores(M, self.weights_, criterion, Hm, rng)
-                i = int(acquisition.select_top(scores, 1, exclude=mask)[0])
+                i, column = pick(mask)
                 lab = oracle(np.array([i]))
                 lab_enc = np.asarray(lab) if encoded else self._encode_adapt_y(np.atleast_1d(lab))
                 lab_enc = np.asarray(lab_enc).reshape(-1)[:1]
-                self._committed_update(M[:, [i]], lab_enc, reset=False)
+                self._committed_update(column, lab_enc, reset=False)
                 picked.append(i)
                 labels.append(lab_enc[0])
+                columns.append(column)
                 mask[i] = True
         finally:
             # the caller commits the whole batch at once (atomic on failure)
             self._restore(snapshot)
-        return np.asarray(picked, dtype=np.int64), np.asarray(labels)
+        return np.asarray(picked, dtype=np.int64), np.asarray(labels), columns
 
     _STATE = (
         "weights_",

@@ -1,0 +1,137 @@
+"""Dask pools on a real 2-worker ``dask.distributed`` cluster, and GridSearchCV on Dask.
+
+Marked ``dask`` (optional extra ``dask``: ``dask[array]`` and ``distributed``);
+run with ``pytest -m dask tests/test_dask.py``. One ``LocalCluster`` of two
+single-threaded worker processes is shared by the module.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+from skhyre import HyReClassifier, HyReRegressor, pools  # noqa: E402
+from skhyre.pools import config_context  # noqa: E402
+
+pytestmark = pytest.mark.dask
+
+torch.set_num_threads(1)
+
+N = 2 * 8192 + 1237  # three forward batches of the torch estimators
+
+
+def _warm_worker():
+    import torch
+
+    torch.set_num_threads(1)
+    import skhyre.pools  # noqa: F401
+    from skhyre import HyReClassifier  # noqa: F401
+
+    return True
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    with distributed.Client(cluster) as c:
+        c.run(_warm_worker)
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def clf():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+    est = HyReClassifier(n_members=6, hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+    est.fit(X, y)
+    Xp = rng.normal(size=(N, 4))
+    return est, Xp, (Xp[:, 0] > 0).astype(int) + (Xp[:, 1] > 1)
+
+
+@pytest.fixture(scope="module")
+def reg():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(200, 4))
+    est = HyReRegressor(n_members=6, hidden_layer_sizes=(8,), max_epochs=3, random_state=0)
+    est.fit(X, X @ [1.0, -2.0, 0.5, 0.0])
+    Xp = rng.normal(size=(N, 4))
+    return est, Xp, Xp @ [1.0, -2.0, 0.5, 0.0]
+
+
+def _estimator_copies_on_workers(client) -> int:
+    counts = client.run(lambda: len(__import__("skhyre.pools").pools._WORKER_CACHE))
+    return sum(counts.values())
+
+
+def test_query_on_workers_equals_in_memory(client, clf, reg):
+    est, Xp, _ = clf
+    Xd = da.from_array(Xp, chunks=(3001, 4))  # rechunked to aligned blocks
+    exclude = np.arange(N) % 5 == 0
+    with config_context(block_rows=8192):
+        for criterion in ("bald", "entropy", "random"):
+            for ex in (None, [4, -1], exclude):
+                kw = dict(n_queries=5, criterion=criterion, exclude=ex, random_state=3)
+                np.testing.assert_array_equal(est.query(Xd, **kw), est.query(Xp, **kw))
+        r, Xr, _ = reg
+        Xrd = da.from_array(Xr, chunks=(10000, 4))
+        np.testing.assert_array_equal(r.query(Xrd, n_queries=4), r.query(Xr, n_queries=4))
+    assert _estimator_copies_on_workers(client) >= 1  # scored on the workers
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        est.query(Xd[Xd[:, 0] > 0])
+
+
+@pytest.mark.parametrize("budget", [0, "1GiB"], ids=["streamed", "gathered"])
+def test_active_adapt_on_workers_equals_in_memory(client, clf, reg, budget):
+    est, Xp, yp = clf
+    Xd = da.from_array(Xp, chunks=(5000, 4))
+    with config_context(block_rows=8192):
+        cases = [
+            (est, Xp, yp, dict(n_queries=9, criterion="bald")),  # compiled loop
+            (est, Xp, lambda i: yp[i], dict(n_queries=3, criterion="entropy", exclude=[0])),
+            (est, Xp, yp, dict(n_queries=3, criterion="random")),
+        ]
+        r, Xr, yr = reg
+        cases.append((r, Xr, yr, dict(n_queries=4)))
+        for e, X, oracle, kw in cases:
+            a = copy.deepcopy(e).active_adapt(X, oracle, **kw)
+            b = copy.deepcopy(e).active_adapt(
+                da.from_array(X, chunks=(5000, 4)), oracle, pool_memory_budget=budget, **kw
+            )
+            np.testing.assert_array_equal(a.queried_indices_, b.queried_indices_)
+            np.testing.assert_array_equal(a.weights_, b.weights_)
+            np.testing.assert_array_equal(a.cumulative_loss_, b.cumulative_loss_)
+    assert Xd.chunks[0][0] == 5000  # the caller's array is left as it was
+
+
+def test_grid_search_on_dask_backend(client):
+    joblib = pytest.importorskip("joblib")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] + 0.3 * rng.normal(size=120) > 0).astype(int)
+    base = HyReClassifier(n_members=4, hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    grid = {"prior_scale": [0.5, 2.0], "lr": [1e-3, 1e-2]}
+    local = GridSearchCV(base, grid, cv=2).fit(X, y)
+    with distributed.get_task_stream(client) as tasks, joblib.parallel_backend("dask"):
+        remote = GridSearchCV(base, grid, cv=2, n_jobs=2).fit(X, y)
+    assert len(tasks.data) >= 4  # the 2 x 4 fits ran as tasks on the cluster
+    np.testing.assert_allclose(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    assert remote.best_params_ == local.best_params_
+    assert isinstance(remote.best_estimator_, HyReClassifier)
+
+
+def test_pools_module_has_no_eager_dask():
+    assert pools._pool_kind(da.zeros((4, 2), chunks=2)) == "dask"
