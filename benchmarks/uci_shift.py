@@ -1,0 +1,105 @@
+"""The HyRe paper's Table 1: UCI regression under distribution shift.
+
+A thin wrapper over :mod:`skhyre.studies` (the same study as ``skhyre uci``;
+the protocol is in that module's docstring): energy, kin8nm and ccpp; vanilla,
+epinet, shared_base (K=100, two hidden layers of 50) and mc_dropout; 5 seeds;
+32 OOD adaptation examples drawn at random or queried by weighted variance;
+HyRe at temperature 1 and ``"auto"``; the paper's values beside ours.
+
+Run ``python benchmarks/uci_shift.py`` (about 30 minutes on 2 cores) or
+``--quick`` (1 seed, short training: a smoke run, not a result). Writes
+``uci_shift.json``, ``uci_shift.md`` and ``uci_shift.png`` to ``--out``
+(default ``benchmarks/results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from _common import RESULTS, ROOT, machine_line
+
+from skhyre import studies
+
+
+def default_data_home() -> str | None:
+    """``SKHYRE_DATA``, else the shared data folder next to the repository."""
+    env = os.environ.get("SKHYRE_DATA")
+    if env:
+        return env
+    shared = ROOT.parent / "shared" / "data" / "uci"
+    return str(shared) if shared.is_dir() else None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="1 seed, short training (smoke run)")
+    p.add_argument("--out", default=str(RESULTS), help="results folder (default: %(default)s)")
+    p.add_argument(
+        "--data-home",
+        default=default_data_home(),
+        help="folder with energy.csv, kin8nm.csv, ccpp.csv (default: $SKHYRE_DATA, "
+        "else ../shared/data/uci next to the repository)",
+    )
+    p.add_argument(
+        "--datasets", nargs="+", default=list(studies.UCI_DATASETS), choices=studies.UCI_DATASETS
+    )
+    p.add_argument(
+        "--ensembles",
+        nargs="+",
+        default=list(studies.UCI_ENSEMBLES),
+        choices=studies.UCI_ENSEMBLES,
+    )
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (full 5, quick 1)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps of shared_base and epinet (full 6000)",
+    )
+    p.add_argument("--vanilla-steps", type=int, default=None, help="(full 1500)")
+    p.add_argument("--mc-dropout-steps", type=int, default=None, help="(full 3000)")
+    p.add_argument(
+        "--prior-scale",
+        type=float,
+        default=studies.DEFAULT_PRIOR_SCALE,
+        help="prior scale of shared_base and epinet (default: %(default)s)",
+    )
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--n-members", type=int, default=100)
+    p.add_argument("--n-adapt", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--n-jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="fits in parallel processes, 1 torch thread each (default: the cores, %(default)s)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="torch threads per fit (default: 1 when parallel)"
+    )
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="save every fit's OOD member predictions here (e.g. benchmarks/.cache/uci)",
+    )
+    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args.command = "python benchmarks/uci_shift.py" + "".join(" " + shlex.quote(w) for w in words)
+    args.machine = machine_line()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    return studies.run_uci_cli(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Smoke runs of the benchmark scripts (slow: run with ``pytest -m slow``).
+
+Each script runs with ``--quick`` in a subprocess, writing into a temporary
+results folder; the tests check that it exits cleanly and that what it wrote
+is complete and self-consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+UCI_DATA = ROOT.parent / "shared" / "data" / "uci"
+
+pytestmark = pytest.mark.slow
+
+
+def _run(script: str, out: Path, *extra: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.setdefault("MPLBACKEND", "Agg")
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick", "--out", str(out), *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def _png(path: Path) -> None:
+    assert path.is_file(), f"{path.name} was not written"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+
+
+def _uci_home() -> Path:
+    home = Path(os.environ.get("SKHYRE_DATA", UCI_DATA))
+    if not all((home / f"{name}.csv").is_file() for name in ("energy", "kin8nm", "ccpp")):
+        pytest.skip(f"UCI CSVs not found in {home}; set SKHYRE_DATA")
+    return home
+
+
+def test_uci_shift_quick(tmp_path):
+    home = _uci_home()
+    proc = _run("uci_shift.py", tmp_path, "--data-home", str(home))
+    payload = json.loads((tmp_path / "uci_shift.json").read_text())
+    md = (tmp_path / "uci_shift.md").read_text()
+    _png(tmp_path / "uci_shift.png")
+
+    meta = payload["meta"]
+    assert meta["quick"] is True
+    assert meta["n_members"] == 100 and meta["n_adapt"] == 32
+    cells = payload["summary"]
+    expected = {
+        f"{d}/{e}"
+        for d in ("energy", "kin8nm", "ccpp")
+        for e in ("vanilla", "epinet", "shared_base", "mc_dropout")
+    }
+    assert set(cells) == expected
+    assert len(payload["runs"]) == len(expected) * meta["seeds"]
+    for run in payload["runs"]:
+        for arm in ("random", "active"):
+            for t in ("T=1", "auto"):
+                r = run[arm][t]
+                assert r["uniform"] > 0 and r["hyre"] > 0
+                rel = 100 * (r["hyre"] - r["uniform"]) / r["uniform"]
+                assert math.isclose(r["rel_change_pct"], rel, rel_tol=1e-9, abs_tol=1e-9)
+                # the evaluation rows exclude the 32 adaptation examples
+                assert r["n_eval"] == run["n_ood"] - 32
+                assert 1.0 - 1e-9 <= r["effective_members"] <= 100 + 1e-9
+            assert run[arm]["T=1"]["temperature"] == 1.0
+        # the random arm scores both temperatures on the same rows
+        assert run["random"]["T=1"]["uniform"] == run["random"]["auto"]["uniform"]
+    # the paper's numbers are printed beside ours
+    assert "0.1508" in md and "does not pin its metric" in md
+    assert "Vanilla" in proc.stdout or "vanilla" in proc.stdout
+
+
+def test_synthetic_quick(tmp_path):
+    _run("synthetic.py", tmp_path)
+    payload = json.loads((tmp_path / "synthetic.json").read_text())
+    md = (tmp_path / "synthetic.md").read_text()
+    for name in ("synthetic.png", "synthetic_finetune.png", "synthetic_gp_pca.png"):
+        _png(tmp_path / name)
+
+    a = payload["a"]
+    assert set(a["accuracy"]) == {"pooled", "by_group"}
+    for acc in a["accuracy"].values():
+        for stats in acc.values():
+            assert len(stats["mean"]) == len(a["n_labels"])
+            assert all(0.0 <= v <= 1.0 for v in stats["mean"])
+        # the uniform ensemble and the single network do not see the new labels
+        for name in ("uniform ensemble", "single network"):
+            assert max(acc[name]["mean"]) - min(acc[name]["mean"]) < 0.1
+    b = payload["b"]
+    assert "fine-tuning, random labels" in b["accuracy"]
+    assert b["finetune_seconds_median"] > b["hyre_adapt_seconds_median"]
+    c = payload["c"]
+    ratios = c["explained_variance_ratio_top3"]
+    assert len(ratios) == 3 and ratios == sorted(ratios, reverse=True) and sum(ratios) <= 1 + 1e-9
+    assert "(a) Conflicting labelers" in md and "(b) HyRe vs fine-tuning" in md
+    assert "(c) Function-space PCA" in md
