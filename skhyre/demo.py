@@ -24,7 +24,29 @@ __all__ = ["DemoResult", "run_demo"]
 
 @dataclass
 class DemoResult:
-    """Accuracies of the demo, averaged over the unseen labelers."""
+    """Accuracies of the demo, averaged over the unseen labelers.
+
+    Attributes
+    ----------
+    n_labels : tuple of int
+        The numbers of adaptation labels, one column each.
+    rows : dict of str to list of float
+        Mean accuracy per method, one value per entry of ``n_labels``.
+    spread : dict of str to list of float
+        Standard deviation over the unseen labelers, aligned with ``rows``.
+    setup : dict
+        The settings of the run (features, members, training mode, seed).
+    seconds : float
+        Wall-clock time of the run.
+
+    Examples
+    --------
+    >>> from skhyre.demo import DemoResult
+    >>> res = DemoResult(n_labels=(1, 5), rows={"HyRe": [0.6, 0.9]},
+    ...                  spread={"HyRe": [0.1, 0.05]})
+    >>> res.rows["HyRe"][1]
+    0.9
+    """
 
     n_labels: tuple[int, ...]
     rows: dict[str, list[float]] = field(default_factory=dict)
