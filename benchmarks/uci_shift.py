@@ -79,9 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=os.cpu_count() or 1,
         help="fits in parallel processes, 1 torch thread each (default: the cores, %(default)s)",
     )
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch threads per fit (default: 1 when parallel)"
-    )
+    p.add_argument("--threads", type=int, default=None, help="torch threads per fit (default: 1)")
     p.add_argument(
         "--cache-dir",
         default=None,
@@ -95,7 +93,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     words = sys.argv[1:] if argv is None else list(argv)
-    args.command = "python benchmarks/uci_shift.py" + "".join(" " + shlex.quote(w) for w in words)
+    args.report_command = "python benchmarks/uci_shift.py" + "".join(
+        " " + shlex.quote(w) for w in words
+    )
     args.machine = machine_line()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     return studies.run_uci_cli(args)

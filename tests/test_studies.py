@@ -1,0 +1,159 @@
+"""skhyre.studies: the UCI distribution-shift study and ``skhyre uci``."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from skhyre.cli import main
+from skhyre.studies import (
+    UCIDataNotFoundError,
+    UCIStudyResult,
+    check_uci_data,
+    run_uci_study,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+UCI_DATA = ROOT.parent / "shared" / "data" / "uci"
+
+
+def _uci_home() -> Path:
+    home = Path(os.environ.get("SKHYRE_DATA", UCI_DATA))
+    if not all((home / f"{name}.csv").is_file() for name in ("energy", "kin8nm", "ccpp")):
+        pytest.skip(f"UCI CSVs not found in {home}; set SKHYRE_DATA")
+    return home
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch):
+    """An empty data folder, with SKHYRE_DATA unset and HOME pointing elsewhere."""
+    monkeypatch.delenv("SKHYRE_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return empty
+
+
+@pytest.fixture(scope="module")
+def tiny_result() -> UCIStudyResult:
+    """One dataset, one small ensemble, one seed, a few training steps."""
+    return run_uci_study(
+        ["energy"],
+        ["shared_base"],
+        seeds=[0],
+        data_home=_uci_home(),
+        progress=False,
+        n_members=4,
+        hidden_layer_sizes=(8,),
+        steps=20,
+        threads=1,
+    )
+
+
+def test_tiny_study_summary_and_runs(tiny_result):
+    res = tiny_result
+    assert set(res.summary) == {"energy/shared_base"}
+    (run,) = res.runs
+    assert (run["dataset"], run["ensemble"], run["seed"]) == ("energy", "shared_base", 0)
+    for arm in ("random", "active"):
+        for variant in ("T=1", "auto", "auto-1se"):
+            r = run[arm][variant]
+            assert r["uniform"] > 0 and r["hyre"] > 0
+            rel = 100 * (r["hyre"] - r["uniform"]) / r["uniform"]
+            assert math.isclose(r["rel_change_pct"], rel, rel_tol=1e-9, abs_tol=1e-9)
+            assert r["n_eval"] == run["n_ood"] - 32  # adaptation rows are not scored
+            assert 1 - 1e-9 <= r["effective_members"] <= 4 + 1e-9
+            assert r["temperature"] > 0
+        assert run[arm]["T=1"]["temperature"] == 1.0
+    # the random arm scores every variant on the same rows
+    assert run["random"]["T=1"]["uniform"] == run["random"]["auto"]["uniform"]
+    cell = res.summary["energy/shared_base"]
+    assert cell["n_seeds"] == 1
+    assert cell["random/auto"]["hyre"][0] == pytest.approx(run["random"]["auto"]["hyre"])
+    assert set(res.auto_at_or_below_uniform) == {"energy/shared_base"}
+    assert res.meta["seed_list"] == [0] and res.meta["n_members"] == 4
+
+
+def test_tiny_study_writes_results(tiny_result, tmp_path):
+    written = tiny_result.save(tmp_path)
+    assert [p.name for p in written][:2] == ["uci_shift.json", "uci_shift.md"]
+    payload = json.loads((tmp_path / "uci_shift.json").read_text())
+    assert set(payload) >= {"meta", "summary", "runs", "paper_table1", "auto_at_or_below_uniform"}
+    md = (tmp_path / "uci_shift.md").read_text()
+    assert "0.1508" in md  # the paper's shared_base energy value beside ours
+    assert "| energy | shared_base |" in md and "Verdict" in md
+    if len(written) == 3:
+        assert (tmp_path / "uci_shift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_data_error_names_where_it_looked(no_data):
+    with pytest.raises(UCIDataNotFoundError) as exc:
+        check_uci_data(["energy"], data_home=no_data)
+    err = exc.value
+    assert isinstance(err, FileNotFoundError)
+    assert err.dataset == "energy"
+    assert no_data in err.places
+    msg = str(err)
+    assert "\n" not in msg
+    assert str(no_data) in msg and "--data-home" in msg and "SKHYRE_DATA" in msg
+    assert "energy.csv" in err.details  # load_uci's full message is kept
+
+
+def test_study_checks_data_before_training(no_data):
+    t0 = time.perf_counter()
+    with pytest.raises(UCIDataNotFoundError, match=r"kin8nm\.csv not found"):
+        run_uci_study(["kin8nm"], ["vanilla"], seeds=1, data_home=no_data, progress=False)
+    assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"datasets": ["boston"]}, "Unknown UCI dataset 'boston'"),
+        ({"ensembles": ["forest"]}, "Unknown ensemble 'forest'"),
+        ({"seeds": []}, "at least one seed"),
+        ({"datasets": []}, "at least one dataset"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        run_uci_study(progress=False, **kwargs)
+
+
+def test_cli_missing_data_exits_2_with_one_line(no_data, tmp_path, capsys):
+    code = main(["uci", "--quick", "--data-home", str(no_data), "--out", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("skhyre uci: energy.csv not found in ")
+    assert str(no_data) in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "uci_shift.json").exists()
+
+
+def test_cli_uci_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["uci", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "--data-home" in out and "--quick" in out and "--out" in out
+
+
+@pytest.mark.slow
+def test_cli_uci_quick_end_to_end(tmp_path, capsys):
+    home = _uci_home()
+    t0 = time.perf_counter()
+    code = main(["uci", "--quick", "--data-home", str(home), "--out", str(tmp_path)])
+    seconds = time.perf_counter() - t0
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Wrote:" in out and "uci_shift.json" in out
+    payload = json.loads((tmp_path / "uci_shift.json").read_text())
+    assert payload["meta"]["quick"] is True
+    assert len(payload["summary"]) == 12  # 3 datasets x 4 ensembles
+    assert (tmp_path / "uci_shift.md").is_file() and (tmp_path / "uci_shift.png").is_file()
+    assert seconds < 180, f"skhyre uci --quick took {seconds:.0f} s"
