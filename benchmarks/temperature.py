@@ -1,0 +1,200 @@
+"""``temperature="auto"`` against fixed temperatures, for squared error.
+
+HyRe's weights are ``softmax(-L / T)`` with ``L`` the cumulative loss of each
+member on the adaptation examples. ``temperature="auto"`` picks ``T`` from
+those examples alone, by leave-one-out predictive loss over
+:data:`skhyre.reweighting.DEFAULT_TEMPERATURE_GRID` (the library's
+:func:`skhyre.reweighting.loo_temperature`, exactly as the estimators call
+it). This script measures how far that choice is from the best *fixed*
+temperature chosen in hindsight on the evaluation rows, and from the paper's
+``T = 1``, for squared error on standardized targets:
+
+- **GP** (no training): the members are ``K`` functions drawn from a
+  Gaussian-process prior on a grid, the target is a fresh draw from the same
+  prior plus noise; ``n_adapt`` random grid points are labelled and the
+  weighted mean is scored on the rest. Many repeats.
+- **UCI** (when cached member predictions exist): the out-of-distribution
+  member predictions saved by ``python benchmarks/uci_shift.py --cache-dir
+  benchmarks/.cache/uci`` (standardized units), with random adaptation rows.
+
+Usage::
+
+    python benchmarks/temperature.py [--quick] [--out DIR] [--cache-dir DIR]
+
+Writes ``temperature.{json,md}`` to ``benchmarks/results/`` (or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import RESULTS, ROOT, machine_line, md_table, write_results
+from tqdm.auto import tqdm
+
+from skhyre import HypothesisWeights
+from skhyre.datasets import make_gp_functions
+from skhyre.reweighting import loo_temperature
+
+FIXED = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, np.inf)
+
+
+def _weights(losses: np.ndarray, temperature: float) -> np.ndarray:
+    hw = HypothesisWeights(n_members=losses.shape[0], temperature=temperature)
+    return hw.update(losses).weights
+
+
+def evaluate(F: np.ndarray, y: np.ndarray, adapt: np.ndarray) -> dict:
+    """RMSE on the non-adaptation rows for every fixed temperature and ``"auto"``.
+
+    ``F`` (K, n) member predictions and ``y`` (n,) targets, standardized;
+    ``adapt`` the indices of the labelled rows.
+    """
+    rest = np.setdiff1d(np.arange(y.shape[0]), adapt)
+    F_a, y_a = F[:, adapt], y[adapt]
+    losses = (F_a - y_a) ** 2
+
+    def mixture_loss(W: np.ndarray) -> np.ndarray:  # (G, n, K) -> (G, n)
+        return (np.einsum("gik,ki->gi", W, F_a) - y_a) ** 2
+
+    t_auto, _ = loo_temperature(losses, mixture_loss)
+    out = {}
+    for t in (*FIXED, "auto"):
+        w = _weights(losses, t_auto if t == "auto" else t)
+        out[t] = float(np.sqrt(np.mean((w @ F[:, rest] - y[rest]) ** 2)))
+    out["t_auto"] = float(t_auto)
+    return out
+
+
+def _summarize(records: list[dict]) -> dict:
+    """Mean RMSE per temperature, auto vs the best fixed one and vs T=1 (paired)."""
+    rmse = {t: np.array([r[t] for r in records]) for t in (*FIXED, "auto")}
+    means = {t: float(v.mean()) for t, v in rmse.items()}
+    best_t = min(FIXED, key=lambda t: means[t])
+    rel = lambda a, b: float(np.mean(rmse[a] / rmse[b] - 1.0))  # noqa: E731
+    return {
+        "n": len(records),
+        "mean_rmse": {str(t): v for t, v in means.items()},
+        "best_fixed": float(best_t),
+        "auto_vs_best_fixed": rel("auto", best_t),
+        "auto_vs_T1": rel("auto", 1.0),
+        "auto_vs_uniform": rel("auto", np.inf),
+        "median_t_auto": float(np.median([r["t_auto"] for r in records])),
+    }
+
+
+def run_gp(n_repeats: int, n_adapt: int, noise: float, seed: int, bar) -> dict:
+    rng = np.random.default_rng([seed, int(noise * 1000)])
+    records = []
+    for _ in range(n_repeats):
+        data = make_gp_functions(
+            n_functions=101, n_points=200, noise=0.0, random_state=int(rng.integers(2**31))
+        )
+        F, y = data.F[:-1], data.F[-1] + noise * rng.standard_normal(200)
+        adapt = rng.choice(200, size=n_adapt, replace=False)
+        records.append(evaluate(F, y, adapt))
+        bar.update()
+    return _summarize(records)
+
+
+def run_uci(cache_dir: Path, n_draws: int, n_adapt: int, bar) -> dict:
+    results = {}
+    for path in sorted(cache_dir.glob("*.npz")):
+        z = np.load(path)
+        F, y = z["F"], z["y"]
+        rng = np.random.default_rng(abs(hash(path.stem)) % 2**31)
+        recs = [
+            evaluate(F, y, rng.choice(y.shape[0], size=n_adapt, replace=False))
+            for _ in range(n_draws)
+        ]
+        results[path.stem] = _summarize(recs)
+        bar.update()
+    return results
+
+
+def _fmt_t(t: float) -> str:
+    return "∞" if np.isinf(t) else f"{t:g}"
+
+
+def _rows(label: str, s: dict) -> list:
+    return [
+        label,
+        s["n"],
+        f"{s['mean_rmse']['auto']:.4f}",
+        f"{s['mean_rmse']['1.0']:.4f}",
+        f"{s['mean_rmse']['inf']:.4f}",
+        f"{s['mean_rmse'][str(s['best_fixed'])]:.4f} (T={_fmt_t(s['best_fixed'])})",
+        f"{100 * s['auto_vs_best_fixed']:+.2f}%",
+        f"{100 * s['auto_vs_T1']:+.2f}%",
+        f"{100 * s['auto_vs_uniform']:+.2f}%",
+        _fmt_t(s["median_t_auto"]),
+    ]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--out", default=str(RESULTS), help="results folder")
+    parser.add_argument(
+        "--cache-dir",
+        default=str(ROOT / "benchmarks" / ".cache" / "uci"),
+        help="cached UCI member predictions (from uci_shift.py --cache-dir)",
+    )
+    parser.add_argument("--n-adapt", type=int, default=32)
+    args = parser.parse_args(argv)
+
+    n_rep = 40 if args.quick else 300
+    noises = (0.1, 0.3, 1.0)
+    cache = Path(args.cache_dir)
+    n_cached = len(list(cache.glob("*.npz"))) if cache.is_dir() else 0
+    t0 = time.perf_counter()
+    with tqdm(total=n_rep * len(noises) + n_cached, desc="temperature") as bar:
+        gp = {noise: run_gp(n_rep, args.n_adapt, noise, 0, bar) for noise in noises}
+        uci = run_uci(cache, 10 if args.quick else 50, args.n_adapt, bar) if n_cached else {}
+    seconds = time.perf_counter() - t0
+
+    header = [
+        "setting",
+        "repeats",
+        "auto",
+        "T=1",
+        "uniform (T=∞)",
+        "best fixed T (hindsight)",
+        "auto vs best fixed",
+        "auto vs T=1",
+        "auto vs uniform",
+        "median T auto",
+    ]
+    rows = [_rows(f"GP, noise sd {noise:g}", s) for noise, s in gp.items()]
+    rows += [_rows(f"UCI {stem}", s) for stem, s in uci.items()]
+    md = (
+        f"**`temperature=\"auto\"` vs fixed temperatures** — RMSE of the weighted mean on the "
+        f"non-adaptation rows after {args.n_adapt} random labels, squared-error losses on "
+        "standardized targets; mean over repeats; the relative changes are paired means of "
+        "per-repeat ratios. The best fixed temperature is chosen *in hindsight* on the "
+        "evaluation rows (an oracle over the grid "
+        f"{', '.join(_fmt_t(t) for t in FIXED)}).\n\n"
+        + md_table(header, rows)
+        + "\n\n"
+        + (
+            ""
+            if uci
+            else "_No cached UCI member predictions: run `python benchmarks/uci_shift.py "
+            "--cache-dir benchmarks/.cache/uci` first for the UCI rows._\n\n"
+        )
+        + f"{seconds:.0f} s; {machine_line()}. Generated by `python benchmarks/temperature.py"
+        + (" --quick" if args.quick else "")
+        + "`.\n"
+    )
+    print(md)
+    payload = {"gp": {str(k): v for k, v in gp.items()}, "uci": uci, "seconds": seconds}
+    path = write_results("temperature", payload, md, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
