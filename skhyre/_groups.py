@@ -17,8 +17,11 @@ Modes:
   annotator with a single member gets its examples with weight 1. With
   fewer members than annotators, member ``k`` learns from the union of
   annotators ``g`` with ``g mod K == k``.
-- ``"mixed"``: like ``"by_group"``, plus every other example with weight
-  ``group_share`` (a down-weighted share of everyone's data).
+- ``"mixed"``: like ``"by_group"``, plus everyone else's examples, which
+  together carry the fraction ``group_share`` of each member's training
+  weight (its own annotator's examples carry ``1 - group_share``). The share
+  does not depend on the number of annotators: with 100 annotators and
+  ``group_share=0.1`` a member still learns 90% from its own annotator.
 
 Each member's column is normalised to mean 1 over the training set, so every
 member's loss is a weighted *mean* and members count equally.
@@ -52,8 +55,9 @@ def member_weight_matrix(
     n_members : int
         Number of members ``K``.
     training : {"by_group", "mixed"}
-    group_share : float, default=0.1
-        Weight of other annotators' examples in ``"mixed"``.
+    group_share : float in [0, 1], default=0.1
+        In ``"mixed"``, the fraction of each member's total training weight
+        carried by the other annotators' examples (spread evenly over them).
     random_state : int, RandomState instance or None
         Seeds the bootstrap counts.
 
@@ -118,14 +122,18 @@ def member_weight_matrix(
         rng = check_random_state(random_state)
         counts = rng.poisson(1.0, size=(int(boot.sum()), K)).astype(np.float64)
         W[boot] *= counts
-    if training == "mixed":
-        W = np.where(own, W, float(group_share))
-    col_mean = W.mean(axis=0)
-    empty = col_mean == 0
+    empty = W.sum(axis=0) == 0
     if empty.any():  # a bootstrap drew nothing for some member: give it its own examples
         W[:, empty] = own[:, empty]
-        col_mean = W.mean(axis=0)
-    W /= col_mean
+    if training == "mixed":
+        share = float(group_share)
+        other = (~own).astype(np.float64)
+        n_other = other.sum(axis=0)
+        has_other = n_other > 0  # a single annotator has no one else to mix in
+        own_part = W / W.sum(axis=0)
+        other_part = np.divide(other, n_other, out=np.zeros_like(other), where=has_other)
+        W = np.where(has_other, (1.0 - share) * own_part + share * other_part, own_part)
+    W /= W.mean(axis=0)
     return W.astype(np.float32), group_ids, assignment
 
 

@@ -66,13 +66,16 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         ``"pooled"`` every member learns from every example; ``"by_group"``
         members are split among annotators (several per annotator are
         trained on bootstrap resamples of its examples); ``"mixed"`` each
-        member learns from its annotator's examples plus everyone else's
-        with weight ``group_share``. ``"auto"`` is ``"pooled"`` without
+        member learns from its annotator's examples plus everyone else's,
+        which together carry the fraction ``group_share`` of its training
+        weight. ``"auto"`` is ``"pooled"`` without
         groups and ``"by_group"`` with them. Not available for
         ``"mc_dropout"``. Training stays one joint pass (the member-summed
         loss is weighted per example and member).
     group_share : float in [0, 1], default=0.1
-        Weight of other annotators' examples in ``training="mixed"``.
+        In ``training="mixed"``, the fraction of each member's training
+        weight carried by the other annotators' examples (``0`` is
+        ``"by_group"``); it does not depend on the number of annotators.
 
     Attributes
     ----------

@@ -164,7 +164,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         specialise to labelers, which is what lets a few labels from a new
         user pick out the right ones. Not available for ``"mc_dropout"``.
     group_share : float in [0, 1], default=0.1
-        Weight of other annotators' pairs in ``training="mixed"``.
+        In ``training="mixed"``, the fraction of each member's training
+        weight carried by the other annotators' pairs.
     module : torch.nn.Module instance or class, default=None
         Optional feature network in front of the reward heads (for example a
         pretrained text encoder fine-tuned end to end on a GPU). It maps

@@ -50,8 +50,22 @@ def test_weight_matrix_fewer_members_than_groups():
 
 def test_weight_matrix_mixed_shares_everyone():
     W, _, _ = member_weight_matrix([0, 0, 1, 1], 2, "mixed", group_share=0.25)
-    # own rows weight 1, others 0.25, before the mean-1 normalisation
-    np.testing.assert_allclose(W[:, 0] / W[0, 0], [1, 1, 0.25, 0.25])
+    # own rows carry 75% of the member's weight, the others 25%
+    np.testing.assert_allclose(W[:, 0] / W[:, 0].sum(), [0.375, 0.375, 0.125, 0.125])
+    np.testing.assert_allclose(W.mean(axis=0), 1.0, rtol=1e-6)
+
+
+def test_weight_matrix_mixed_share_does_not_depend_on_group_count():
+    # 100 annotators with 3 examples each: others still carry exactly 10%
+    g = np.repeat(np.arange(100), 3)
+    W, _, A = member_weight_matrix(g, 100, "mixed", group_share=0.1)
+    own = A[np.unique(g, return_inverse=True)[1]]
+    frac_other = (W * ~own).sum(axis=0) / W.sum(axis=0)
+    np.testing.assert_allclose(frac_other, 0.1, rtol=1e-5)
+    # 0 is by_group exactly
+    W0, _, _ = member_weight_matrix(g, 100, "mixed", group_share=0.0)
+    Wb, _, _ = member_weight_matrix(g, 100, "by_group")
+    np.testing.assert_allclose(W0, Wb)
 
 
 def test_weight_matrix_errors_and_single_group():
