@@ -17,7 +17,7 @@ def test_help_lists_commands(capsys):
     assert "demo" in out and "uci" in out
 
 
-@pytest.mark.parametrize("cmd", ["demo", "uci"])
+@pytest.mark.parametrize("cmd", ["demo", "uci", "preferences"])
 def test_subcommand_help(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
         main([cmd, "--help"])
@@ -48,3 +48,22 @@ def test_python_dash_m_version():
         [sys.executable, "-m", "skhyre", "--version"], capture_output=True, text=True, check=True
     )
     assert res.stdout.startswith("skhyre ")
+
+
+def test_preferences_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SKHYRE_PREFERENCE_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code = main(
+        [
+            "preferences",
+            "--quick",
+            "--data-home",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "skhyre preferences:" in err and "nowhere" in err and "SKHYRE_PREFERENCE_DATA" in err
+    assert not (tmp_path / "out").exists()

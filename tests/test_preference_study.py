@@ -1,0 +1,206 @@
+"""The real-text preference study, on tiny generated data with a keyword embedder.
+
+The fast tests never load a sentence encoder: :class:`KeywordEmbedder`
+counts marker words, so the study's whole pipeline (splits, training,
+adaptation, baselines, reports) runs in seconds. The real-data quick run is
+marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils import Bunch
+
+from skhyre import preference_study as ps
+from skhyre.preference_data import DSP_DOMAINS, DSP_GROUPS
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_HOME = ROOT.parent / "shared" / "data"
+
+TINY = {
+    "dsp_prompts": None,
+    "hh_pairs": None,
+    "seeds": (0,),
+    "n_labels": (1, 3),
+    "n_repeats": 1,
+    "n_active_repeats": 1,
+    "model": {"n_members": 8, "hidden_layer_sizes": (8,), "max_epochs": 2, "batch_size": 64},
+}
+MARKERS = (*DSP_DOMAINS, "helpful", "harmless")
+
+
+class KeywordEmbedder:
+    """Texts -> counts of marker words plus two hashed noise dimensions."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def transform(self, texts):
+        self.calls += 1
+        rows = []
+        for t in texts:
+            words = t.lower().split()
+            h = sum(map(ord, t))
+            rows.append([words.count(m) for m in MARKERS] + [h % 7 / 7.0, h % 11 / 11.0])
+        return np.asarray(rows, dtype=np.float32)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny_dsp(n: int = 24) -> Bunch:
+    resp = np.empty((n, len(DSP_DOMAINS)), dtype=object)
+    for i in range(n):
+        for j, d in enumerate(DSP_DOMAINS):
+            resp[i, j] = f"{d} " * (1 + (i + j) % 3) + f"answer number {i}"
+    return Bunch(
+        prompts=np.array([f"question {i}?" for i in range(n)], dtype=object),
+        responses=resp,
+        domains=list(DSP_DOMAINS),
+    )
+
+
+def tiny_hh(n: int = 30) -> dict:
+    def transcripts(good: str, bad: str):
+        chosen = [f"\n\nHuman: q{i}\n\nAssistant: {good} reply {i}" for i in range(n)]
+        rejected = [f"\n\nHuman: q{i}\n\nAssistant: {bad} reply {i}" for i in range(n)]
+        return Bunch(chosen=np.array(chosen, dtype=object), rejected=np.array(rejected, dtype=object))
+
+    return {"helpful": transcripts("helpful", "harmless"), "harmless": transcripts("harmless", "helpful")}
+
+
+def test_study_runs_end_to_end(tmp_path):
+    emb = KeywordEmbedder()
+    res = ps.run_preference_study(
+        dsp=tiny_dsp(), hh=tiny_hh(), embedder=emb, config=TINY, progress=False
+    )
+    assert emb.calls >= 1
+    settings = {r["setting"] for r in res.rows}
+    assert settings == {"dsp", "hh"}
+    methods = {r["method"] for r in res.rows if r["setting"] == "dsp"}
+    for m in (ps.HYRE_RANDOM, ps.HYRE_BALD, ps.SINGLE_RM, ps.GROUP_ONLY, *ps.BASELINE_NAMES.values()):
+        assert m in methods, m
+    for g in DSP_GROUPS:
+        ns = {r["n_labels"] for r in res.rows if r["group"] == g and r["method"] == ps.HYRE_RANDOM}
+        assert ns == {1, 3}
+    assert all(0.0 <= r["accuracy"] <= 1.0 for r in res.rows)
+    assert "[oracle]" in res.markdown and "helpful vs harmless" in res.markdown
+    assert "Target" in res.markdown
+    assert set(res.headline) == {"dsp", "hh"}
+    files = ps.write_report(res, tmp_path, name="prefs", preamble="# title\n\n")
+    payload = json.loads((tmp_path / "prefs.json").read_text())
+    assert payload["config"]["n_labels"] == [1, 3] and len(payload["rows"]) == len(res.rows)
+    assert (tmp_path / "prefs.md").read_text().startswith("# title")
+    assert all(p.exists() for p in files)
+
+
+def test_split_is_by_prompt_and_disjoint():
+    table = ps.embed_items(
+        [[t for t in row] for row in np.array(
+            [[f"Human: question {i}?\n\nAssistant: {r}" for r in tiny_dsp().responses[i]]
+             for i in range(24)], dtype=object)],
+        KeywordEmbedder(), block_size=50,
+    )
+    groups, extra = ps._dsp_task(tiny_dsp(), table, np.arange(24), (0.5, 0.2, 0.3), seed=3)
+    ids = {k: set(p.prompt_ids) for k, p in extra.parts.items()}
+    assert not (ids["train"] & ids["pool"]) and not (ids["train"] & ids["test"])
+    assert not (ids["pool"] & ids["test"])
+    assert ids["train"] | ids["pool"] | ids["test"] == set(range(24))
+    assert [g.name for g in groups] == list(DSP_GROUPS)
+    # every group has pairs in every part, with the same prompts
+    for g in groups:
+        assert g.y_train.size and g.y_pool.size and g.y_test.size
+
+
+def test_domain_study_leave_one_out_hides_the_domain(monkeypatch):
+    fits = []
+    original = ps._reward_model
+
+    def spy(model_cfg, seed, **overrides):
+        model = original(model_cfg, seed, **overrides)
+        fit = model.fit
+
+        def recording_fit(X, y, groups=None):
+            fits.append((overrides.get("training"), None if groups is None else set(groups)))
+            return fit(X, y, groups=groups)
+
+        model.fit = recording_fit
+        return model
+
+    monkeypatch.setattr(ps, "_reward_model", spy)
+    res = ps.run_domain_study(
+        dsp=tiny_dsp(), embedder=KeywordEmbedder(), modes=("pooled", "by_group"),
+        config=TINY, progress=False,
+    )
+    assert {r["setting"] for r in res.rows} == {"in-domain", "leave-one-domain-out"}
+    assert {r["training"] for r in res.rows} == {"pooled", "by_group"}
+    # 2 in-domain fits on all four domains, then 2 per held-out domain on three
+    assert len(fits) == 2 + 2 * len(DSP_GROUPS)
+    assert all(g == set(DSP_GROUPS) for _, g in fits[:2])
+    assert all(len(g) == 3 for _, g in fits[2:])
+    assert "leave-one-domain-out" in res.markdown and "above pooled" in res.markdown
+
+
+def test_bad_configuration():
+    with pytest.raises(ValueError, match="three positive fractions"):
+        ps._split_ids(np.arange(10), (0.5, 0.5), np.random.RandomState(0))
+    with pytest.raises(ValueError, match="seeds"):
+        ps._resolve_config(True, [], None)
+    with pytest.raises(ValueError, match="n_labels"):
+        ps._resolve_config(True, None, {"n_labels": (0, 5)})
+    with pytest.raises(ValueError, match="block_size"):
+        ps.embed_items([["a"]], KeywordEmbedder(), 0)
+
+    class Broken:
+        def transform(self, texts):
+            return np.zeros((1, 3))
+
+    with pytest.raises(ValueError, match="returned shape"):
+        ps.embed_items([["a", "b"]], Broken(), 5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REAL_HOME / "dsp").is_dir(), reason="real preference data not found")
+def test_quick_study_on_real_data():
+    pytest.importorskip("sentence_transformers")
+    res = ps.run_preference_study(
+        quick=True, data_home=REAL_HOME, cache_dir=ROOT / "benchmarks" / ".cache" / "preferences",
+        include_domains=True, progress=False,
+    )
+    dsp = res.headline["dsp"]
+    # the group-only models are far above chance on real DSP text
+    assert dsp[ps.GROUP_ONLY] > 0.6
+    assert {"in-domain", "leave-one-domain-out"} <= {r["setting"] for r in res.rows}
+
+
+def test_cli_entry_writes_the_report(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    calls = {}
+    run = ps.run_preference_study
+
+    def tiny_study(**kwargs):
+        calls.update(kwargs)
+        return run(
+            dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False, config=TINY,
+            progress=False,
+        )
+
+    monkeypatch.setattr(ps, "run_preference_study", tiny_study)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    args = argparse.Namespace(quick=True, data_home=str(tmp_path / "data"), out=str(tmp_path / "o"))
+    assert ps.run_cli(args) == 0
+    assert calls["quick"] is True and calls["data_home"] == str(tmp_path / "data")
+    assert Path(calls["cache_dir"]) == tmp_path / "o" / "embedding_cache"
+    assert (tmp_path / "o" / "preferences.json").exists()
+    assert "DSP: four domains" in capsys.readouterr().out
