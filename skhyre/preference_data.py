@@ -276,8 +276,11 @@ def load_hh_rlhf(subset: str, data_home: str | os.PathLike | None = None) -> Bun
         chosen, rejected : ndarray of shape (n_pairs,), dtype object
             The preferred and the other full transcript of every pair.
         subset : str
+            The subset that was loaded.
         DESCR : str
+            Provenance, licence and citation.
         filename : str
+            The file that was read.
 
     Raises
     ------
