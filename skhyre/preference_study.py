@@ -1096,6 +1096,15 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def _check_data(data_home) -> None:
+    """Raise the loaders' FileNotFoundError (naming where they looked) if a file is missing."""
+    from .preference_data import load_dsp, load_hh_rlhf
+
+    load_dsp(data_home)
+    for subset in ("helpful-base", "harmless-base"):
+        load_hh_rlhf(subset, data_home)
+
+
 def run_cli(args) -> int:
     """``skhyre preferences``: run the study and write its report (see :mod:`skhyre.cli`).
 
@@ -1119,12 +1128,7 @@ def run_cli(args) -> int:
     """
     import torch
 
-    from .preference_data import load_dsp, load_hh_rlhf
-
-    # Missing data is reported before the (slow) model load.
-    load_dsp(args.data_home)
-    for subset in ("helpful-base", "harmless-base"):
-        load_hh_rlhf(subset, args.data_home)
+    _check_data(args.data_home)  # missing data is reported before the (slow) model load
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     out = Path(args.out)
     cache_dir = getattr(args, "cache_dir", None) or out / "embedding_cache"

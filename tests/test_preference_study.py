@@ -197,6 +197,7 @@ def test_cli_entry_writes_the_report(tmp_path, monkeypatch, capsys):
         )
 
     monkeypatch.setattr(ps, "run_preference_study", tiny_study)
+    monkeypatch.setattr(ps, "_check_data", lambda data_home: None)  # no real files here
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
     args = argparse.Namespace(quick=True, data_home=str(tmp_path / "data"), out=str(tmp_path / "o"))
     assert ps.run_cli(args) == 0
