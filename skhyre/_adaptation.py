@@ -48,6 +48,21 @@ def _weights_from_cum(cum: np.ndarray, temperature: float) -> tuple[np.ndarray, 
     return w / w.sum(), logw
 
 
+def _encode_known_labels(arr: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Class indices of the 1-D labels ``arr``; a clear error for labels not in ``classes``."""
+    try:
+        known = np.isin(arr, classes)
+    except TypeError:
+        known = np.zeros(arr.shape, dtype=bool)
+    if not known.all():
+        unknown = np.unique(arr[~known].astype(object).astype(str))[:10]
+        raise ValueError(
+            f"y contains labels never seen in fit: {unknown.tolist()}; "
+            f"known classes are {classes.tolist()}."
+        )
+    return np.searchsorted(classes, arr).astype(np.int64)
+
+
 class AdaptationMixin:
     """Adaptation, queries and weighted combination over cached member predictions."""
 

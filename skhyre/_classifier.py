@@ -9,6 +9,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 from . import _kernels
+from ._adaptation import _encode_known_labels
 from ._torch_base import _TorchHyReBase
 
 __all__ = ["HyReClassifier"]
@@ -191,17 +192,7 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
             arr = arr[:, 0]
         if arr.ndim != 1:
             raise ValueError(f"y must be 1-D, got shape {arr.shape}.")
-        try:
-            known = np.isin(arr, self.classes_)
-        except TypeError:
-            known = np.zeros(arr.shape, dtype=bool)
-        if not known.all():
-            unknown = np.unique(arr[~known].astype(object).astype(str))[:10]
-            raise ValueError(
-                f"y contains labels never seen in fit: {unknown.tolist()}; "
-                f"known classes are {self.classes_.tolist()}."
-            )
-        return np.searchsorted(self.classes_, arr).astype(np.int64)
+        return _encode_known_labels(arr, self.classes_)
 
     def _loss_functions(self) -> dict:
         return {

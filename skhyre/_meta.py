@@ -45,7 +45,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _kernels
-from ._adaptation import AdaptationMixin
+from ._adaptation import AdaptationMixin, _encode_known_labels
 
 __all__ = ["HyReEnsemble"]
 
@@ -788,17 +788,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             if not np.isfinite(arr).all():
                 raise ValueError("y contains NaN or inf.")
             return arr
-        try:
-            known = np.isin(arr, self.classes_)
-        except TypeError:
-            known = np.zeros(arr.shape, dtype=bool)
-        if not known.all():
-            unknown = np.unique(arr[~known].astype(object).astype(str))[:10]
-            raise ValueError(
-                f"y contains labels never seen in fit: {unknown.tolist()}; "
-                f"known classes are {self.classes_.tolist()}."
-            )
-        return np.searchsorted(self.classes_, arr).astype(np.int64)
+        return _encode_known_labels(arr, self.classes_)
 
     def _loss_functions(self) -> dict:
         if self._task == "classification":

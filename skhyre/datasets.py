@@ -231,8 +231,14 @@ def _values_sha256(table: np.ndarray) -> str:
     return hashlib.sha256(values.tobytes()).hexdigest()
 
 
-def _data_homes(data_home: str | os.PathLike | None) -> list[tuple[Path, str]]:
-    """The folders searched, in order, each with why it is searched."""
+def _data_homes(
+    data_home: str | os.PathLike | None, env_var: str = _ENV_VAR
+) -> list[tuple[Path, str]]:
+    """The folders searched, in order, each with why it is searched.
+
+    ``data_home``, then the environment variable ``env_var``, then
+    ``~/skhyre_data``; duplicates removed.
+    """
     if data_home is not None and not isinstance(data_home, str | os.PathLike):
         raise TypeError(
             f"data_home must be a path (str or os.PathLike) or None, got {type(data_home).__name__}"
@@ -240,9 +246,9 @@ def _data_homes(data_home: str | os.PathLike | None) -> list[tuple[Path, str]]:
     homes: list[tuple[Path, str]] = []
     if data_home is not None:
         homes.append((Path(data_home).expanduser(), "the data_home argument"))
-    env = os.environ.get(_ENV_VAR, "")
+    env = os.environ.get(env_var, "")
     if env:
-        homes.append((Path(env).expanduser(), f"the {_ENV_VAR} environment variable"))
+        homes.append((Path(env).expanduser(), f"the {env_var} environment variable"))
     homes.append((Path(_DEFAULT_HOME).expanduser(), f"the default, {_DEFAULT_HOME}"))
     unique: list[tuple[Path, str]] = []
     for home, why in homes:

@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
+from .datasets import _data_homes as _shared_data_homes
+
 __all__ = [
     "DSP_DOMAINS",
     "DSP_GROUPS",
@@ -50,7 +52,6 @@ __all__ = [
 ]
 
 _ENV_VAR = "SKHYRE_PREFERENCE_DATA"
-_DEFAULT_HOME = "~/skhyre_data"
 
 #: The five answer styles of every DSP query, in file order.
 DSP_DOMAINS: tuple[str, ...] = ("academy", "business", "entertainment", "literature", "normal")
@@ -104,23 +105,8 @@ _HELPFUL_NOTE = (
 
 
 def _data_homes(data_home: str | os.PathLike | None) -> list[tuple[Path, str]]:
-    """The folders searched, in order, each with why it is searched."""
-    if data_home is not None and not isinstance(data_home, str | os.PathLike):
-        raise TypeError(
-            f"data_home must be a path (str or os.PathLike) or None, got {type(data_home).__name__}."
-        )
-    homes: list[tuple[Path, str]] = []
-    if data_home is not None:
-        homes.append((Path(data_home).expanduser(), "the data_home argument"))
-    env = os.environ.get(_ENV_VAR, "")
-    if env:
-        homes.append((Path(env).expanduser(), f"the {_ENV_VAR} environment variable"))
-    homes.append((Path(_DEFAULT_HOME).expanduser(), f"the default, {_DEFAULT_HOME}"))
-    unique: list[tuple[Path, str]] = []
-    for home, why in homes:
-        if all(home != seen for seen, _ in unique):
-            unique.append((home, why))
-    return unique
+    """The folders searched, in order (see :func:`skhyre.datasets._data_homes`)."""
+    return _shared_data_homes(data_home, _ENV_VAR)
 
 
 def _find(relative: str, data_home, what: str) -> Path:

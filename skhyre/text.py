@@ -42,14 +42,9 @@ def _load_sentence_transformer(name: str, device: str):
 
 
 def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this machine; "
-            "use device='cpu' or 'auto'."
-        )
-    return str(device)
+    from ._net import resolve_device
+
+    return str(resolve_device(device))
 
 
 def _as_texts(X) -> tuple[np.ndarray, int, list[str] | None]:
