@@ -7,6 +7,8 @@ aggregate of all groups' pairs, then personalized to each group from
 N = 1, 5, 10, 20, 40 of its pairs (random and BALD), against a single reward
 network, every ensemble combination of ``skhyre.baselines`` (the best-member
 oracle marked), and the ensemble trained on that group alone (upper bound).
+The same protocol is then rerun with the group ids given to ``fit``
+(``training="by_group"``), with the same references over its members.
 Then the annotator-aware section (``_text_domains.run_domains``): domain ids
 given to ``fit``, ``by_group``/``mixed`` vs ``pooled``, in-domain and
 leave-one-domain-out. The protocol is documented in
@@ -51,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     res = run_preference_study(
-        quick=args.quick, seeds=args.seeds, data_home=data_home(), cache_dir=CACHE_DIR
+        quick=args.quick, seeds=args.seeds, data_home=data_home(), cache_dir=CACHE_DIR,
+        trainings=("pooled", "by_group"),
     )
     if not args.no_domains:
         dom = run_domains(args.quick, args.seeds if args.seeds else None)

@@ -163,6 +163,14 @@ def _parser() -> argparse.ArgumentParser:
         "--out", default="skhyre_preferences", help="output folder (default: %(default)s)"
     )
     pr.add_argument("--quick", action="store_true", help="a smaller, faster run")
+    pr.add_argument(
+        "--training",
+        nargs="+",
+        choices=("pooled", "by_group", "mixed"),
+        default=["pooled", "by_group"],
+        help="how the personalized ensemble is trained: without the group ids (pooled, "
+        "always run) and/or with them (default: %(default)s)",
+    )
     pr.set_defaults(func=_preferences)
     return p
 

@@ -23,7 +23,10 @@ The study behind ``skhyre preferences`` and ``benchmarks/preferences.py``
    upper bound, also scored on the other domains).
 2. **Helpful vs harmless** (HH-RLHF, Table 3): the same protocol with two
    groups, the first pairs of the helpful-base and harmless-base test files.
-3. **Annotator-aware training** (:func:`run_domain_study`): the DSP protocol
+3. **The same protocol with the group ids** (``trainings=("pooled",
+   "by_group")``): the ensemble is trained with the group of every training
+   pair given to ``fit(groups=...)``; same split, draws and references.
+4. **Annotator-aware training** (:func:`run_domain_study`): the DSP protocol
    with the domain of every training pair given to ``fit(..., groups=...)``:
    ``training="by_group"`` and ``"mixed"`` against ``"pooled"``, in-domain
    (all four domains in training) and leave-one-domain-out (trained on three
@@ -405,9 +408,16 @@ def _baseline_runs(P_train, y_train, grp: _Group, P_pool, P_test, draws) -> dict
 
 
 def _personalization(
-    groups: list[_Group], cfg: dict, seed: int, setting: str, progress=None
+    groups: list[_Group], cfg: dict, seed: int, setting: str, progress=None,
+    training: str = "pooled",
 ) -> list[dict]:
-    """Train on the aggregate, personalize to every group; rows of accuracies."""
+    """Train on the aggregate, personalize to every group; rows of accuracies.
+
+    ``training="pooled"`` trains the ensemble without the group ids (the
+    issue's protocol) and also fits the group-only upper bounds; any other
+    mode passes the ids to ``fit(groups=...)`` and reuses the pooled run's
+    single network and group-only models (not refitted).
+    """
     rows: list[dict] = []
 
     def add(group, method, runs: dict, **extra):
@@ -419,11 +429,15 @@ def _personalization(
 
     X_train = np.vstack([g.X_train for g in groups])
     y_train = np.concatenate([g.y_train for g in groups])
-    model = _reward_model(cfg["model"], seed, training="pooled").fit(X_train, y_train)
+    ids = np.concatenate([[g.name] * g.y_train.size for g in groups])
+    model = _reward_model(cfg["model"], seed, training=training)
+    model.fit(X_train, y_train, groups=None if training == "pooled" else ids)
     _tick(progress)
-    single = _reward_model(cfg["model"], seed, n_members=1, prior_scale=0.0, training="pooled")
-    single.fit(X_train, y_train)
-    _tick(progress)
+    single = None
+    if training == "pooled":
+        single = _reward_model(cfg["model"], seed, n_members=1, prior_scale=0.0)
+        single.fit(X_train, y_train)
+        _tick(progress)
     P_train = model.predict_members(X_train)
     rng = check_random_state(seed + 1000)
     for grp in groups:
@@ -435,7 +449,10 @@ def _personalization(
         P_pool, P_test = model.predict_members(grp.X_pool), model.predict_members(grp.X_test)
         for method, r in _baseline_runs(P_train, y_train, grp, P_pool, P_test, draws).items():
             add(grp.name, method, r)
-        add(grp.name, SINGLE_RM, {0: [float(single.score(grp.X_test, grp.y_test))]})
+        if single is not None:
+            add(grp.name, SINGLE_RM, {0: [float(single.score(grp.X_test, grp.y_test))]})
+    if training != "pooled":
+        return rows
     for own in groups:  # the fine-tuned upper bound: trained on one group alone
         alone = _reward_model(cfg["model"], seed, training="pooled").fit(own.X_train, own.y_train)
         _tick(progress)
@@ -918,6 +935,7 @@ def run_preference_study(
     cache_dir=None,
     include_hh: bool = True,
     include_domains: bool = False,
+    trainings: Sequence[str] = ("pooled",),
     config: dict | None = None,
     progress: bool = True,
 ) -> StudyResult:
@@ -948,6 +966,12 @@ def run_preference_study(
         Run the helpful-vs-harmless setting.
     include_domains : bool, default=False
         Also run :func:`run_domain_study` (annotator-aware training).
+    trainings : sequence of {"pooled", "by_group", "mixed"}, default=("pooled",)
+        How the personalized ensemble is trained. ``"pooled"`` (always run,
+        first) is the issue's protocol: no group ids. Each other mode reruns
+        the same split, draws and baselines with the group of every training
+        pair given to ``fit(groups=...)``; its rows have the setting
+        ``"dsp, <mode>"`` / ``"hh, <mode>"`` and its own report section.
     config : dict, default=None
         Overrides of the configuration (``"model"`` merged key by key).
     progress : bool, default=True
@@ -983,15 +1007,26 @@ def run_preference_study(
             bar = make_bar(-(-n // HH_BLOCK), f"embedding HH {name}")
             hh_table.update(embed_items(items, embedder, HH_BLOCK, bar))
             bar.close()
-    fits_per_seed = 2 + len(DSP_GROUPS) + ((2 + len(hh)) if include_hh else 0)
+    trainings = ("pooled", *[t for t in dict.fromkeys(trainings) if t != "pooled"])
+    unknown = [t for t in trainings if t not in ("pooled", "by_group", "mixed")]
+    if unknown:
+        raise ValueError(
+            f"trainings must be among 'pooled', 'by_group', 'mixed'; got {unknown!r}."
+        )
+    extra_fits = len(trainings) - 1
+    fits_per_seed = 2 + len(DSP_GROUPS) + extra_fits
+    if include_hh:
+        fits_per_seed += 2 + len(hh) + extra_fits
     bar = make_bar(len(cfg["seeds"]) * fits_per_seed, "training reward models")
     rows: list[dict] = []
     for seed in cfg["seeds"]:
-        groups, _ = _dsp_task(dsp, table, prompt_ids, cfg["split"], seed)
-        rows += _personalization(groups, cfg, seed, "dsp", bar)
+        tasks = [("dsp", _dsp_task(dsp, table, prompt_ids, cfg["split"], seed)[0])]
         if include_hh:
-            hh_groups = _hh_task(hh, hh_table, cfg["hh_pairs"], cfg["split"], seed)
-            rows += _personalization(hh_groups, cfg, seed, "hh", bar)
+            tasks.append(("hh", _hh_task(hh, hh_table, cfg["hh_pairs"], cfg["split"], seed)))
+        for name, task in tasks:
+            for mode in trainings:
+                setting = name if mode == "pooled" else f"{name}, {mode}"
+                rows += _personalization(task, cfg, seed, setting, bar, training=mode)
     bar.close()
 
     dsp_groups = list(DSP_GROUPS)
@@ -1032,6 +1067,25 @@ def run_preference_study(
                "Group-only models on both groups (paper's Table 3 fine-tune rows):", "",
                _cross_table(rows, "hh", hh_groups), ""]
         headline["hh"] = {k: v["mean"] for k, v in hh_means.items()}
+    for mode in trainings[1:]:
+        md += [f"### With the group ids: `training={mode!r}`, N={n5}\n",
+               f"The same splits, draws and references, but the ensemble is trained with the "
+               f"group of every training pair given to `fit(groups=...)` "
+               f"(`training={mode!r}`); the single RM and the group-only rows are the pooled "
+               "section's (not refitted). Baselines combine this ensemble's members.\n"]
+        names = [("dsp", "DSP domains", dsp_groups)]
+        if include_hh:
+            names.append(("hh", "HH-RLHF helpful vs harmless", list(hh)))
+        for key, title, grps in names:
+            setting = f"{key}, {mode}"
+            for r in [r for r in rows if r["setting"] == key and r["method"] in (SINGLE_RM, GROUP_ONLY)]:
+                rows.append({**r, "setting": setting})
+            table_md, means = _personalization_table(rows, setting, grps, n5)
+            md += [f"**{title}** (`training={mode!r}`)\n", table_md, "",
+                   *_target_lines(rows, setting, grps, n5), "",
+                   f"HyRe over N (mean over groups, `training={mode!r}`):", "",
+                   _curve_table(rows, setting, grps, cfg["n_labels"]), ""]
+            headline[setting] = {k: v["mean"] for k, v in means.items()}
     result = StudyResult(rows=rows, markdown="\n".join(md), config=cfg, headline=headline)
     if include_domains:
         dom = run_domain_study(quick=quick, seeds=cfg["seeds"], dsp=dsp, embedder=embedder,
@@ -1109,7 +1163,7 @@ def run_cli(args) -> int:
     """``skhyre preferences``: run the study and write its report (see :mod:`skhyre.cli`).
 
     Reads ``quick``, ``data_home``, ``out`` and, when present, ``seeds``,
-    ``cache_dir``, ``no_domains`` and ``no_progress`` from ``args``.
+    ``cache_dir``, ``training``, ``no_domains`` and ``no_progress`` from ``args``.
 
     Parameters
     ----------
@@ -1145,6 +1199,7 @@ def run_cli(args) -> int:
         data_home=args.data_home,
         cache_dir=cache_dir,
         include_domains=not getattr(args, "no_domains", False),
+        trainings=tuple(getattr(args, "training", None) or ("pooled",)),
         progress=not getattr(args, "no_progress", False),
     )
     print("\n" + result.markdown)

@@ -104,6 +104,44 @@ def test_study_runs_end_to_end(tmp_path):
     assert all(p.exists() for p in files)
 
 
+def test_study_with_group_ids_reuses_references(monkeypatch):
+    fits = []
+    original = ps._reward_model
+
+    def spy(model_cfg, seed, **overrides):
+        model = original(model_cfg, seed, **overrides)
+        fit = model.fit
+
+        def recording_fit(X, y, groups=None):
+            fits.append((overrides.get("training", "pooled"), groups is not None))
+            return fit(X, y, groups=groups)
+
+        model.fit = recording_fit
+        return model
+
+    monkeypatch.setattr(ps, "_reward_model", spy)
+    res = ps.run_preference_study(
+        dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False, config=TINY,
+        trainings=("by_group",), progress=False,
+    )
+    # pooled always runs first: ensemble, single network, four group-only models;
+    # then one by_group ensemble fitted with the ids
+    assert fits == [("pooled", False)] * 6 + [("by_group", True)]
+    assert {r["setting"] for r in res.rows} == {"dsp", "dsp, by_group"}
+    by_group = [r for r in res.rows if r["setting"] == "dsp, by_group"]
+    # the single network and group-only rows are the pooled run's, once per group
+    single = [r for r in by_group if r["method"] == ps.SINGLE_RM]
+    assert sorted(r["group"] for r in single) == sorted(DSP_GROUPS)
+    pooled_single = {r["group"]: r["accuracy"] for r in res.rows
+                     if r["setting"] == "dsp" and r["method"] == ps.SINGLE_RM}
+    assert all(r["accuracy"] == pooled_single[r["group"]] for r in single)
+    assert "training='by_group'" in res.markdown
+    assert np.isfinite(res.headline["dsp, by_group"][ps.SINGLE_RM])
+    with pytest.raises(ValueError, match="trainings"):
+        ps.run_preference_study(dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False,
+                                config=TINY, trainings=("bygroup",), progress=False)
+
+
 def test_split_is_by_prompt_and_disjoint():
     table = ps.embed_items(
         [[t for t in row] for row in np.array(
@@ -203,5 +241,13 @@ def test_cli_entry_writes_the_report(tmp_path, monkeypatch, capsys):
     assert ps.run_cli(args) == 0
     assert calls["quick"] is True and calls["data_home"] == str(tmp_path / "data")
     assert Path(calls["cache_dir"]) == tmp_path / "o" / "embedding_cache"
+    assert calls["trainings"] == ("pooled",)
     assert (tmp_path / "o" / "preferences.json").exists()
+    # the console script runs the annotator-aware variant too unless told otherwise
+    from skhyre.cli import _parser
+
+    parsed = _parser().parse_args(["preferences", "--quick"])
+    assert parsed.training == ["pooled", "by_group"]
+    parsed = _parser().parse_args(["preferences", "--training", "pooled"])
+    assert parsed.training == ["pooled"]
     assert "DSP: four domains" in capsys.readouterr().out
