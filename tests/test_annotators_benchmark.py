@@ -68,6 +68,75 @@ def test_text_section_without_module(bench, monkeypatch, tmp_path):
     assert "benchmarks/preferences.py" in res["markdown"]
 
 
+def test_ceiling_members_are_nested_unit_normals(bench):
+    data = bench.make_data(8, 0.0, 0, 2)
+    W = bench.ceiling_members(data, 300, seed=0)
+    assert W.shape == (300, 8)
+    np.testing.assert_allclose(np.linalg.norm(W, axis=1), 1.0)
+    np.testing.assert_array_equal(W[:100], data.labeler_weights)  # the training labelers first
+    np.testing.assert_array_equal(bench.ceiling_members(data, 1000, seed=0)[:300], W)
+
+
+def test_hard_bald_curve_matches_numpy_reference(bench):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 3))
+    W = rng.standard_normal((12, 3))
+    P1 = (W @ X.T > 0).astype(np.float64)
+    y = (X @ rng.standard_normal(3) > 0).astype(int)
+    ns, T = (1, 4, 9), 2.0
+    got = bench.hard_bald_curve(P1, y, ns, T)
+    # reference: weights softmax(-errors / T); hard members, so BALD is the entropy
+    # of the mixture; first maximum among the points not yet chosen
+    chosen, L, want = [], np.zeros(12), []
+    for n in range(1, max(ns) + 1):
+        w = np.exp(-(L - L.min()) / T)
+        w /= w.sum()
+        p = np.clip(w @ P1, 1e-300, 1.0)
+        q = np.clip(1.0 - w @ P1, 1e-300, 1.0)
+        H = -(p * np.log(p) + q * np.log(q))
+        H[chosen] = -np.inf
+        i = int(np.argmax(H))
+        chosen.append(i)
+        L += P1[:, i] != y[i]
+        if n in ns:
+            w = np.exp(-(L - L.min()) / T)
+            w /= w.sum()
+            rest = np.setdiff1d(np.arange(60), chosen)
+            want.append(np.mean(((w @ P1[:, rest]) > 0.5) == y[rest]))
+    np.testing.assert_allclose(got, want)
+
+
+def test_ceiling_section_runs_small(bench):
+    cfg = dict(bench.QUICK, seeds=1, test_labelers=2, n_labels=(5, 40), ceiling_members=(100, 300))
+    c = bench.ceiling(cfg)
+    rows = {(r["members"], r["labels"]): r for r in c["rows"]}
+    assert set(rows) == {(m, k) for m in (100, 300) for k in ("random", "bald", "oracle")}
+    # a superset of hypotheses has a best member at least as close
+    assert rows[(300, "oracle")]["mean"][0] >= rows[(100, "oracle")]["mean"][0]
+    assert all(0.0 <= v <= 1.0 for r in c["rows"] for v in r["mean"])
+    text = "\n".join(bench.ceiling_markdown(c, [5, 40]))
+    assert "exact rules" in text and "logistic regression" in text
+
+
+def test_scaled_section_runs_small(bench, monkeypatch):
+    small = {**bench.SCALED_QUICK, "data": {"n_samples": 400, "n_labelers": 20,
+                                             "n_test_samples": 60},
+             "model": {**bench.SCALED_QUICK["model"], "n_members": 20}, "epochs": 1}
+    monkeypatch.setattr(bench, "SCALED_QUICK", small)
+    cfg = dict(bench.QUICK, seeds=1, test_labelers=2, n_labels=(5, 40))
+    s = bench.scaled(cfg, quick=True)
+    assert s["data"]["n_labelers"] == 20 and s["model"]["n_members"] == 20
+    assert bench.LR_NAME in s["accuracy"] and "HyRe by_group, BALD labels" in s["accuracy"]
+    assert all(0.0 <= v <= 1.0 for st in s["accuracy"].values() for v in st["mean"])
+    grid = {bench.setting_key(d, a): {"accuracy": {
+        name: {"mean": [0.9, 0.9], "std": [0, 0]}
+        for name in (bench.LR_NAME, "HyRe by_group, BALD labels")}}
+        for d, a in bench.SETTINGS}
+    t = bench.targets(grid, [5, 40], s)
+    assert len(t) == 5 and "20 training labelers" in t[-1]["target"]
+    assert "More labelers" in "\n".join(bench.scaled_markdown(s, [5, 40]))
+
+
 @pytest.mark.slow
 def test_annotators_quick(tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg")
