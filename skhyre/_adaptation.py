@@ -34,7 +34,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels, acquisition, pools
-from .reweighting import NaNMemberWarning, loo_temperature
+from .reweighting import NaNMemberWarning, evidence_temperature, loo_temperature
+
+#: Temperatures chosen from the adaptation examples at every update.
+_DATA_TEMPERATURES = ("auto", "evidence")
 
 __all__ = ["AdaptationMixin"]
 
@@ -80,7 +83,7 @@ class AdaptationMixin:
         self._adapt_y = None
 
     def _fixed_temperature_or(self, default: float) -> float:
-        return default if self.temperature == "auto" else float(self.temperature)
+        return default if self.temperature in _DATA_TEMPERATURES else float(self.temperature)
 
     def reset_weights(self):
         """Back to the prior: uniform weights, nothing seen. Returns ``self``."""
@@ -91,11 +94,12 @@ class AdaptationMixin:
     # ----------------------------------------------------------- validation
     def _check_temperature_param(self) -> None:
         t = self.temperature
+        msg = f"temperature must be a float > 0, 'auto' or 'evidence', got {t!r}."
         if isinstance(t, str):
-            if t != "auto":
-                raise ValueError(f"temperature must be a float > 0 or 'auto', got {t!r}.")
+            if t not in _DATA_TEMPERATURES:
+                raise ValueError(msg)
         elif isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:
-            raise ValueError(f"temperature must be a float > 0 or 'auto', got {t!r}.")
+            raise ValueError(msg)
 
     def _resolve_adapt_loss(self) -> tuple[str | None, Callable]:
         """(name or None for a callable, fn(M, y) -> (rows, n))."""
@@ -139,7 +143,9 @@ class AdaptationMixin:
     def _committed_update(self, M_new: np.ndarray, y_new: np.ndarray, *, reset: bool) -> None:
         """Compute the new state fully, then assign it (failures change nothing)."""
         self._check_temperature_param()
-        _, fn = self._resolve_adapt_loss()
+        loss_name, fn = self._resolve_adapt_loss()
+        if self.temperature == "evidence":
+            self._check_evidence_loss(loss_name)
         K = self._n_members_fitted()
         losses = self._losses(fn, M_new, y_new, K)
         if reset or self._adapt_M is None:
@@ -153,6 +159,9 @@ class AdaptationMixin:
         if self.temperature == "auto":
             hist_L = self._losses(fn, hist_M, hist_y, K)
             T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
+        elif self.temperature == "evidence":
+            hist_L = self._losses(fn, hist_M, hist_y, K)
+            T, _ = evidence_temperature(hist_L, loss_name)
         else:
             T = float(self.temperature)
         w, logw = _weights_from_cum(cum, T)
@@ -169,6 +178,15 @@ class AdaptationMixin:
         self.temperature_ = T
         self.n_adapt_samples_ = int(hist_y.shape[0])
         self._adapt_M, self._adapt_y = hist_M, hist_y
+
+    def _check_evidence_loss(self, loss_name) -> None:
+        if loss_name not in ("squared", "absolute", "zero_one", "log_loss"):
+            shown = "a callable" if loss_name is None else repr(loss_name)
+            raise ValueError(
+                f"temperature='evidence' needs an adapt_loss with a noise model "
+                f"('squared', 'absolute', 'zero_one' or 'log_loss'), got {shown}; use a "
+                "float temperature or 'auto' with it."
+            )
 
     def _check_adapt_input(self, X, y):
         check_is_fitted(self)
@@ -385,7 +403,9 @@ class AdaptationMixin:
                 )
             kernel_loss = self._compiled_loss(loss_name)
             compiled = (
-                self.temperature != "auto" and kernel_loss is not None and criterion != "random"
+                not isinstance(self.temperature, str)
+                and kernel_loss is not None
+                and criterion != "random"
             )
             if compiled:
                 picked, _ = acquisition.select_sequential(

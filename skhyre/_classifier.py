@@ -43,8 +43,11 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     batch_size : int, default=128
     lr : float, default=1e-3
     weight_decay : float, default=0.0
-    temperature : float or "auto", default=1.0
-        HyRe softmax temperature (> 0), or ``"auto"`` (leave-one-out choice).
+    temperature : float, "auto" or "evidence", default=1.0
+        HyRe softmax temperature (> 0), or ``"auto"`` (leave-one-out choice),
+        or ``"evidence"`` (the empirical-Bayes temperature of the loss's noise
+        model: 1 for ``"log_loss"``, a label-flip rate fitted to the labels
+        for ``"zero_one"``; see :func:`skhyre.reweighting.evidence_temperature`).
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-example loss used to reweight (``None``: ``"zero_one"``, the
         paper's choice). A callable gets ``(member_probabilities (K, n, C),

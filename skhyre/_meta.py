@@ -223,10 +223,12 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         :class:`~sklearn.ensemble.ExtraTreesClassifier`,
         :class:`~sklearn.ensemble.BaggingClassifier`) whose fitted
         ``estimators_`` become the members.
-    temperature : float or "auto", default=1.0
+    temperature : float, "auto" or "evidence", default=1.0
         HyRe softmax temperature (> 0), in units of the adaptation loss, or
         ``"auto"``: re-chosen at every adaptation by leave-one-out predictive
-        loss (see :func:`skhyre.reweighting.loo_temperature`).
+        loss (see :func:`skhyre.reweighting.loo_temperature`), or
+        ``"evidence"``: the empirical-Bayes temperature of the loss's noise
+        model (see :func:`skhyre.reweighting.evidence_temperature`).
     adapt_loss : str or callable, default=None
         Per-example loss used to reweight. Regression: ``"squared"``
         (default) or ``"absolute"``, scale-free (in units of the training
@@ -333,7 +335,10 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
 
     _parameter_constraints: ClassVar[dict] = {
         "estimators": [list, HasMethods(["fit", "predict"])],
-        "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "temperature": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto", "evidence"}),
+        ],
         "adapt_loss": [
             None,
             StrOptions({*_REGRESSION_LOSSES, *_CLASSIFICATION_LOSSES}),

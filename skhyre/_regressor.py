@@ -41,10 +41,13 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
     lr : float, default=1e-3
         Adam learning rate.
     weight_decay : float, default=0.0
-    temperature : float or "auto", default=1.0
+    temperature : float, "auto" or "evidence", default=1.0
         HyRe softmax temperature (> 0), in units of the adaptation loss. With
         ``"auto"`` it is re-chosen at every adaptation by leave-one-out
-        predictive loss (see :func:`skhyre.reweighting.loo_temperature`).
+        predictive loss (see :func:`skhyre.reweighting.loo_temperature`); with
+        ``"evidence"``, as twice the Gaussian noise variance (``"squared"``) or
+        the Laplace scale (``"absolute"``) that makes the adaptation labels
+        most likely (see :func:`skhyre.reweighting.evidence_temperature`).
     adapt_loss : {"squared", "absolute", "gaussian_nll"} or callable, default=None
         Per-example loss used to reweight (``None``: ``"squared"``). Losses are
         scale-free: measured in units of the training target's standard

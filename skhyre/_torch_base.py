@@ -61,7 +61,10 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "temperature": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "temperature": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto", "evidence"}),
+        ],
         "adapt_loss": [None, str, callable],
         "device": [StrOptions({"cpu", "cuda", "auto"}), str],
         "random_state": ["random_state"],

@@ -1006,7 +1006,9 @@ def _active_adapt(
     # The compiled loop (array oracle, fixed temperature, a kernel loss) or
     # the Python loop; whether the estimator has a kernel loss may depend on
     # the pool (see _POOL_FLAG), so the first pass scores for both.
-    compiled_possible = y_all is not None and est.temperature != "auto" and criterion != "random"
+    compiled_possible = (
+        y_all is not None and not isinstance(est.temperature, str) and criterion != "random"
+    )
     seq = _CompiledSequence(est, criterion) if compiled_possible else None
 
     def loop_plan() -> tuple:

@@ -8,8 +8,9 @@ updating on a batch or on its examples one by one gives the same weights.
 
 :class:`HypothesisWeights` is framework-free: it needs only a ``(K, n)``
 matrix of per-example member losses, from any models. :func:`loo_temperature`
-chooses the temperature from the adaptation examples alone (used by the
-estimators' ``temperature="auto"``).
+and :func:`evidence_temperature` choose the temperature from the adaptation
+examples alone (the estimators' ``temperature="auto"`` and
+``temperature="evidence"``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from . import _kernels
 
 __all__ = [
     "DEFAULT_TEMPERATURE_GRID",
+    "EVIDENCE_LOSSES",
+    "EVIDENCE_TEMPERATURE_GRID",
     "HypothesisWeights",
     "NaNMemberWarning",
     "check_temperature",
+    "evidence_temperature",
     "loo_temperature",
 ]
 
@@ -387,3 +391,122 @@ def loo_temperature(
     tol = 1e-12 * max(1.0, abs(best)) if np.isfinite(best) else 0.0
     winners = np.flatnonzero(scores <= best + tol)
     return float(temps[winners[-1]]), scores
+
+
+#: Candidate temperatures for ``temperature="evidence"``: 161 log-spaced values
+#: from 1e-4 to 1e4 (about 12% apart), plus ``inf``.
+EVIDENCE_TEMPERATURE_GRID = np.append(np.logspace(-4, 4, 161), np.inf)
+
+#: The losses :func:`evidence_temperature` has a noise model for.
+EVIDENCE_LOSSES = ("squared", "absolute", "zero_one", "log_loss")
+
+
+def _log_normalizer(loss: str, temps: np.ndarray) -> np.ndarray:
+    """Per-example log normalizer of the likelihood ``exp(-loss / T)``, up to a constant."""
+    with np.errstate(divide="ignore", over="ignore"):
+        if loss == "squared":  # Gaussian noise, 2 sigma^2 = T
+            return np.where(np.isinf(temps), -np.inf, -0.5 * np.log(temps))
+        if loss == "absolute":  # Laplace noise, scale b = T
+            return np.where(np.isinf(temps), -np.inf, -np.log(temps))
+        # zero_one: a label is flipped with probability eps = 1 / (1 + exp(1 / T))
+        return -np.logaddexp(0.0, -1.0 / temps)
+
+
+def evidence_temperature(losses, loss: str = "squared", grid=None, log_prior=None):
+    """Choose the temperature that maximizes the evidence of the adaptation labels.
+
+    HyRe's weights ``softmax(-L / T)`` are the Bayesian posterior over members
+    when ``exp(-loss / T)``, normalized, is the likelihood of a label. Each
+    built-in loss has such a noise model, whose scale is the temperature:
+
+    - ``"squared"``: Gaussian noise with variance ``T / 2`` (in the loss's
+      units);
+    - ``"absolute"``: Laplace noise with scale ``T``;
+    - ``"zero_one"``: each label flipped with probability
+      ``eps = 1 / (1 + exp(1 / T))`` (``T = inf``: labels are coin flips);
+    - ``"log_loss"``: the loss already is a log-likelihood, so ``T = 1``.
+
+    The noise scale is then estimated from the labels themselves by
+    maximizing the marginal likelihood (type-II maximum likelihood, "empirical
+    Bayes"): ``log mean_k exp(-L_k / T) + n * log Z(T)``, with ``L_k`` the
+    cumulative loss of member ``k`` over the ``n`` examples and ``Z`` the
+    likelihood's normalizer. Unlike a leave-one-out search, the evidence
+    prices the noise level in: when the members' losses differ by little
+    compared with how noisy the labels are, the best temperature is high and
+    the weights stay close to the prior. Ties go to the higher temperature.
+
+    Parameters
+    ----------
+    losses : array-like of shape (K, n)
+        Per-example member losses on the adaptation examples (NaN members
+        are left out; ``+inf`` losses give a member no evidence).
+    loss : {"squared", "absolute", "zero_one", "log_loss"}, default="squared"
+        Which noise model the losses come from.
+    grid : array-like, default=None
+        Candidate temperatures (> 0). ``None`` uses
+        :data:`EVIDENCE_TEMPERATURE_GRID`.
+    log_prior : array-like of shape (K,), default=None
+        Log prior weights; ``None`` is uniform.
+
+    Returns
+    -------
+    temperature : float
+        The temperature of highest evidence (``inf``: uniform weights, only
+        possible for ``"zero_one"``).
+    log_evidence : ndarray of shape (G,)
+        Log evidence of every candidate (up to a constant), in the order of
+        the sorted grid; all zeros for ``"log_loss"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.reweighting import evidence_temperature
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.normal(size=200)
+    >>> F = np.stack([y + rng.normal(scale=0.5, size=200), np.zeros(200)])  # 2 members
+    >>> T, _ = evidence_temperature((F - y) ** 2, "squared")
+    >>> round(T / 2, 1)  # the noise variance of the better member, 0.5 ** 2
+    0.2
+    >>> evidence_temperature(np.array([[0.0, 1.0], [1.0, 1.0]]), "log_loss")[0]
+    1.0
+    """
+    if loss not in EVIDENCE_LOSSES:
+        raise ValueError(
+            f"temperature='evidence' needs a loss with a noise model: one of "
+            f"{list(EVIDENCE_LOSSES)}, got {loss!r}."
+        )
+    L = np.asarray(losses, dtype=np.float64)
+    if L.ndim != 2:
+        raise ValueError(f"losses must be a (K, n) matrix, got ndim={L.ndim}.")
+    K, n = L.shape
+    if n == 0:
+        raise ValueError("evidence_temperature needs at least one adaptation example.")
+    temps = EVIDENCE_TEMPERATURE_GRID if grid is None else np.asarray(grid, dtype=np.float64)
+    for t in np.ravel(temps):
+        check_temperature(t, "every temperature in the grid")
+    temps = np.unique(np.ravel(temps))
+    if loss == "log_loss":
+        return 1.0, np.zeros(temps.size)
+    if np.isneginf(L).any():
+        raise ValueError("losses must not be -inf.")
+    lp = _check_log_prior(log_prior, K)
+    cum = L.sum(axis=1)
+    keep = ~np.isnan(cum)
+    if not keep.any():
+        raise ValueError("Every member has NaN losses: there is no evidence to weigh.")
+    cum, lp = cum[keep], lp[keep]
+    finite = np.isfinite(cum)
+    if not finite.any():
+        return float(temps[-1]), np.full(temps.size, -np.inf)
+    # log sum_k prior_k exp(-cum_k / T), stable for every T (inf: the prior mass left)
+    lead = cum[finite].min()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = lp[finite][None, :] - (cum[finite][None, :] - lead) / temps[:, None]
+    zmax = z.max(axis=1, keepdims=True)
+    log_mix = (zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))) - lead / temps
+    log_ev = log_mix + n * _log_normalizer(loss, temps)
+    log_ev = np.where(np.isnan(log_ev), -np.inf, log_ev)
+    best = log_ev.max()
+    tol = 1e-12 * max(1.0, abs(best)) if np.isfinite(best) else 0.0
+    winners = np.flatnonzero(log_ev >= best - tol)
+    return float(temps[winners[-1]]), log_ev

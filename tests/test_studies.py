@@ -61,7 +61,7 @@ def test_tiny_study_summary_and_runs(tiny_result):
     (run,) = res.runs
     assert (run["dataset"], run["ensemble"], run["seed"]) == ("energy", "shared_base", 0)
     for arm in ("random", "active"):
-        for variant in ("T=1", "auto", "auto-1se"):
+        for variant in ("T=1", "auto", "auto-1se", "evidence"):
             r = run[arm][variant]
             assert r["uniform"] > 0 and r["hyre"] > 0
             rel = 100 * (r["hyre"] - r["uniform"]) / r["uniform"]
@@ -76,6 +76,9 @@ def test_tiny_study_summary_and_runs(tiny_result):
     assert cell["n_seeds"] == 1
     assert cell["random/auto"]["hyre"][0] == pytest.approx(run["random"]["auto"]["hyre"])
     assert set(res.auto_at_or_below_uniform) == {"energy/shared_base"}
+    assert set(res.at_or_below_uniform("evidence")) == {"energy/shared_base"}
+    # evidence: the temperature that makes the random arm's labels most likely
+    assert run["random"]["evidence"]["uniform"] == run["random"]["auto"]["uniform"]
     assert res.meta["seed_list"] == [0] and res.meta["n_members"] == 4
 
 
@@ -86,7 +89,8 @@ def test_tiny_study_writes_results(tiny_result, tmp_path):
     assert set(payload) >= {"meta", "summary", "runs", "paper_table1", "auto_at_or_below_uniform"}
     md = (tmp_path / "uci_shift.md").read_text()
     assert "0.1508" in md  # the paper's shared_base energy value beside ours
-    assert "| energy | shared_base |" in md and "Verdict" in md
+    assert "| energy | shared_base |" in md and "Verdict (auto)" in md
+    assert "Verdict (evidence)" in md and "Δ evidence" in md
     if len(written) == 3:
         assert (tmp_path / "uci_shift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

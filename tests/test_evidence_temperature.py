@@ -1,0 +1,228 @@
+"""``temperature="evidence"``: the empirical-Bayes temperature.
+
+:func:`skhyre.reweighting.evidence_temperature` against a plain NumPy
+reference (the full likelihood of every noise model, constants included),
+its properties (member permutation, extreme losses, no evidence), and the
+estimators' ``temperature="evidence"`` (weights, history, active loop,
+bad losses).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from numpy.testing import assert_allclose
+
+from skhyre import HyReClassifier, HyReRegressor
+from skhyre.reweighting import EVIDENCE_TEMPERATURE_GRID, evidence_temperature
+
+GRID = np.logspace(-3, 3, 49)
+
+
+def reference_log_evidence(L: np.ndarray, loss: str, temps: np.ndarray) -> np.ndarray:
+    """log( mean_k prod_i p(y_i | member k) ) with every constant, per temperature."""
+    out = []
+    for T in temps:
+        if loss == "squared":  # Gaussian, variance T / 2: density (pi T)^-1/2 exp(-l / T)
+            per = -0.5 * np.log(np.pi * T) - L / T
+        elif loss == "absolute":  # Laplace, scale T: density exp(-l / T) / (2 T)
+            per = -np.log(2 * T) - L / T
+        else:  # zero_one: a label is flipped with probability eps
+            log_eps = -np.logaddexp(0.0, 1.0 / T)  # log(1 / (1 + e^(1/T))), no underflow
+            log_keep = -np.logaddexp(0.0, -1.0 / T)  # log(1 - eps)
+            per = np.where(L > 0.5, log_eps, log_keep)
+        member = per.sum(axis=1)
+        m = member.max()
+        out.append(m + np.log(np.mean(np.exp(member - m))))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute", "zero_one"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_numpy_reference(loss, seed):
+    rng = np.random.default_rng(seed)
+    K, n = 7, 15
+    if loss == "zero_one":
+        L = (rng.random((K, n)) < rng.uniform(0.05, 0.6, size=(K, 1))).astype(float)
+    else:
+        y = rng.normal(size=n)
+        F = y + rng.normal(scale=rng.uniform(0.2, 2.0, size=(K, 1)), size=(K, n))
+        L = (F - y) ** 2 if loss == "squared" else np.abs(F - y)
+    T, log_ev = evidence_temperature(L, loss, grid=GRID)
+    ref = reference_log_evidence(L, loss, GRID)
+    # equal up to one constant per loss (the normalizers' constants are dropped)
+    diff = log_ev - ref
+    assert_allclose(diff, diff[0], atol=1e-8)
+    # a temperature of (numerically) maximal evidence; on a plateau (a perfect member
+    # at 0-1 loss) the function takes the highest, the reference argmax the lowest
+    near_best = GRID[ref >= ref.max() - 1e-9 * max(1.0, abs(ref.max()))]
+    assert T in near_best
+
+
+def test_log_loss_is_the_exact_posterior():
+    T, log_ev = evidence_temperature(np.array([[0.1, 3.0], [0.5, 0.5]]), "log_loss")
+    assert T == 1.0 and log_ev.shape == (EVIDENCE_TEMPERATURE_GRID.size,)
+
+
+def test_recovers_the_noise_scale():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=2000)
+    F = np.stack([y + rng.normal(scale=0.3, size=2000), y + 5.0])
+    T, _ = evidence_temperature((F - y) ** 2, "squared")
+    assert T / 2 == pytest.approx(0.09, rel=0.15)  # Gaussian variance T / 2
+    T, _ = evidence_temperature(np.abs(F - y), "absolute")
+    assert T == pytest.approx(0.3 * np.sqrt(2 / np.pi), rel=0.15)  # Laplace MLE: mean |r|
+    flips = (rng.random((1, 2000)) < 0.2).astype(float)
+    T, _ = evidence_temperature(flips, "zero_one")
+    assert 1.0 / (1.0 + np.exp(1.0 / T)) == pytest.approx(0.2, rel=0.15)
+
+
+def test_coin_flip_members_give_uniform_weights():
+    L = np.array([[1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 0, 0]], dtype=float)  # all at 50%
+    T, _ = evidence_temperature(L, "zero_one")
+    assert T == np.inf
+
+
+def test_noisy_labels_keep_weights_flat_and_clean_labels_sharpen():
+    rng = np.random.default_rng(3)
+    n = 32
+    F = rng.normal(scale=0.05, size=(20, 1)) + np.zeros((20, n))  # members differ by ~0.05
+    clean = np.zeros(n)
+    noisy = rng.normal(scale=1.0, size=n)
+    T_clean, _ = evidence_temperature((F - clean) ** 2, "squared")
+    T_noisy, _ = evidence_temperature((F - noisy) ** 2, "squared")
+    assert T_noisy > 100 * T_clean
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    L=arrays(np.float64, (5, 6), elements=st.floats(0, 50)),
+    perm=st.permutations(range(5)),
+    loss=st.sampled_from(["squared", "absolute"]),
+)
+def test_member_permutation_invariance(L, perm, loss):
+    T1, e1 = evidence_temperature(L, loss, grid=GRID)
+    T2, e2 = evidence_temperature(L[list(perm)], loss, grid=GRID)
+    assert T1 == T2
+    assert_allclose(e1, e2, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    L=arrays(np.float64, (4, 5), elements=st.floats(0, 1e300)),
+    loss=st.sampled_from(["squared", "absolute", "zero_one"]),
+)
+def test_extreme_losses_stay_finite(L, loss):
+    if loss == "zero_one":
+        L = (L > 1e150).astype(float)
+    T, log_ev = evidence_temperature(L, loss)
+    assert T > 0 and not np.isnan(T)
+    assert not np.isnan(log_ev).any()
+
+
+def test_infinite_and_nan_members():
+    L = np.array([[0.1, 0.2, 0.1], [np.inf, 0.0, 0.0], [np.nan, 0.1, 0.1], [0.3, 0.2, 0.4]])
+    T, _log_ev = evidence_temperature(L, "squared")
+    T_clean, _ = evidence_temperature(L[[0, 3]], "squared")
+    assert T == T_clean  # the inf member adds no evidence, the NaN member is left out
+    with pytest.raises(ValueError, match="NaN"):
+        evidence_temperature(np.full((2, 3), np.nan), "squared")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(losses=np.zeros((2, 3)), loss="brier"), "noise model"),
+        (dict(losses=np.zeros(3), loss="squared"), r"\(K, n\)"),
+        (dict(losses=np.zeros((2, 0)), loss="squared"), "at least one"),
+        (dict(losses=np.zeros((2, 3)), loss="squared", grid=[1.0, -1.0]), "temperature"),
+        (dict(losses=-np.full((2, 3), np.inf), loss="squared"), "-inf"),
+    ],
+)
+def test_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        evidence_temperature(**kwargs)
+
+
+# ---------------------------------------------------------------- estimators
+FAST = dict(n_members=8, hidden_layer_sizes=(16,), max_epochs=4, batch_size=32, lr=1e-2,
+            prior_scale=3.0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def regressor():
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=200)
+    return HyReRegressor(**FAST).fit(X[:120], y[:120]), X[120:], y[120:]
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3))
+    y = np.where(X[:, 0] + 0.3 * X[:, 2] > 0, "yes", "no")
+    return HyReClassifier(**FAST).fit(X[:120], y[:120]), X[120:], y[120:]
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute"])
+def test_regressor_weights_at_the_evidence_temperature(regressor, loss):
+    est, Xp, yp = copy.deepcopy(regressor)
+    est.set_params(temperature="evidence", adapt_loss=loss).adapt(Xp[:20], yp[:20])
+    F = est.predict_members(Xp[:20]).astype(np.float64)
+    r = (F - yp[:20]) / est.y_scale_
+    L = r**2 if loss == "squared" else np.abs(r)
+    T, _ = evidence_temperature(L, loss)
+    assert est.temperature_ == pytest.approx(T)
+    z = -L.sum(axis=1) / T
+    w = np.exp(z - z.max())
+    assert_allclose(est.weights_, w / w.sum(), rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("loss, expected", [("zero_one", None), ("log_loss", 1.0)])
+def test_classifier_evidence(classifier, loss, expected):
+    est, Xp, yp = copy.deepcopy(classifier)
+    est.set_params(temperature="evidence", adapt_loss=loss).adapt(Xp[:20], yp[:20])
+    if expected is not None:
+        assert est.temperature_ == expected
+    else:
+        P = est.predict_members(Xp[:20])
+        wrong = (est.classes_[P.argmax(axis=2)] != yp[:20]).astype(float)
+        assert est.temperature_ == evidence_temperature(wrong, "zero_one")[0]
+
+
+def test_evidence_history_and_active_loop(regressor):
+    est, Xp, yp = copy.deepcopy(regressor)
+    est.set_params(temperature="evidence")
+    est.adapt(Xp[:6], yp[:6]).partial_adapt(Xp[6:15], yp[6:15])
+    ref = copy.deepcopy(est).adapt(Xp[:15], yp[:15])
+    assert est.temperature_ == ref.temperature_
+    assert_allclose(est.weights_, ref.weights_, rtol=1e-6, atol=1e-12)
+    # the sequential loop re-chooses the temperature after every label
+    est.reset_weights().active_adapt(Xp, yp, n_queries=8)
+    idx = est.queried_indices_
+    again = copy.deepcopy(est).adapt(Xp[idx], yp[idx])
+    assert est.temperature_ == again.temperature_
+    assert_allclose(est.weights_, again.weights_, rtol=1e-6, atol=1e-12)
+
+
+def test_evidence_rejects_losses_without_a_noise_model(regressor, classifier):
+    est, Xp, yp = copy.deepcopy(classifier)
+    est.set_params(temperature="evidence", adapt_loss="brier")
+    before = est.weights_.copy()
+    with pytest.raises(ValueError, match="noise model"):
+        est.adapt(Xp[:5], yp[:5])
+    assert_allclose(est.weights_, before)  # nothing changed
+    reg, Xp, yp = copy.deepcopy(regressor)
+    reg.set_params(temperature="evidence", adapt_loss=lambda F, y: (F - y) ** 2)
+    with pytest.raises(ValueError, match="a callable"):
+        reg.adapt(Xp[:5], yp[:5])
+    with pytest.raises(ValueError, match="'evidence'"):
+        reg.set_params(temperature="bayes", adapt_loss=None).adapt(Xp[:5], yp[:5])
