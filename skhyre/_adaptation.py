@@ -12,15 +12,16 @@
   ``(M, y) -> (n_rows(M), n)``; ``_default_adapt_loss``; ``_task``
   (``"regression"`` or ``"classification"``), and ``_n_members_fitted()``.
 
-Everything else (weights state, coherence, ``temperature="auto"``, batch and
+Everything else (weights state, coherence, ``temperature="auto"`` and
+``"evidence"``, batch and
 sequential queries, atomic failures) lives here, so the estimators stay thin.
 
 State kept after ``fit`` and every adaptation: ``weights_``,
 ``log_weights_``, ``cumulative_loss_``, ``n_adapt_samples_``,
 ``temperature_``; and, privately, the member predictions and targets of the
-adaptation examples since the last reset (``temperature="auto"`` re-chooses
-the temperature from all of them, and switching to ``"auto"`` later still
-sees them). These are small: adaptation sets are a few dozen rows.
+adaptation examples since the last reset (``"auto"`` and ``"evidence"``
+re-choose the temperature from all of them, and switching to either later
+still sees them). These are small: adaptation sets are a few dozen rows.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels, acquisition, pools
-from .reweighting import NaNMemberWarning, evidence_temperature, loo_temperature
+from .reweighting import (
+    EVIDENCE_LOSSES,
+    NaNMemberWarning,
+    evidence_temperature,
+    loo_temperature,
+)
 
 #: Temperatures chosen from the adaptation examples at every update.
 _DATA_TEMPERATURES = ("auto", "evidence")
@@ -144,8 +150,7 @@ class AdaptationMixin:
         """Compute the new state fully, then assign it (failures change nothing)."""
         self._check_temperature_param()
         loss_name, fn = self._resolve_adapt_loss()
-        if self.temperature == "evidence":
-            self._check_evidence_loss(loss_name)
+        self._check_evidence_loss(loss_name)
         K = self._n_members_fitted()
         losses = self._losses(fn, M_new, y_new, K)
         if reset or self._adapt_M is None:
@@ -180,13 +185,15 @@ class AdaptationMixin:
         self._adapt_M, self._adapt_y = hist_M, hist_y
 
     def _check_evidence_loss(self, loss_name) -> None:
-        if loss_name not in ("squared", "absolute", "zero_one", "log_loss"):
-            shown = "a callable" if loss_name is None else repr(loss_name)
-            raise ValueError(
-                f"temperature='evidence' needs an adapt_loss with a noise model "
-                f"('squared', 'absolute', 'zero_one' or 'log_loss'), got {shown}; use a "
-                "float temperature or 'auto' with it."
-            )
+        """``temperature="evidence"`` needs a built-in loss with a noise model."""
+        if self.temperature != "evidence" or loss_name in EVIDENCE_LOSSES:
+            return
+        shown = "a callable" if loss_name is None else repr(loss_name)
+        raise ValueError(
+            f"temperature='evidence' needs an adapt_loss with a noise model (one of "
+            f"{', '.join(repr(n) for n in EVIDENCE_LOSSES)}), got {shown}; use a float "
+            "temperature or 'auto' with it."
+        )
 
     def _check_adapt_input(self, X, y):
         check_is_fitted(self)

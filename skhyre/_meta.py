@@ -510,6 +510,11 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
                 )
         self._check_temperature_param()
         self._check_adapt_loss_for(task)
+        if not callable(self.adapt_loss):
+            default = "zero_one" if task == "classification" else "squared"
+            self._check_evidence_loss(self.adapt_loss or default)
+        else:
+            self._check_evidence_loss(None)
         X_valid, y_valid = self._validate_X(X, y, reset=True)
         if task == "classification":
             check_classification_targets(y_valid)

@@ -186,7 +186,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         """
         _check_hidden(self.hidden_layer_sizes)
         self._check_temperature_param()
-        self._resolve_adapt_loss()
+        self._check_evidence_loss(self._resolve_adapt_loss()[0])
         mode = self._resolve_training(groups, X32.shape[0])
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)

@@ -226,3 +226,24 @@ def test_evidence_rejects_losses_without_a_noise_model(regressor, classifier):
         reg.adapt(Xp[:5], yp[:5])
     with pytest.raises(ValueError, match="'evidence'"):
         reg.set_params(temperature="bayes", adapt_loss=None).adapt(Xp[:5], yp[:5])
+
+
+def test_fit_rejects_evidence_with_a_loss_without_noise_model():
+    from skhyre import HyReEnsemble, HyReRewardModel
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    with pytest.raises(ValueError, match="noise model"):
+        HyReRegressor(**FAST, temperature="evidence", adapt_loss="gaussian_nll").fit(X, y)
+    with pytest.raises(ValueError, match="noise model"):
+        HyReRewardModel(n_members=2, max_epochs=1, temperature="evidence",
+                        adapt_loss="brier").fit(np.hstack([X, X]), (y > 0).astype(int))
+    members = [("a", LinearRegression()), ("b", LinearRegression(fit_intercept=False))]
+    with pytest.raises(ValueError, match="a callable"):
+        HyReEnsemble(members, temperature="evidence", adapt_loss=lambda F, t: (F - t) ** 2).fit(X, y)
+    hyre = HyReEnsemble(members, temperature="evidence").fit(X, y).adapt(X[:10], y[:10])
+    F = np.stack([m.predict(X[:10]) for m in hyre.estimators_])
+    L = (F - y[:10]) ** 2 / hyre.y_scale_**2 if hasattr(hyre, "y_scale_") else (F - y[:10]) ** 2
+    assert 0 < hyre.temperature_ < np.inf
+    assert hyre.temperature_ == pytest.approx(evidence_temperature(L, "squared")[0])
