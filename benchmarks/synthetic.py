@@ -136,6 +136,7 @@ A_METHODS = (
     "HyRe T=1, random labels",
     "HyRe T=1, BALD-active labels",
     "HyRe auto, random labels",
+    "HyRe evidence, random labels",
     "uniform ensemble",
     "single network",
     "best member (oracle)",
@@ -210,6 +211,10 @@ def study_a(cfg: dict, progress) -> dict:
                         P[:, rest], model.weights_, yr
                     )
                     temps[training][n].append(float(model.temperature_))
+                    model.set_params(temperature="evidence").adapt(Xt[idx], yt[idx])
+                    acc["HyRe evidence, random labels"][j, c] = accuracy_of(
+                        P[:, rest], model.weights_, yr
+                    )
                     model.set_params(temperature=1.0).reset_weights()
                     model.active_adapt(Xt, yt, n_queries=n, criterion="bald")
                     rest_a = np.setdiff1d(np.arange(Xt.shape[0]), model.queried_indices_)
@@ -286,6 +291,7 @@ B_METHODS = (
     "HyRe T=1, random labels",
     "HyRe T=1, BALD-active labels",
     "HyRe auto, random labels",
+    "HyRe evidence, random labels",
     "fine-tuning, random labels",
     "fine-tuning, HyRe's BALD labels",
     "uniform ensemble (no adaptation)",
@@ -338,6 +344,10 @@ def study_b(cfg: dict, progress) -> dict:
             model.set_params(temperature="auto").adapt(Xt[idx], yt[idx])
             temps[n].append(float(model.temperature_))
             row["HyRe auto, random labels"].append(
+                accuracy_of(P[:, rest], model.weights_, yt[rest])
+            )
+            model.set_params(temperature="evidence").adapt(Xt[idx], yt[idx])
+            row["HyRe evidence, random labels"].append(
                 accuracy_of(P[:, rest], model.weights_, yt[rest])
             )
             model.set_params(temperature=1.0).reset_weights()
