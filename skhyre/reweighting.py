@@ -312,6 +312,19 @@ class HypothesisWeights:
         )
 
 
+def _check_losses_and_grid(losses, grid, default_grid, who: str):
+    """A ``(K, n >= 1)`` float loss matrix and a flat grid of valid temperatures."""
+    L = np.asarray(losses, dtype=np.float64)
+    if L.ndim != 2:
+        raise ValueError(f"losses must be a (K, n) matrix, got ndim={L.ndim}.")
+    if L.shape[1] == 0:
+        raise ValueError(f"{who} needs at least one adaptation example.")
+    temps = np.ravel(default_grid if grid is None else np.asarray(grid, dtype=np.float64))
+    for t in temps:
+        check_temperature(t, "every temperature in the grid")
+    return L, temps
+
+
 def loo_temperature(
     losses,
     mixture_loss: Callable[[np.ndarray], np.ndarray],
@@ -365,15 +378,8 @@ def loo_temperature(
     >>> T
     0.01
     """
-    L = np.asarray(losses, dtype=np.float64)
-    if L.ndim != 2:
-        raise ValueError(f"losses must be a (K, n) matrix, got ndim={L.ndim}.")
+    L, temps = _check_losses_and_grid(losses, grid, DEFAULT_TEMPERATURE_GRID, "loo_temperature")
     K, n = L.shape
-    if n == 0:
-        raise ValueError("loo_temperature needs at least one adaptation example.")
-    temps = DEFAULT_TEMPERATURE_GRID if grid is None else np.asarray(grid, dtype=np.float64)
-    for t in np.ravel(temps):
-        check_temperature(t, "every temperature in the grid")
     temps = np.unique(np.append(temps, np.inf))  # sorted ascending, inf last
     lp = _check_log_prior(log_prior, K)
     logW = _kernels.loo_log_weights(np.ascontiguousarray(L), temps, lp)
@@ -475,16 +481,11 @@ def evidence_temperature(losses, loss: str = "squared", grid=None, log_prior=Non
             f"temperature='evidence' needs a loss with a noise model: one of "
             f"{list(EVIDENCE_LOSSES)}, got {loss!r}."
         )
-    L = np.asarray(losses, dtype=np.float64)
-    if L.ndim != 2:
-        raise ValueError(f"losses must be a (K, n) matrix, got ndim={L.ndim}.")
+    L, temps = _check_losses_and_grid(
+        losses, grid, EVIDENCE_TEMPERATURE_GRID, "evidence_temperature"
+    )
     K, n = L.shape
-    if n == 0:
-        raise ValueError("evidence_temperature needs at least one adaptation example.")
-    temps = EVIDENCE_TEMPERATURE_GRID if grid is None else np.asarray(grid, dtype=np.float64)
-    for t in np.ravel(temps):
-        check_temperature(t, "every temperature in the grid")
-    temps = np.unique(np.ravel(temps))
+    temps = np.unique(temps)
     if loss == "log_loss":
         return 1.0, np.zeros(temps.size)
     if np.isneginf(L).any():

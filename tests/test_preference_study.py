@@ -104,8 +104,10 @@ def test_study_runs_end_to_end(tmp_path):
     assert all(p.exists() for p in files)
 
 
-def test_study_with_group_ids_reuses_references(monkeypatch):
-    fits = []
+@pytest.fixture
+def fits(monkeypatch):
+    """Record ``(training, set of group ids or None)`` of every reward-model fit."""
+    calls = []
     original = ps._reward_model
 
     def spy(model_cfg, seed, **overrides):
@@ -113,20 +115,27 @@ def test_study_with_group_ids_reuses_references(monkeypatch):
         fit = model.fit
 
         def recording_fit(X, y, groups=None):
-            fits.append((overrides.get("training", "pooled"), groups is not None))
+            calls.append((overrides.get("training"), None if groups is None else set(groups)))
             return fit(X, y, groups=groups)
 
         model.fit = recording_fit
         return model
 
     monkeypatch.setattr(ps, "_reward_model", spy)
+    return calls
+
+
+def test_study_with_group_ids_reuses_references(fits):
     res = ps.run_preference_study(
         dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False, config=TINY,
         trainings=("by_group",), progress=False,
     )
     # pooled always runs first: ensemble, single network, four group-only models;
     # then one by_group ensemble fitted with the ids
-    assert fits == [("pooled", False)] * 6 + [("by_group", True)]
+    assert [(t or "pooled", g is not None) for t, g in fits] == (
+        [("pooled", False)] * 6 + [("by_group", True)]
+    )
+    assert fits[-1][1] == set(DSP_GROUPS)
     assert {r["setting"] for r in res.rows} == {"dsp", "dsp, by_group"}
     by_group = [r for r in res.rows if r["setting"] == "dsp, by_group"]
     # the single network and group-only rows are the pooled run's, once per group
@@ -160,22 +169,7 @@ def test_split_is_by_prompt_and_disjoint():
         assert g.y_train.size and g.y_pool.size and g.y_test.size
 
 
-def test_domain_study_leave_one_out_hides_the_domain(monkeypatch):
-    fits = []
-    original = ps._reward_model
-
-    def spy(model_cfg, seed, **overrides):
-        model = original(model_cfg, seed, **overrides)
-        fit = model.fit
-
-        def recording_fit(X, y, groups=None):
-            fits.append((overrides.get("training"), None if groups is None else set(groups)))
-            return fit(X, y, groups=groups)
-
-        model.fit = recording_fit
-        return model
-
-    monkeypatch.setattr(ps, "_reward_model", spy)
+def test_domain_study_leave_one_out_hides_the_domain(fits):
     res = ps.run_domain_study(
         dsp=tiny_dsp(), embedder=KeywordEmbedder(), modes=("pooled", "by_group"),
         config=TINY, progress=False,
