@@ -229,8 +229,9 @@ def test_evidence_rejects_losses_without_a_noise_model(regressor, classifier):
 
 
 def test_fit_rejects_evidence_with_a_loss_without_noise_model():
-    from skhyre import HyReEnsemble, HyReRewardModel
     from sklearn.linear_model import LinearRegression
+
+    from skhyre import HyReEnsemble, HyReRewardModel
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
