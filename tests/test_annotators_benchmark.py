@@ -137,6 +137,14 @@ def test_scaled_section_runs_small(bench, monkeypatch):
     assert "More labelers" in "\n".join(bench.scaled_markdown(s, [5, 40]))
 
 
+def bench_sizes():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module("annotators").CEILING_MEMBERS
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
 @pytest.mark.slow
 def test_annotators_quick(tmp_path):
     env = dict(os.environ, MPLBACKEND="Agg")
@@ -181,5 +189,8 @@ def test_annotators_quick(tmp_path):
     )
     cost = payload["training_cost"]
     assert cost["ratio_to_pooled"]["pooled"] == 1.0 and cost["repeats"] >= 3
-    assert len(payload["targets"]) == 4
+    assert len(payload["targets"]) == 5  # the four settings, then the 1,000-labeler one
+    assert "1,000" not in payload["targets"][-1]["target"]  # quick: a smaller scaled run
     assert "(oracle)" in md and "## Training cost" in md and "## Text domains" in md
+    assert "## Ceiling" in md and "## More labelers" in md
+    assert {r["members"] for r in payload["ceiling"]["rows"]} == set(bench_sizes())
