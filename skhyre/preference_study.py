@@ -708,8 +708,9 @@ class StudyResult:
     ----------
     rows : list of dict
         One per (setting, seed, group, method, N): the accuracy averaged over
-        that seed's runs. ``setting`` is ``"dsp"``, ``"hh"``, ``"in-domain"``
-        or ``"leave-one-domain-out"``.
+        that seed's runs. ``setting`` is ``"dsp"``, ``"hh"`` (pooled training),
+        ``"dsp, <mode>"``, ``"hh, <mode>"`` (trained with the group ids),
+        ``"in-domain"`` or ``"leave-one-domain-out"``.
     markdown : str
         The report (tables of mean ± std over seeds).
     config : dict
