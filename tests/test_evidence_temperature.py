@@ -248,3 +248,13 @@ def test_fit_rejects_evidence_with_a_loss_without_noise_model():
     L = (F - y[:10]) ** 2 / hyre.y_scale_**2 if hasattr(hyre, "y_scale_") else (F - y[:10]) ** 2
     assert 0 < hyre.temperature_ < np.inf
     assert hyre.temperature_ == pytest.approx(evidence_temperature(L, "squared")[0])
+
+
+def test_streamed_active_loop_matches_in_memory(regressor):
+    est, Xp, yp = regressor
+    est = copy.deepcopy(est).set_params(temperature="evidence")
+    streamed = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=6, pool_memory_budget=0)
+    cached = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=6)
+    np.testing.assert_array_equal(streamed.queried_indices_, cached.queried_indices_)
+    assert streamed.temperature_ == cached.temperature_
+    assert_allclose(streamed.weights_, cached.weights_, rtol=1e-6, atol=1e-12)
