@@ -621,7 +621,7 @@ class UCIStudyResult:
             "standardized or not, which OOD rows are scored); its uniform numbers are not "
             "reproducible as stated, so compare the *relative* change, not the levels. Ours: "
             "RMSE on the standardized target, active arm (the paper's appendix: 32 examples "
-            "queried by variance), temperature 1 (the paper's rule) and auto.",
+            "queried by variance), temperature 1 (the paper's rule), auto and evidence.",
             "",
             "| ensemble | dataset | paper uniform | paper HyRe | paper Δ | ours uniform | "
             "ours HyRe T=1 | ours Δ T=1 | ours HyRe auto | ours Δ auto | ours Δ evidence |",
