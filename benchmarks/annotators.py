@@ -32,7 +32,9 @@ Five further sections:
 - **Text domains**: ``benchmarks/_text_domains.py`` (``run_domains``), when
   it is importable.
 
-Run ``python benchmarks/annotators.py`` (about 15 min on 2 cores) or
+Run ``python benchmarks/annotators.py`` (about 30 min on 2 cores: 15 for the main
+grid, the variant study and the cost, about 7 each for the ceiling and the
+1,000-labeler section) or
 ``--quick`` (a smoke run, under 3 min). Writes ``annotators.json``,
 ``annotators.md`` and ``annotators.png`` to ``--out`` (default
 ``benchmarks/results``).
