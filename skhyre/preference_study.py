@@ -824,6 +824,17 @@ def _load_dsp_table(dsp, data_home, embedder, n_prompts, progress_bar):
     return dsp, np.arange(n), table
 
 
+def _prepare(quick, seeds, config, progress, embedder, cache_dir, dsp, data_home):
+    """What both studies start from: the configuration, a progress-bar factory, the
+    embedder and the embedded DSP answers."""
+    cfg = _resolve_config(quick, seeds, config)
+    make_bar = _progress(progress)
+    if embedder is None:
+        embedder = default_embedder(cache_dir)
+    dsp, prompt_ids, table = _load_dsp_table(dsp, data_home, embedder, cfg["dsp_prompts"], make_bar)
+    return cfg, make_bar, embedder, dsp, prompt_ids, table
+
+
 def _progress(enabled: bool):
     def make(total, desc):
         from tqdm.auto import tqdm
@@ -900,11 +911,9 @@ def run_domain_study(
     >>> print(res.markdown)  # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    cfg = _resolve_config(quick, seeds, config)
-    make_bar = _progress(progress)
-    if embedder is None:
-        embedder = default_embedder(cache_dir)
-    dsp, prompt_ids, table = _load_dsp_table(dsp, data_home, embedder, cfg["dsp_prompts"], make_bar)
+    cfg, make_bar, embedder, dsp, prompt_ids, table = _prepare(
+        quick, seeds, config, progress, embedder, cache_dir, dsp, data_home
+    )
     modes = tuple(modes)
     bar = make_bar(len(cfg["seeds"]) * _domain_fits(DSP_GROUPS, modes), "annotator-aware fits")
     rows = []
@@ -990,11 +999,9 @@ def run_preference_study(
     >>> print(res.markdown)  # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    cfg = _resolve_config(quick, seeds, config)
-    make_bar = _progress(progress)
-    if embedder is None:
-        embedder = default_embedder(cache_dir)
-    dsp, prompt_ids, table = _load_dsp_table(dsp, data_home, embedder, cfg["dsp_prompts"], make_bar)
+    cfg, make_bar, embedder, dsp, prompt_ids, table = _prepare(
+        quick, seeds, config, progress, embedder, cache_dir, dsp, data_home
+    )
     if include_hh:
         if hh is None:
             hh = {"helpful": load_hh_rlhf("helpful-base", data_home),
