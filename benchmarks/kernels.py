@@ -729,8 +729,14 @@ def explain_misses(results, targets) -> list:
             text += (
                 f"It also computes {n * C:,} mixture logarithms: at this run's rate "
                 f"({per_log * 1e9:.1f} ns per value, from the member entropies) that is "
-                f"{fmt_s(logs_s)} of arithmetic against a {fmt_s(r['floor_s'])} floor, so "
-                "with few members the pass is bound by the logarithm, not by memory."
+                f"{fmt_s(logs_s)} of arithmetic against a {fmt_s(r['floor_s'])} floor"
+                + (
+                    ", so with few members the pass is bound by the logarithm, not by memory."
+                    if logs_s >= r["floor_s"]
+                    else f"; the two together ({fmt_s(logs_s + r['floor_s'])}) are most of "
+                    "the measured time: with few members the logarithms cost about as much as "
+                    "reading the pool."
+                )
             )
         notes.append(text.rstrip())
     if any(n.startswith("sequential") and "labels" in n for n in names):

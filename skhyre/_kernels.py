@@ -452,8 +452,12 @@ def _xlogx_inplace(x, ibuf, kbuf):
 
 @_jit
 def _rows(P, k, i0, i1):
-    """``P[k, i0:i1, :]`` as a flat contiguous 1-D array: a view for a C-ordered pool."""
-    return np.ascontiguousarray(P[k, i0:i1]).reshape((i1 - i0) * P.shape[2])
+    """``P[k, i0:i1]`` as a flat contiguous 1-D array: a view for a C-ordered array.
+
+    ``P`` is a ``(K, n, C)`` pool or a ``(K, n)`` matrix (then ``C = 1``).
+    """
+    block = np.ascontiguousarray(P[k, i0:i1])
+    return block.reshape(block.size)
 
 
 @_jit
@@ -464,7 +468,10 @@ def _seg(F, k, i0, i1):
 
 @_jit
 def _mix_rows(P, w, nz, i0, i1, acc):
-    """``acc = sum_{k in nz} w_k P[k, i0:i1, :].ravel()``, four members per pass."""
+    """``acc = sum_{k in nz} w_k P[k, i0:i1].ravel()``, four members per pass.
+
+    ``P`` is a ``(K, n, C)`` pool or a ``(K, n)`` matrix (member entropies).
+    """
     m = acc.shape[0]
     for j in range(m):
         acc[j] = 0.0
@@ -482,31 +489,6 @@ def _mix_rows(P, w, nz, i0, i1, acc):
     while q < K:
         wk = w[nz[q]]
         r0 = _rows(P, nz[q], i0, i1)
-        for j in range(m):
-            acc[j] += wk * r0[j]
-        q += 1
-
-
-@_jit
-def _mix_seg(F, w, nz, i0, i1, acc):
-    """``acc = sum_{k in nz} w_k F[k, i0:i1]``, four members per pass."""
-    m = acc.shape[0]
-    for j in range(m):
-        acc[j] = 0.0
-    K = nz.shape[0]
-    q = 0
-    while q + 4 <= K:
-        w0, w1, w2, w3 = w[nz[q]], w[nz[q + 1]], w[nz[q + 2]], w[nz[q + 3]]
-        r0 = _seg(F, nz[q], i0, i1)
-        r1 = _seg(F, nz[q + 1], i0, i1)
-        r2 = _seg(F, nz[q + 2], i0, i1)
-        r3 = _seg(F, nz[q + 3], i0, i1)
-        for j in range(m):
-            acc[j] += (w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])
-        q += 4
-    while q < K:
-        wk = w[nz[q]]
-        r0 = _seg(F, nz[q], i0, i1)
         for j in range(m):
             acc[j] += wk * r0[j]
         q += 1
@@ -621,7 +603,7 @@ def _mixture_scores_block(P, w, nz, Hm, with_bald, i0, i1, out):
     _neg_row_sums(acc, C, out, i0)
     if with_bald:
         e = np.empty(i1 - i0, dtype=np.float64)
-        _mix_seg(Hm, w, nz, i0, i1, e)
+        _mix_rows(Hm, w, nz, i0, i1, e)
         for j in range(i1 - i0):
             out[i0 + j] = max(out[i0 + j] - e[j], 0.0)
 
@@ -852,7 +834,7 @@ def _refresh_block(P, Hm, with_bald, s, coef, members, full, i0, i1, M, Hbar, sc
     _neg_row_sums(acc, C, scores, i0)
     if with_bald:
         e = np.empty(i1 - i0, dtype=np.float64)
-        _mix_seg(Hm, coef, members, i0, i1, e)
+        _mix_rows(Hm, coef, members, i0, i1, e)
         for j in range(i1 - i0):
             h = e[j] if full else s * Hbar[i0 + j] + e[j]
             Hbar[i0 + j] = h

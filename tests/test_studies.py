@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -12,6 +13,8 @@ import pytest
 
 from skhyre.cli import main
 from skhyre.studies import (
+    SWEEP_TEMPERATURES,
+    VARIANTS,
     UCIDataNotFoundError,
     UCIStudyResult,
     check_uci_data,
@@ -61,7 +64,7 @@ def test_tiny_study_summary_and_runs(tiny_result):
     (run,) = res.runs
     assert (run["dataset"], run["ensemble"], run["seed"]) == ("energy", "shared_base", 0)
     for arm in ("random", "active"):
-        for variant in ("T=1", "auto", "auto-1se", "evidence"):
+        for variant in VARIANTS:
             r = run[arm][variant]
             assert r["uniform"] > 0 and r["hyre"] > 0
             rel = 100 * (r["hyre"] - r["uniform"]) / r["uniform"]
@@ -70,6 +73,13 @@ def test_tiny_study_summary_and_runs(tiny_result):
             assert 1 - 1e-9 <= r["effective_members"] <= 4 + 1e-9
             assert r["temperature"] > 0
         assert run[arm]["T=1"]["temperature"] == 1.0
+        for t in SWEEP_TEMPERATURES:
+            assert run[arm][f"T={t:g}"]["temperature"] == t
+    # same labelled points: a lower fixed temperature never has more effective members
+    ladder = [run["random"][f"T={t:g}"] for t in sorted((1.0, *SWEEP_TEMPERATURES))]
+    eff = [r["effective_members"] for r in ladder]
+    assert all(a <= b + 1e-9 for a, b in itertools.pairwise(eff))
+    assert len({r["uniform"] for r in ladder}) == 1
     # the random arm scores every variant on the same rows
     assert run["random"]["T=1"]["uniform"] == run["random"]["auto"]["uniform"]
     cell = res.summary["energy/shared_base"]
@@ -91,6 +101,8 @@ def test_tiny_study_writes_results(tiny_result, tmp_path):
     assert "0.1508" in md  # the paper's shared_base energy value beside ours
     assert "| energy | shared_base |" in md and "Verdict (auto)" in md
     assert "Verdict (evidence)" in md and "Δ evidence" in md
+    assert "The trade-off: fixed temperatures" in md and "| Δ T=0.01 |" in md
+    assert "of 1 cells: T=0.01 " in md
     if len(written) == 3:
         assert (tmp_path / "uci_shift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
