@@ -51,6 +51,7 @@ __all__ = [
     "UCIStudyResult",
     "check_uci_data",
     "one_se_temperature",
+    "prequential_change",
     "run_uci_cli",
     "run_uci_study",
 ]
@@ -68,6 +69,10 @@ SWEEP_TEMPERATURES = (0.01, 0.1, 3.0, 10.0)
 #: points, the library's ``"evidence"`` (empirical Bayes), and the fixed
 #: temperatures of :data:`SWEEP_TEMPERATURES`.
 VARIANTS = ("T=1", "auto", "auto-1se", "evidence", *(f"T={t:g}" for t in SWEEP_TEMPERATURES))
+
+#: Variants whose weights are replayed label by label on the labelled points
+#: (:func:`prequential_change`): did those points themselves say "reweighting helps"?
+PREQUENTIAL_VARIANTS = ("T=1", "auto", "evidence")
 
 #: The paper's Table 1 as ``(uniform, HyRe)``; MC Dropout is reported without HyRe.
 PAPER_TABLE1 = {
@@ -295,6 +300,68 @@ def one_se_temperature(losses: np.ndarray, F_a: np.ndarray, y_a: np.ndarray, sca
     return float(temps[eligible[-1]])
 
 
+def prequential_change(model, X, y, order=None) -> float:
+    """How HyRe did on its own labelled points, each predicted *before* its label.
+
+    Replays the labels one at a time, in ``order``, from uniform weights:
+    before each label the model's current weights (its own temperature rule,
+    ``"auto"`` and ``"evidence"`` included) predict it, then
+    :meth:`partial_adapt` adds it. The sequence of those honest predictions is
+    compared with the uniform ensemble's on the same points. It uses only the
+    labels a user has: a negative change means the labelled points themselves
+    say "reweighting helps". The model ends adapted on all of them, as after
+    ``adapt(X[order], y[order])`` (up to float32 rounding: each row's member
+    predictions are computed on their own).
+
+    Parameters
+    ----------
+    model : fitted HyReRegressor or HyReEnsemble (regression)
+        Anything with ``predict_members``, ``reset_weights``,
+        ``partial_adapt`` and ``weights_``.
+    X : array-like of shape (n, n_features)
+        Inputs.
+    y : array-like of shape (n,)
+        Their targets.
+    order : array-like of int, default=None
+        The labelled rows of ``X``, in the order they were labelled (for
+        instance ``queried_indices_``); ``None`` takes every row in turn.
+
+    Returns
+    -------
+    float
+        Relative change (%) in RMSE over the labelled points, HyRe vs the
+        uniform ensemble.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre import HyReRegressor
+    >>> from skhyre.studies import prequential_change
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> reg = HyReRegressor(n_members=8, max_epochs=5, temperature=0.1,
+    ...                     random_state=0).fit(X, X[:, 0])
+    >>> X_new = rng.normal(loc=2.0, size=(10, 2))
+    >>> change = prequential_change(reg, X_new, 2 * X_new[:, 0])
+    >>> reg.n_adapt_samples_
+    10
+    """
+    X = np.asarray(X)
+    y = np.asarray(y, dtype=np.float64)
+    order = np.arange(X.shape[0]) if order is None else np.asarray(order, dtype=np.intp)
+    F = np.asarray(model.predict_members(X[order]), dtype=np.float64)
+    y_o = y[order]
+    model.reset_weights()
+    sq_hyre = sq_uniform = 0.0
+    for t in range(order.size):
+        sq_hyre += float((model.weights_ @ F[:, t] - y_o[t]) ** 2)
+        sq_uniform += float((F[:, t].mean() - y_o[t]) ** 2)
+        model.partial_adapt(X[order[t : t + 1]], y_o[t : t + 1])
+    if sq_uniform == 0.0:
+        return 0.0
+    return 100.0 * (math.sqrt(sq_hyre / sq_uniform) - 1.0)
+
+
 # --------------------------------------------------------------------------- one fit
 def _fit_and_evaluate(task: dict) -> dict:
     """Fit one ensemble and evaluate both arms at both temperatures (one job)."""
@@ -381,9 +448,14 @@ def _fit_and_evaluate(task: dict) -> dict:
                 L = scale * (F[:, idx] - y_ood[idx]) ** 2
                 t_1se = one_se_temperature(L, F[:, idx], y_ood[idx], scale)
                 variants.append(("auto-1se", _weights_at(L.sum(axis=1), t_1se), t_1se))
+            preq = None
+            if tname in PREQUENTIAL_VARIANTS:
+                # a replay on the same labels; the weights scored below are the study's
+                preq = prequential_change(model, X_ood, y_ood, idx)
             for vname, w, temp in variants:
                 hyre = _rmse(w @ F[:, rest], y_ood[rest])
                 rec[arm][vname] = {
+                    "prequential_change_pct": preq if vname == tname else None,
                     "uniform": uni,
                     "hyre": hyre,
                     "rel_change_pct": 100.0 * (hyre - uni) / uni,
@@ -433,6 +505,11 @@ def _summarize(runs: list[dict], datasets, ensembles) -> dict:
                         "temperatures": [v["temperature"] for v in vals],
                         "effective_members": _mean_std([v["effective_members"] for v in vals]),
                         "best_member_oracle": _mean_std([v["best_member_oracle"] for v in vals]),
+                        "prequential_change_pct": (
+                            _mean_std([v["prequential_change_pct"] for v in vals])
+                            if all(v.get("prequential_change_pct") is not None for v in vals)
+                            else None
+                        ),
                         "hyre_at_or_below_uniform_in_mean": bool(
                             np.mean(hyre) <= np.mean(uni) * (1 + _TIE)
                         ),
@@ -624,6 +701,7 @@ class UCIStudyResult:
                     f"{ev['hyre_wins']}/{c['n_seeds']} | {ev['effective_members'][0]:.1f} |"
                 )
         lines += self._tradeoff_lines()
+        lines += self._prequential_lines()
         lines += [
             "",
             "**Beside the paper's Table 1.** The paper does not pin its metric (RMSE or MSE, "
@@ -731,6 +809,53 @@ class UCIStudyResult:
             + ", ".join(counts)
             + ". Mean Δ over all cells and arms (the gain side): "
             + ", ".join(means)
+            + ".",
+        ]
+        return lines
+
+    def _prequential_lines(self) -> list[str]:
+        """Did the labelled points themselves warn? HyRe on them, each predicted before its label."""
+        cols = [
+            v
+            for v in PREQUENTIAL_VARIANTS
+            if any((c.get(f"random/{v}") or {}).get("prequential_change_pct") for _, _, c in self._cells())
+        ]
+        if not cols:
+            return []
+        lines = [
+            "",
+            "**Did the labelled points warn?** Each rule replayed label by label on its own 32 "
+            "labelled points (in the order they were labelled): before each label, the members "
+            "are weighted on the labels before it and the weighted prediction is scored on the "
+            "new one (`skhyre.studies.prequential_change`). That is an honest, out-of-sample "
+            "check that only uses the labels a user has; Δ labelled compares it with the "
+            "uniform ensemble on the same points, Δ rest is the study's change on the other "
+            "OOD rows. Mean over seeds.",
+            "",
+            "| dataset | ensemble | arm | "
+            + " | ".join(f"Δ labelled {v} | Δ rest {v}" for v in cols)
+            + " |",
+            "|---|---|---|" + "---:|---:|" * len(cols),
+        ]
+        misled = {v: [] for v in cols}
+        for name, ens, c in self._cells():
+            for arm in ARMS:
+                cells = []
+                for v in cols:
+                    r = c.get(f"{arm}/{v}") or {}
+                    pq = r.get("prequential_change_pct")
+                    if pq is None:
+                        cells += ["—", "—"]
+                        continue
+                    cells += [f"{pq[0]:+.2f}%", f"{r['rel_change_pct'][0]:+.2f}%"]
+                    if pq[0] <= 0 < r["rel_change_pct"][0]:
+                        misled[v].append(f"{name}/{ens} {arm}")
+                lines.append(f"| {name} | {ens} | {arm} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "Cells where the labelled points said \"reweighting helps\" (Δ labelled ≤ 0) and the "
+            "other OOD rows said the opposite (Δ rest > 0): "
+            + "; ".join(f"{v}: {', '.join(m) if m else 'none'}" for v, m in misled.items())
             + ".",
         ]
         return lines

@@ -9,15 +9,18 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from skhyre.cli import main
 from skhyre.studies import (
+    PREQUENTIAL_VARIANTS,
     SWEEP_TEMPERATURES,
     VARIANTS,
     UCIDataNotFoundError,
     UCIStudyResult,
     check_uci_data,
+    prequential_change,
     run_uci_study,
 )
 
@@ -80,6 +83,13 @@ def test_tiny_study_summary_and_runs(tiny_result):
     eff = [r["effective_members"] for r in ladder]
     assert all(a <= b + 1e-9 for a, b in itertools.pairwise(eff))
     assert len({r["uniform"] for r in ladder}) == 1
+    # the replayed label-by-label check exists for the rules it is defined for
+    for arm in ("random", "active"):
+        for variant in PREQUENTIAL_VARIANTS:
+            assert math.isfinite(run[arm][variant]["prequential_change_pct"])
+        assert run[arm]["auto-1se"]["prequential_change_pct"] is None
+    pq = res.summary["energy/shared_base"]["active/evidence"]["prequential_change_pct"]
+    assert pq[0] == pytest.approx(run["active"]["evidence"]["prequential_change_pct"])
     # the random arm scores every variant on the same rows
     assert run["random"]["T=1"]["uniform"] == run["random"]["auto"]["uniform"]
     cell = res.summary["energy/shared_base"]
@@ -103,6 +113,7 @@ def test_tiny_study_writes_results(tiny_result, tmp_path):
     assert "Verdict (evidence)" in md and "Δ evidence" in md
     assert "The trade-off: fixed temperatures" in md and "| Δ T=0.01 |" in md
     assert "of 1 cells: T=0.01 " in md
+    assert "Did the labelled points warn?" in md and "| Δ labelled evidence |" in md
     if len(written) == 3:
         assert (tmp_path / "uci_shift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -173,3 +184,60 @@ def test_cli_uci_quick_end_to_end(tmp_path, capsys):
     assert len(payload["summary"]) == 12  # 3 datasets x 4 ensembles
     assert (tmp_path / "uci_shift.md").is_file() and (tmp_path / "uci_shift.png").is_file()
     assert seconds < 180, f"skhyre uci --quick took {seconds:.0f} s"
+
+
+def _prequential_reference(F, y, T, scale):
+    """Plain NumPy: weights from scratch before every label, at a fixed temperature."""
+    m = F.shape[1]
+    err_h, err_u = [], []
+    for t in range(m):
+        cum = (scale * (F[:, :t] - y[:t]) ** 2).sum(axis=1)
+        w = np.exp(-(cum - cum.min()) / T)
+        w /= w.sum()
+        err_h.append((w @ F[:, t] - y[t]) ** 2)
+        err_u.append((F[:, t].mean() - y[t]) ** 2)
+    return 100 * (np.sqrt(np.sum(err_h) / np.sum(err_u)) - 1)
+
+
+@pytest.fixture(scope="module")
+def small_regressor():
+    from skhyre import HyReRegressor
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(150, 2))
+    reg = HyReRegressor(n_members=6, max_epochs=3, random_state=0).fit(X, X[:, 0] - X[:, 1])
+    X_new = rng.normal(loc=1.5, size=(25, 2))
+    return reg, X_new, 2 * X_new[:, 0] - X_new[:, 1]
+
+
+@pytest.mark.parametrize("T", [0.05, 1.0, 20.0])
+def test_prequential_change_matches_numpy_reference(small_regressor, T):
+    reg, X, y = small_regressor
+    reg.set_params(temperature=T)
+    order = [3, 17, 0, 9, 22, 5, 11]
+    change = prequential_change(reg, X, y, order)
+    F = reg.predict_members(X[order]).astype(np.float64)
+    ref = _prequential_reference(F, y[order], T, 1.0 / reg.y_scale_**2)
+    assert change == pytest.approx(ref, rel=1e-6)
+    # the model ends adapted on the same labels as a batch adapt
+    w_replayed = reg.weights_.copy()
+    np.testing.assert_allclose(
+        reg.adapt(X[order], y[order]).weights_, w_replayed, rtol=1e-5, atol=1e-12
+    )
+
+
+def test_prequential_change_rules_and_order(small_regressor):
+    reg, X, y = small_regressor
+    reg.set_params(temperature=0.01)
+    assert prequential_change(reg, X, y, [7]) == pytest.approx(0.0)  # uniform predicts it
+    for rule in ("auto", "evidence"):
+        reg.set_params(temperature=rule)
+        change = prequential_change(reg, X, y)
+        assert math.isfinite(change) and reg.n_adapt_samples_ == X.shape[0]
+    # the order changes the sequence of predictions, not the final weights
+    reg.set_params(temperature=0.3)
+    c1 = prequential_change(reg, X, y)
+    w1 = reg.weights_.copy()
+    c2 = prequential_change(reg, X, y, np.arange(X.shape[0])[::-1])
+    np.testing.assert_allclose(reg.weights_, w1, rtol=1e-5, atol=1e-12)
+    assert c1 != pytest.approx(c2)
