@@ -346,9 +346,16 @@ def prequential_change(model, X, y, order=None) -> float:
     >>> reg.n_adapt_samples_
     10
     """
+    from sklearn.utils import check_consistent_length
+
     X = np.asarray(X)
     y = np.asarray(y, dtype=np.float64)
+    check_consistent_length(X, y)
     order = np.arange(X.shape[0]) if order is None else np.asarray(order, dtype=np.intp)
+    if order.ndim != 1 or order.size == 0:
+        raise ValueError("order must be a non-empty 1-D list of row indices: nothing to replay.")
+    if order.min() < -X.shape[0] or order.max() >= X.shape[0]:
+        raise IndexError(f"order has row indices outside X's {X.shape[0]} rows.")
     F = np.asarray(model.predict_members(X[order]), dtype=np.float64)
     y_o = y[order]
     model.reset_weights()

@@ -241,3 +241,13 @@ def test_prequential_change_rules_and_order(small_regressor):
     c2 = prequential_change(reg, X, y, np.arange(X.shape[0])[::-1])
     np.testing.assert_allclose(reg.weights_, w1, rtol=1e-5, atol=1e-12)
     assert c1 != pytest.approx(c2)
+
+
+def test_prequential_change_bad_input(small_regressor):
+    reg, X, y = small_regressor
+    with pytest.raises(ValueError, match="non-empty"):
+        prequential_change(reg, X, y, [])
+    with pytest.raises(IndexError, match="outside"):
+        prequential_change(reg, X, y, [0, X.shape[0]])
+    with pytest.raises(ValueError, match="inconsistent"):
+        prequential_change(reg, X, y[:-1])
