@@ -357,6 +357,11 @@ def prequential_change(model, X, y, order=None) -> float:
     if order.min() < -X.shape[0] or order.max() >= X.shape[0]:
         raise IndexError(f"order has row indices outside X's {X.shape[0]} rows.")
     F = np.asarray(model.predict_members(X[order]), dtype=np.float64)
+    if F.ndim != 2:
+        raise TypeError(
+            "prequential_change scores regression (RMSE): the model's predict_members gave "
+            f"shape {F.shape}, expected (n_members, n_rows)."
+        )
     y_o = y[order]
     model.reset_weights()
     sq_hyre = sq_uniform = 0.0
@@ -546,11 +551,14 @@ class UCIStudyResult:
     summary : dict
         Per ``"dataset/ensemble"`` cell: ``n_seeds``, ``fit_seconds``,
         ``steps``, ``y_sd`` and, per ``"arm/variant"`` (arms ``random`` and
-        ``active``; variants ``T=1``, ``auto``, ``auto-1se`` and ``evidence``), the
-        mean and std over seeds of ``uniform`` and ``hyre`` OOD RMSE
-        (standardized target and original units), ``rel_change_pct`` (paired),
-        ``hyre_wins`` (seeds at or below uniform), temperatures, effective
-        members, the best single member (an oracle) and
+        ``active``; variants in :data:`VARIANTS`: ``T=1``, ``auto``,
+        ``auto-1se``, ``evidence`` and the fixed temperatures of
+        :data:`SWEEP_TEMPERATURES`), the mean and std over seeds of ``uniform``
+        and ``hyre`` OOD RMSE (standardized target and original units),
+        ``rel_change_pct`` (paired), ``hyre_wins`` (seeds at or below uniform),
+        temperatures, effective members, the best single member (an oracle),
+        ``prequential_change_pct`` (:func:`prequential_change` on the labelled
+        points; ``None`` outside :data:`PREQUENTIAL_VARIANTS`) and
         ``hyre_at_or_below_uniform_in_mean``.
     runs : list of dict
         One record per fit (dataset, ensemble, seed) with every arm and variant.

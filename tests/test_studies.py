@@ -251,3 +251,10 @@ def test_prequential_change_bad_input(small_regressor):
         prequential_change(reg, X, y, [0, X.shape[0]])
     with pytest.raises(ValueError, match="inconsistent"):
         prequential_change(reg, X, y[:-1])
+
+    class Classifierish:  # member probabilities (K, n, C): not a regression
+        def predict_members(self, X):
+            return np.full((3, len(X), 2), 0.5)
+
+    with pytest.raises(TypeError, match="regression"):
+        prequential_change(Classifierish(), X, y)
