@@ -4,10 +4,13 @@
 *cached member predictions*. An estimator provides a few hooks:
 
 - ``_member_matrix(X)``: validated ``X`` -> the engine's cached matrix,
-  ``(K, n)`` float predictions (regression) or ``(K, n, C)`` probabilities
-  (classification and preferences);
-- ``_encode_adapt_y(y)``: validated targets in engine form (class indices or
-  floats), with an error naming unknown labels;
+  ``(K, n)`` float predictions (regression; the torch regressor keeps them
+  standardized) or ``(K, n, C)`` probabilities (classification and
+  preferences);
+- ``_encode_adapt_y(y)``: validated targets in engine form (class indices, or
+  floats in the matrix's units), with an error naming unknown labels;
+- ``_user_loss(fn)``: a callable ``adapt_loss`` in engine units (identity
+  unless the engine's units differ from the user's);
 - ``_loss_functions()``: the built-in per-example losses by name, each
   ``(M, y) -> (n_rows(M), n)``; ``_default_adapt_loss``; ``_task``
   (``"regression"`` or ``"classification"``), and ``_n_members_fitted()``.
@@ -72,6 +75,14 @@ def _encode_known_labels(arr: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return np.searchsorted(classes, arr).astype(np.int64)
 
 
+def _num_samples_or_none(X) -> int | None:
+    """Rows of ``X`` (sparse matrices and dataframes too), or None if it has no length."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return len(X) if hasattr(X, "__len__") else None
+
+
 class AdaptationMixin:
     """Adaptation, queries and weighted combination over cached member predictions."""
 
@@ -87,6 +98,9 @@ class AdaptationMixin:
         self.temperature_ = self._fixed_temperature_or(np.inf)
         self._adapt_M = None
         self._adapt_y = None
+        self._adapt_loss_seen = None
+        # picks of an earlier active_adapt no longer describe the weights
+        self.__dict__.pop("queried_indices_", None)
 
     def _fixed_temperature_or(self, default: float) -> float:
         return default if self.temperature in _DATA_TEMPERATURES else float(self.temperature)
@@ -94,24 +108,30 @@ class AdaptationMixin:
     def reset_weights(self):
         """Back to the prior: uniform weights, nothing seen. Returns ``self``."""
         check_is_fitted(self)
+        self._check_temperature_param()
         self._init_adaptation_state()
         return self
 
     # ----------------------------------------------------------- validation
     def _check_temperature_param(self) -> None:
         t = self.temperature
-        msg = f"temperature must be a float > 0, 'auto' or 'evidence', got {t!r}."
+        msg = f"temperature must be a finite float > 0, 'auto' or 'evidence', got {t!r}."
         if isinstance(t, str):
             if t not in _DATA_TEMPERATURES:
                 raise ValueError(msg)
-        elif isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:
+        elif (
+            isinstance(t, bool)
+            or not isinstance(t, numbers.Real)
+            or not t > 0
+            or not np.isfinite(t)
+        ):
             raise ValueError(msg)
 
     def _resolve_adapt_loss(self) -> tuple[str | None, Callable]:
         """(name or None for a callable, fn(M, y) -> (rows, n))."""
         loss = self.adapt_loss if self.adapt_loss is not None else self._default_adapt_loss
         if callable(loss):
-            return None, loss
+            return None, self._user_loss(loss)
         if loss not in self._adapt_loss_names:
             raise ValueError(
                 f"adapt_loss={loss!r} is not valid for {type(self).__name__}; "
@@ -121,12 +141,33 @@ class AdaptationMixin:
             return loss, None  # validated at fit time; functions need fitted state
         return loss, self._loss_functions()[loss]
 
-    def _losses(self, fn: Callable, M: np.ndarray, y: np.ndarray, rows: int) -> np.ndarray:
-        L = np.asarray(fn(M, y), dtype=np.float64)
+    def _user_loss(self, fn: Callable) -> Callable:
+        """A callable ``adapt_loss`` in the engine's units (regressors convert back)."""
+        return fn
+
+    def _losses(
+        self, fn: Callable, M: np.ndarray, y: np.ndarray, rows: int, mixtures: bool = False
+    ) -> np.ndarray:
+        try:
+            L = np.asarray(fn(M, y), dtype=np.float64)
+        except Exception as exc:
+            if mixtures and hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(
+                    "temperature='auto' also calls adapt_loss on the leave-one-out weighted "
+                    f"predictions, shape {M.shape} (one row per candidate temperature); a "
+                    "callable adapt_loss must treat rows independently."
+                )
+            raise
         if L.shape != (rows, y.shape[0]):
+            what = (
+                "(candidate temperatures x examples: temperature='auto' also calls "
+                "adapt_loss on the leave-one-out weighted predictions, one row per "
+                "candidate, so a callable must treat rows independently)"
+                if mixtures
+                else "(members x examples)"
+            )
             raise ValueError(
-                f"adapt_loss returned shape {L.shape}; expected {(rows, y.shape[0])} "
-                "(members x examples)."
+                f"adapt_loss returned shape {L.shape}; expected {(rows, y.shape[0])} {what}."
             )
         if np.isneginf(L).any():
             raise ValueError("adapt_loss returned -inf losses.")
@@ -142,7 +183,7 @@ class AdaptationMixin:
                 mix = np.einsum("gik,ki->gi", W, M)
             else:
                 mix = np.einsum("gik,kic->gic", W, M)
-            return self._losses(fn, mix, y, G)
+            return self._losses(fn, mix, y, G, mixtures=True)
 
         return mixture_loss
 
@@ -152,15 +193,24 @@ class AdaptationMixin:
         loss_name, fn = self._resolve_adapt_loss()
         self._check_evidence_loss(loss_name)
         K = self._n_members_fitted()
+        loss_key = self.adapt_loss if callable(self.adapt_loss) else loss_name
         losses = self._losses(fn, M_new, y_new, K)
         if reset or self._adapt_M is None:
             cum0 = np.zeros(K)
             hist_M, hist_y = M_new, y_new
         else:
-            cum0 = self.cumulative_loss_
             hist_M = np.concatenate([self._adapt_M, M_new], axis=1)
             hist_y = np.concatenate([self._adapt_y, y_new])
-        cum = cum0 + losses.sum(axis=1)
+            if not self._adapt_loss_changed(loss_key):
+                cum0 = self.cumulative_loss_
+            else:
+                # adapt_loss changed since the last update: measure every example
+                # seen since the reset with the new loss, never a mix of two
+                cum0 = np.zeros(K)
+                losses = self._losses(fn, hist_M, hist_y, K)
+        # add each example's loss in order (not numpy's pairwise sum), so one
+        # batch and the same examples one by one give bit-identical weights
+        cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
         if self.temperature == "auto":
             hist_L = self._losses(fn, hist_M, hist_y, K)
             T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
@@ -183,6 +233,24 @@ class AdaptationMixin:
         self.temperature_ = T
         self.n_adapt_samples_ = int(hist_y.shape[0])
         self._adapt_M, self._adapt_y = hist_M, hist_y
+        self._adapt_loss_seen = loss_key
+
+    def _adapt_loss_changed(self, loss_key) -> bool:
+        seen = getattr(self, "_adapt_loss_seen", None)
+        return not (loss_key is seen or (isinstance(loss_key, str) and loss_key == seen))
+
+    def _sync_adapt_loss(self) -> None:
+        """After ``set_params(adapt_loss=...)``: re-measure the examples seen so far.
+
+        ``active_adapt`` starts from the current weights; this makes them the
+        new loss's before the first pick (``partial_adapt`` does the same
+        inside its update).
+        """
+        if self._adapt_M is None:
+            return
+        loss_name, _ = self._resolve_adapt_loss()
+        if self._adapt_loss_changed(self.adapt_loss if callable(self.adapt_loss) else loss_name):
+            self._committed_update(self._adapt_M, self._adapt_y, reset=True)
 
     def _check_evidence_loss(self, loss_name) -> None:
         """``temperature="evidence"`` needs a built-in loss with a noise model."""
@@ -197,7 +265,7 @@ class AdaptationMixin:
 
     def _check_adapt_input(self, X, y):
         check_is_fitted(self)
-        if X is None or (hasattr(X, "__len__") and len(X) == 0):
+        if X is None or _num_samples_or_none(X) == 0:
             raise ValueError("The adaptation set is empty: adapt needs at least one example.")
         if y is None:
             raise ValueError("adapt needs labels y for the adaptation examples.")
@@ -227,13 +295,19 @@ class AdaptationMixin:
         """
         M, y_enc = self._check_adapt_input(X, y)
         self._committed_update(M, y_enc, reset=True)
+        self.__dict__.pop("queried_indices_", None)  # earlier picks are gone with the reset
         return self
 
     def partial_adapt(self, X, y):
         """Update the current weights with more labelled examples.
 
         Updating on a batch or on its examples one at a time gives the same
-        weights (with a fixed temperature).
+        weights (with a fixed temperature): the losses are added in order, so
+        the same member predictions give bit-identical weights. (A torch
+        network's float32 output for a row can differ in its last bit between
+        batch sizes, so there the two agree to about 1e-6.) After
+        ``set_params(adapt_loss=...)`` every example seen since the last reset
+        is measured again with the new loss.
 
         Parameters
         ----------
@@ -325,9 +399,37 @@ class AdaptationMixin:
                 self, X_pool, n_queries, criterion, exclude, random_state, pool_memory_budget
             )
         M = self._member_matrix(X_pool)
+        if criterion != "random":
+            self._check_pool_nan(M, acquisition._check_exclude(exclude, M.shape[1]), "query")
         Hm = _kernels.member_entropies(M) if criterion == "bald" else None
         scores = self._scores(M, self.weights_, criterion, Hm, self._query_rng(random_state))
         return acquisition.select_top(scores, n_queries, exclude=exclude)
+
+    def _check_pool_nan(self, M: np.ndarray, mask: np.ndarray, who: str) -> None:
+        """Name NaN pool predictions of weighted members (their rows score NaN).
+
+        ``query`` refuses a pool whose every candidate row scores NaN (any
+        answer would be arbitrary); otherwise those rows are picked last and
+        a :class:`~skhyre.reweighting.NaNMemberWarning` says how many.
+        """
+        live = np.asarray(self.weights_) > 0
+        bad = np.isnan(M[live].reshape(int(live.sum()), M.shape[1], -1)).any(axis=(0, 2))
+        bad &= ~mask
+        n_bad, n_cand = int(bad.sum()), int((~mask).sum())
+        if n_bad == 0:
+            return
+        if n_bad == n_cand and who == "query":
+            raise ValueError(
+                "Members with nonzero weight predict NaN on every candidate pool row, so "
+                "no acquisition score is defined. adapt on a few labelled examples first "
+                "(members with NaN adaptation losses get weight 0) or fix those members."
+            )
+        warnings.warn(
+            f"Members with nonzero weight predict NaN on {n_bad} of {n_cand} candidate pool "
+            f"row(s); those rows score NaN and {who} picks them last.",
+            NaNMemberWarning,
+            stacklevel=3,
+        )
 
     def active_adapt(
         self,
@@ -379,25 +481,35 @@ class AdaptationMixin:
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
         self._check_temperature_param()
-        if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
-            return pools._active_adapt(
-                self,
-                X_pool,
-                oracle,
-                n_queries,
-                criterion,
-                exclude,
-                random_state,
-                pool_memory_budget,
+        snapshot = self._snapshot()
+        try:
+            self._sync_adapt_loss()
+            if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
+                return pools._active_adapt(
+                    self,
+                    X_pool,
+                    oracle,
+                    n_queries,
+                    criterion,
+                    exclude,
+                    random_state,
+                    pool_memory_budget,
+                )
+            M = self._member_matrix(X_pool)
+            return self._active_adapt_matrix(
+                M, oracle, n_queries, criterion, exclude, random_state
             )
-        M = self._member_matrix(X_pool)
-        return self._active_adapt_matrix(M, oracle, n_queries, criterion, exclude, random_state)
+        except BaseException:
+            self._restore(snapshot)
+            raise
 
     def _active_adapt_matrix(self, M, oracle, n_queries, criterion, exclude, random_state):
         """``active_adapt`` over the pool's cached member matrix ``M``."""
         n = M.shape[1]
         mask = acquisition._check_exclude(exclude, n)
         acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
+        if criterion != "random":
+            self._check_pool_nan(M, mask, "active_adapt")
         loss_name, _ = self._resolve_adapt_loss()
         rng = self._query_rng(random_state)
         if callable(oracle):
@@ -473,7 +585,12 @@ class AdaptationMixin:
                 i, column = pick(mask)
                 lab = oracle(np.array([i]))
                 lab_enc = np.asarray(lab) if encoded else self._encode_adapt_y(np.atleast_1d(lab))
-                lab_enc = np.asarray(lab_enc).reshape(-1)[:1]
+                lab_enc = np.asarray(lab_enc).reshape(-1)
+                if lab_enc.shape[0] != 1:
+                    raise ValueError(
+                        f"The oracle returned {lab_enc.shape[0]} labels for one queried "
+                        f"index ({i}); it must return exactly one label per index."
+                    )
                 self._committed_update(column, lab_enc, reset=False)
                 picked.append(i)
                 labels.append(lab_enc[0])
@@ -492,10 +609,11 @@ class AdaptationMixin:
         "temperature_",
         "_adapt_M",
         "_adapt_y",
+        "_adapt_loss_seen",
     )
 
     def _snapshot(self) -> dict:
-        return {k: getattr(self, k) for k in self._STATE}
+        return {k: getattr(self, k, None) for k in self._STATE}
 
     def _restore(self, snapshot: dict) -> None:
         for k, v in snapshot.items():

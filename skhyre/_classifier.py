@@ -51,7 +51,10 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-example loss used to reweight (``None``: ``"zero_one"``, the
         paper's choice). A callable gets ``(member_probabilities (K, n, C),
-        y (n,) class indices into classes_)`` and returns ``(K, n)`` losses.
+        y (n,) class indices into classes_)`` and returns ``(K, n)`` losses;
+        with ``temperature="auto"`` it is also called on the leave-one-out
+        weighted probabilities, ``(G, n, C)`` with one row per candidate
+        temperature, so it must treat rows independently.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -82,7 +85,8 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     n_adapt_samples_ : int
     temperature_ : float
     queried_indices_ : ndarray
-        Set by :meth:`active_adapt`.
+        Pool indices picked by the last :meth:`active_adapt`, in order;
+        removed by :meth:`adapt`, :meth:`reset_weights` and ``fit``.
 
     See Also
     --------

@@ -237,7 +237,9 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         ``"log_loss"`` or ``"brier"``. A callable gets ``(member_predictions,
         y)``: ``(K, n)`` predictions in original units and the targets, or
         ``(K, n, C)`` probabilities and class indices into ``classes_``, and
-        returns ``(K, n)`` losses.
+        returns ``(K, n)`` losses; with ``temperature="auto"`` it is also
+        called on the leave-one-out weighted predictions (one row per
+        candidate temperature), so it must treat rows independently.
     prefit : bool, default=False
         If False, ``fit`` fits clones of the members (a bagging-style ensemble
         is refitted as a clone). If True, the members are used as they are
@@ -274,7 +276,8 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
     temperature_ : float
         Temperature behind ``weights_`` (``inf`` = uniform).
     queried_indices_ : ndarray
-        Set by :meth:`active_adapt`.
+        Pool indices picked by the last :meth:`active_adapt`, in order;
+        removed by :meth:`adapt`, :meth:`reset_weights` and ``fit``.
 
     See Also
     --------

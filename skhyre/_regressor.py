@@ -56,7 +56,9 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         noise variance estimated from the training residuals (a likelihood
         with a data-driven temperature). A callable gets
         ``(member_predictions (K, n), y (n,))`` in original units and returns
-        ``(K, n)`` losses.
+        ``(K, n)`` losses; with ``temperature="auto"`` it is also called on the
+        leave-one-out weighted predictions, ``(G, n)`` with one row per
+        candidate temperature, so it must treat rows independently.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Torch device; ``"auto"`` uses CUDA when available.
     random_state : int, RandomState instance or None, default=None
@@ -95,7 +97,8 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
     temperature_ : float
         Temperature behind ``weights_`` (``inf`` = uniform).
     queried_indices_ : ndarray
-        Set by :meth:`active_adapt`.
+        Pool indices picked by the last :meth:`active_adapt`, in order;
+        removed by :meth:`adapt`, :meth:`reset_weights` and ``fit``.
 
     See Also
     --------
@@ -146,9 +149,14 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         """
         X32, y = self._validate_fit_X(X, y)
         y = np.asarray(y, dtype=np.float64)
-        self.y_mean_ = float(y.mean())
-        scale = float(y.std())
-        self.y_scale_ = scale if scale > 0 and np.isfinite(scale) else 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, scale = float(y.mean()), float(y.std())
+        if not (np.isfinite(mean) and np.isfinite(scale)):
+            # |y| near float64's limit: the moments of y / max|y|, scaled back
+            big = float(np.abs(y).max())
+            mean, scale = float((y / big).mean() * big), float((y / big).std() * big)
+        self.y_mean_ = mean
+        self.y_scale_ = scale if scale > 0 else 1.0
         y_std = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
         self._train(X32, y_std, n_outputs=1, groups=groups)
         F = self._forward(X32)[..., 0]  # standardized units
@@ -157,7 +165,7 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
 
     # ----------------------------------------------------------- members
     def predict_members(self, X) -> np.ndarray:
-        """Every member's prediction, ``(K, n_samples)`` float32, original units.
+        """Every member's prediction, ``(K, n_samples)`` float64, original units.
 
         Parameters
         ----------
@@ -167,12 +175,21 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         -------
         ndarray of shape (n_members, n_samples)
         """
-        F = self._forward(X)[..., 0]
-        F *= np.float32(self.y_scale_)
-        F += np.float32(self.y_mean_)
-        return F
+        return self._to_original(self._member_matrix(X))
 
-    _member_matrix = predict_members
+    def _member_matrix(self, X) -> np.ndarray:
+        """The engine's matrix: member outputs ``(K, n)`` float32 in standardized units.
+
+        The networks are trained on the standardized target; un-standardizing
+        in float32 would round away a target's digits when its mean is large
+        compared with its spread (a mean of 1e7 and a std of 1 keep about one
+        digit), so adaptation, queries and the weighted mean all work here and
+        only the results go back to original units, in float64.
+        """
+        return np.ascontiguousarray(self._forward(X)[..., 0])
+
+    def _to_original(self, F: np.ndarray) -> np.ndarray:
+        return np.asarray(F, dtype=np.float64) * self.y_scale_ + self.y_mean_
 
     def predict(self, X, return_std: bool = False):
         """Weighted mean of the members (and their weighted std).
@@ -189,8 +206,9 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         y_mean : ndarray of shape (n_samples,)
         y_std : ndarray of shape (n_samples,), only with ``return_std=True``
         """
-        mean, std = _kernels.weighted_mean_std(self.predict_members(X), self.weights_)
-        return (mean, std) if return_std else mean
+        mean, std = _kernels.weighted_mean_std(self._member_matrix(X), self.weights_)
+        mean = self._to_original(mean)
+        return (mean, std * self.y_scale_) if return_std else mean
 
     # ------------------------------------------------------------ adapt
     def _encode_adapt_y(self, y) -> np.ndarray:
@@ -205,23 +223,30 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
             raise ValueError(f"y must be numeric for a regressor: {exc}") from None
         if not np.isfinite(arr).all():
             raise ValueError("y contains NaN or inf.")
-        return arr
+        # standardized like the member matrix (see _member_matrix)
+        return (arr - self.y_mean_) / self.y_scale_
 
     def _loss_functions(self) -> dict:
-        var = self.y_scale_**2
-        nll_scale = 1.0 / (2.0 * var * self.noise_variance_)
+        # member outputs and targets are standardized: the losses are scale-free
+        nll_scale = 1.0 / (2.0 * self.noise_variance_)
         nll_const = 0.5 * np.log(2 * np.pi * self.noise_variance_)
         return {
-            "squared": lambda M, y: _kernels.squared_loss(M, y, 1.0 / var),
-            "absolute": lambda M, y: _kernels.absolute_loss(M, y, 1.0 / self.y_scale_),
+            "squared": lambda M, y: _kernels.squared_loss(M, y, 1.0),
+            "absolute": lambda M, y: _kernels.absolute_loss(M, y, 1.0),
             "gaussian_nll": lambda M, y: _kernels.squared_loss(M, y, nll_scale) + nll_const,
         }
 
+    def _user_loss(self, fn):
+        """A callable ``adapt_loss`` sees predictions and targets in original units."""
+
+        def loss(M, y):
+            return fn(self._to_original(M), self._to_original(y))
+
+        return loss
+
     def _compiled_loss(self, loss_name):
-        if loss_name == "squared":
-            return "squared", 1.0 / self.y_scale_**2
-        if loss_name == "absolute":
-            return "absolute", 1.0 / self.y_scale_
+        if loss_name in ("squared", "absolute"):
+            return loss_name, 1.0
         if loss_name == "gaussian_nll":  # squared up to a constant shared by members
-            return "squared", 1.0 / (2.0 * self.y_scale_**2 * self.noise_variance_)
+            return "squared", 1.0 / (2.0 * self.noise_variance_)
         return None

@@ -156,7 +156,10 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-pair loss used to reweight (``None``: ``"zero_one"``, the pairwise
         0-1 error, a tie costing 1/2). A callable gets ``(member_probabilities
-        (K, n, 2), y (n,) in {0, 1})`` and returns ``(K, n)`` losses.
+        (K, n, 2), y (n,) in {0, 1})`` and returns ``(K, n)`` losses; with
+        ``temperature="auto"`` it is also called on the leave-one-out weighted
+        probabilities (one row per candidate temperature), so it must treat
+        rows independently.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
@@ -197,7 +200,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     n_adapt_samples_ : int
     temperature_ : float
     queried_indices_ : ndarray
-        Set by :meth:`active_adapt`.
+        Pool indices picked by the last :meth:`active_adapt`, in order;
+        removed by :meth:`adapt`, :meth:`reset_weights` and ``fit``.
 
     See Also
     --------

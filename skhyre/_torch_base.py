@@ -47,6 +47,22 @@ def _check_hidden(hidden_layer_sizes) -> tuple[int, ...]:
     return tuple(int(h) for h in sizes)
 
 
+
+def _to_float32(X: np.ndarray) -> np.ndarray:
+    """``X`` as float32 for the networks; a clear error where float64 would overflow."""
+    if X.dtype == np.float32:
+        return X
+    with np.errstate(over="ignore"):
+        X32 = X.astype(np.float32)
+    if not np.isfinite(X32).all():
+        big = float(np.abs(X).max())
+        raise ValueError(
+            f"X has values too large for float32 (max |x| = {big:.3g} > "
+            f"{float(np.finfo(np.float32).max):.3g}); the networks compute in float32, "
+            "so rescale X (e.g. with StandardScaler)."
+        )
+    return X32
+
 class _TorchHyReBase(AdaptationMixin, BaseEstimator):
     """Base of HyReRegressor / HyReClassifier / HyReRewardModel (not public)."""
 
@@ -131,7 +147,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], y_numeric=False, ensure_all_finite=True
         )
-        X32 = X.astype(np.float32, copy=False)
+        X32 = _to_float32(X)
         if not X32.flags.writeable:  # torch cannot wrap read-only memory
             X32 = X32.copy()
         return X32, np.array(y)
@@ -226,7 +242,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         )
         return forward_members(
             self.net_,
-            X.astype(np.float32, copy=False),
+            _to_float32(X),
             transform=transform,
             chunk_size=max(8192, int(self.batch_size)),
         )

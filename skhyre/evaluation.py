@@ -12,18 +12,39 @@
 
 from __future__ import annotations
 
+import inspect
+import numbers
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils.validation import check_consistent_length
 
 __all__ = ["adaptation_curve", "leave_one_group_out"]
 
 
 def _check_n_labels(n_labels) -> tuple[int, ...]:
-    ns = tuple(int(n) for n in np.atleast_1d(n_labels))
-    if not ns or min(ns) < 1:
+    values = np.atleast_1d(np.asarray(n_labels, dtype=object)).ravel()
+    ok = values.size > 0 and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in values
+    )
+    if not ok:
         raise ValueError(f"n_labels must be positive integers, got {n_labels!r}.")
-    return ns
+    return tuple(int(v) for v in values)
+
+
+def _check_n_repeats(n_repeats) -> int:
+    if not isinstance(n_repeats, numbers.Integral) or isinstance(n_repeats, bool) or n_repeats < 1:
+        raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}.")
+    return int(n_repeats)
+
+
+def _fit_accepts_groups(estimator) -> bool:
+    try:
+        params = inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return "groups" in params
 
 
 def adaptation_curve(
@@ -84,17 +105,41 @@ def adaptation_curve(
     (2, 2)
     """
     ns = _check_n_labels(n_labels)
+    n_repeats = _check_n_repeats(n_repeats)
     X_pool = np.asarray(X_pool)
     y_pool = np.asarray(y_pool)
+    check_consistent_length(X_pool, y_pool)
     n = X_pool.shape[0]
-    if max(ns) > n:
-        raise ValueError(f"n_labels up to {max(ns)} is larger than the pool of {n} examples.")
     if (X_test is None) != (y_test is None):
         raise ValueError("Give both X_test and y_test, or neither.")
+    if X_test is not None:
+        check_consistent_length(X_test, y_test)
+    if max(ns) > n:
+        raise ValueError(f"n_labels up to {max(ns)} is larger than the pool of {n} examples.")
+    if X_test is None and max(ns) == n:
+        raise ValueError(
+            f"n_labels up to {max(ns)} leaves nothing to score in the pool of {n} "
+            "examples: without X_test, at least one pool example must stay unlabelled."
+        )
     rng = check_random_state(random_state)
     scores = np.empty((n_repeats, len(ns)))
     uniform = np.empty((n_repeats, len(ns)))
-    for r in range(n_repeats):
+    try:
+        _fill_curve(estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform)
+    finally:
+        estimator.reset_weights()
+    return Bunch(
+        n_labels=ns,
+        scores=scores,
+        uniform=uniform,
+        mean=scores.mean(axis=0),
+        std=scores.std(axis=0),
+    )
+
+
+def _fill_curve(estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform):
+    n = X_pool.shape[0]
+    for r in range(scores.shape[0]):
         for c, n_lab in enumerate(ns):
             estimator.reset_weights()
             if criterion == "random":
@@ -117,14 +162,6 @@ def adaptation_curve(
             scores[r, c] = estimator.score(Xe, ye)
             estimator.reset_weights()
             uniform[r, c] = estimator.score(Xe, ye)
-    estimator.reset_weights()
-    return Bunch(
-        n_labels=ns,
-        scores=scores,
-        uniform=uniform,
-        mean=scores.mean(axis=0),
-        std=scores.std(axis=0),
-    )
 
 
 def leave_one_group_out(
@@ -136,7 +173,7 @@ def leave_one_group_out(
     *,
     criterion: str = "random",
     n_repeats: int = 5,
-    fit_groups: bool = True,
+    fit_groups: bool | str = "auto",
     random_state=None,
     verbose: bool = False,
 ) -> Bunch:
@@ -156,9 +193,12 @@ def leave_one_group_out(
     n_labels : sequence of int, default=(1, 5, 10, 20, 40)
     criterion : str, default="random"
     n_repeats : int, default=5
-    fit_groups : bool, default=True
-        Pass ``groups`` to ``fit`` (annotator-aware training); ``False``
-        fits on the pooled labels.
+    fit_groups : bool or "auto", default="auto"
+        ``True`` passes ``groups`` to ``fit`` (annotator-aware training; an
+        error if ``estimator.fit`` has no ``groups`` parameter); ``False``
+        fits on the pooled labels; ``"auto"`` passes ``groups`` when
+        ``estimator.fit`` takes it (the torch estimators) and pools the
+        labels otherwise (e.g. :class:`~skhyre.HyReEnsemble`, a Pipeline).
     random_state : int, RandomState instance or None, default=None
     verbose : bool, default=False
         Show a progress bar over annotators.
@@ -183,6 +223,7 @@ def leave_one_group_out(
     """
     X = np.asarray(X)
     y = np.asarray(y)
+    check_consistent_length(X, y)
     g = np.asarray(groups)
     if g.shape != (X.shape[0],):
         raise ValueError(f"groups must have shape ({X.shape[0]},), got {g.shape}.")
@@ -190,6 +231,16 @@ def leave_one_group_out(
     if ids.size < 2:
         raise ValueError("leave_one_group_out needs at least 2 annotators (groups).")
     ns = _check_n_labels(n_labels)
+    n_repeats = _check_n_repeats(n_repeats)
+    if fit_groups == "auto":
+        fit_groups = _fit_accepts_groups(estimator)
+    elif not isinstance(fit_groups, (bool, np.bool_)):
+        raise ValueError(f'fit_groups must be True, False or "auto", got {fit_groups!r}.')
+    elif fit_groups and not _fit_accepts_groups(estimator):
+        raise ValueError(
+            f"fit_groups=True, but {type(estimator).__name__}.fit takes no groups "
+            'parameter; use fit_groups=False (or "auto") to fit on the pooled labels.'
+        )
     rng = check_random_state(random_state)
     all_scores, all_uniform = [], []
     it = ids

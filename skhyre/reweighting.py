@@ -319,6 +319,8 @@ def _check_losses_and_grid(losses, grid, default_grid, who: str):
         raise ValueError(f"losses must be a (K, n) matrix, got ndim={L.ndim}.")
     if L.shape[1] == 0:
         raise ValueError(f"{who} needs at least one adaptation example.")
+    if np.isneginf(L).any():
+        raise ValueError(f"{who}: losses must not contain -inf.")
     temps = np.ravel(default_grid if grid is None else np.asarray(grid, dtype=np.float64))
     for t in temps:
         check_temperature(t, "every temperature in the grid")
@@ -488,8 +490,6 @@ def evidence_temperature(losses, loss: str = "squared", grid=None, log_prior=Non
     temps = np.unique(temps)
     if loss == "log_loss":
         return 1.0, np.zeros(temps.size)
-    if np.isneginf(L).any():
-        raise ValueError("losses must not be -inf.")
     lp = _check_log_prior(log_prior, K)
     cum = L.sum(axis=1)
     keep = ~np.isnan(cum)

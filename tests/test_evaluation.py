@@ -43,6 +43,56 @@ def test_adaptation_curve_with_test_set_and_errors(data):
         adaptation_curve(reg, X, y, n_labels=(0,))
 
 
+def test_adaptation_curve_checks_inputs_before_adapting(data):
+    reg = HyReRegressor(**TINY).fit(data.X, data.X[:, 0])
+    X, y = data.X_test[:10], data.X_test[:10, 0]
+    with pytest.raises(ValueError, match="leaves nothing to score"):
+        adaptation_curve(reg, X, y, n_labels=(10,))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        adaptation_curve(reg, X, y[:8], n_labels=(2,))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        adaptation_curve(reg, X, y, n_labels=(2,), X_test=X, y_test=y[:3])
+    for bad in ((2.7,), (True,), (), ("3",)):
+        with pytest.raises(ValueError, match="n_labels must be positive integers"):
+            adaptation_curve(reg, X, y, n_labels=bad)
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="n_repeats must be a positive integer"):
+            adaptation_curve(reg, X, y, n_labels=(2,), n_repeats=bad)
+    assert reg.n_adapt_samples_ == 0
+    # with a test set the whole pool may be labelled
+    res = adaptation_curve(reg, X, y, n_labels=(10,), X_test=data.X[:20], y_test=data.X[:20, 0])
+    assert res.scores.shape == (1, 1)
+    assert reg.n_adapt_samples_ == 0
+
+
+def test_adaptation_curve_resets_even_when_scoring_fails(data):
+    class Boom(HyReRegressor):
+        def score(self, X, y, sample_weight=None):
+            raise RuntimeError("boom")
+
+    reg = Boom(**TINY).fit(data.X, data.X[:, 0])
+    with pytest.raises(RuntimeError, match="boom"):
+        adaptation_curve(reg, data.X_test, data.X_test[:, 0], n_labels=(3,))
+    assert reg.n_adapt_samples_ == 0
+    np.testing.assert_allclose(reg.weights_, 1 / 6)
+
+
+def test_leave_one_group_out_with_models_that_take_no_groups(data):
+    from sklearn.linear_model import LogisticRegression
+
+    from skhyre import HyReEnsemble
+
+    ens = HyReEnsemble([(f"lr{c}", LogisticRegression(C=c)) for c in (0.01, 1.0, 100.0)])
+    res = leave_one_group_out(ens, data.X, data.y, data.groups, n_labels=(1, 3), n_repeats=1)
+    assert res.scores.shape == (4, 1, 2)
+    with pytest.raises(ValueError, match="takes no groups parameter"):
+        leave_one_group_out(ens, data.X, data.y, data.groups, fit_groups=True)
+    with pytest.raises(ValueError, match="fit_groups must be"):
+        leave_one_group_out(ens, data.X, data.y, data.groups, fit_groups="yes")
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        leave_one_group_out(ens, data.X, data.y[:10], data.groups)
+
+
 def test_leave_one_group_out(data):
     res = leave_one_group_out(
         HyReClassifier(**TINY),

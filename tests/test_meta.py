@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
-from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.base import BaseEstimator, RegressorMixin, clone, is_classifier, is_regressor
 from sklearn.cluster import KMeans
 from sklearn.dummy import DummyRegressor
 from sklearn.ensemble import (
@@ -32,6 +33,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skhyre import HyReEnsemble
+from skhyre.reweighting import NaNMemberWarning
 
 LABELS = np.array(["ant", "bee", "cat"])
 
@@ -352,6 +354,37 @@ def test_batch_and_sequential_adaptation_agree(reg_data):
     assert_allclose(batch.cumulative_loss_, seq.cumulative_loss_)
 
 
+def test_batch_and_one_by_one_updates_are_bit_identical():
+    """Losses are added in order (DESIGN: identical weights), not pairwise-summed."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(60, 2))
+    y = rng.normal(size=60)
+    # constant members: their predictions are exact, so only the summation can differ
+    members = [(f"c{i}", DummyRegressor(strategy="constant", constant=c))
+               for i, c in enumerate(rng.normal(size=5))]
+    batch = HyReEnsemble(members).fit(X, y).adapt(X[:40], y[:40])
+    seq = HyReEnsemble(members).fit(X, y)
+    for i in range(40):
+        seq.partial_adapt(X[i : i + 1], y[i : i + 1])
+    assert_array_equal(batch.cumulative_loss_, seq.cumulative_loss_)
+    assert_array_equal(batch.weights_, seq.weights_)
+    # the NumPy reference: each member's scaled squared errors, summed
+    losses = (batch.predict_members(X[:40]) - y[:40]) ** 2 / batch.y_scale_**2
+    assert_allclose(batch.cumulative_loss_, losses.sum(axis=1), rtol=1e-14)
+
+
+def test_sparse_input_adapts_like_dense(reg_data):
+    X, y = reg_data
+    hyre = HyReEnsemble([*_regressors()[:1], ("lin", LinearRegression())]).fit(X, y)
+    dense = clone(hyre).fit(X, y).adapt(X[:10], y[:10])
+    hyre.adapt(sparse.csr_matrix(X[:10]), y[:10])
+    assert_allclose(hyre.weights_, dense.weights_)
+    hyre.partial_adapt(sparse.csr_matrix(X[10:12]), y[10:12])
+    assert hyre.n_adapt_samples_ == 12
+    with pytest.raises(ValueError, match="empty"):
+        hyre.adapt(sparse.csr_matrix((0, 4)), y[:0])
+
+
 @pytest.mark.parametrize("adapt_loss", ["squared", "absolute"])
 def test_compiled_active_loop_matches_the_python_loop(reg_data, adapt_loss):
     """An array oracle runs in compiled code, a callable one in Python: same picks."""
@@ -445,6 +478,46 @@ def test_unknown_labels_empty_sets_queries_and_criteria(clf_data, reg_data):
         reg.query(Xr, criterion="bald")
     with pytest.raises(ValueError, match="numeric"):
         reg.adapt(Xr[:2], ["a", "b"])
+
+
+class _NaNRegressor(RegressorMixin, BaseEstimator):
+    """A broken member: NaN everywhere."""
+
+    def fit(self, X, y):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], np.nan)
+
+
+def test_query_names_nan_member_predictions(reg_data):
+    X, y = reg_data
+    hyre = HyReEnsemble([*_regressors()[:2], ("nan", _NaNRegressor())]).fit(X, y)
+    # uniform weights: every pool row scores NaN, so any answer would be arbitrary
+    with pytest.raises(ValueError, match="predict NaN on every candidate pool row"):
+        hyre.query(X[:10], n_queries=2)
+    assert_array_equal(hyre.query(X[:10], n_queries=2, criterion="random").shape, (2,))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hyre.active_adapt(X[50:], y[50:], n_queries=3)
+    said = [str(w.message) for w in caught if issubclass(w.category, NaNMemberWarning)]
+    assert any("predict NaN on 100 of 100" in m for m in said), said
+    assert any("gave NaN adaptation losses" in m for m in said), said
+    assert hyre.weights_[2] == 0.0  # the first label gave the NaN member weight 0
+    # once it has weight 0, queries are defined again and say nothing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert hyre.query(X[:10], n_queries=2).shape == (2,)
+
+
+def test_oracle_must_return_one_label_per_index(reg_data):
+    X, y = reg_data
+    hyre = HyReEnsemble(_regressors()).fit(X, y).adapt(X[:3], y[:3])
+    before = hyre.weights_.copy()
+    with pytest.raises(ValueError, match="returned 3 labels for one queried index"):
+        hyre.active_adapt(X[50:], lambda idx: np.r_[y[50:][idx], 1e9, -1e9], n_queries=2)
+    assert_array_equal(hyre.weights_, before)
 
 
 def test_failed_adaptation_leaves_the_state_untouched(clf_data):

@@ -73,7 +73,7 @@ def test_shapes_and_weighted_prediction(fitted, data):
     K = FAST["n_members"]
     F = reg.predict_members(X[:20])
     assert F.shape == (K, 20)
-    assert F.dtype == np.float32
+    assert F.dtype == np.float64  # original units; the networks' float32 stays standardized
     assert np.isfinite(F).all()
     # members are fixed functions (fixed dropout masks / epinet indices)
     assert_array_equal(F, reg.predict_members(X[:20]))
@@ -100,6 +100,25 @@ def test_members_are_in_original_units(data, pair):
     a, b = pair
     assert_allclose(b.predict_members(X), 1000.0 * a.predict_members(X) + 5.0, rtol=1e-3, atol=0.5)
     assert b.y_scale_ == pytest.approx(1000.0 * a.y_scale_)
+
+
+def test_large_target_mean_keeps_its_digits(data):
+    """A mean far above the spread (timestamps, altitudes) must not be rounded away."""
+    X, y = data
+    small = dict(FAST, random_state=1)
+    a = HyReRegressor(**small).fit(X, y)
+    b = HyReRegressor(**small).fit(X, y + 1e8)
+    # same standardized problem, so the same networks: predictions shift by the offset
+    assert_allclose(b.predict(X[:50]) - 1e8, a.predict(X[:50]), atol=1e-6)
+    assert_allclose(b.predict_members(X[:50]) - 1e8, a.predict_members(X[:50]), atol=1e-6)
+    assert b.score(X, y + 1e8) == pytest.approx(a.score(X, y), abs=1e-6)
+    a.adapt(X[:12], y[:12])
+    b.adapt(X[:12], y[:12] + 1e8)
+    assert not np.allclose(a.weights_, 1 / FAST["n_members"])
+    assert_allclose(b.weights_, a.weights_, rtol=1e-6, atol=1e-12)
+    _, std_a = a.predict(X[:5], return_std=True)
+    _, std_b = b.predict(X[:5], return_std=True)
+    assert_allclose(std_b, std_a, rtol=1e-6)
 
 
 @pytest.mark.parametrize("loss", ["squared", "absolute", "gaussian_nll"])
@@ -177,3 +196,78 @@ def test_adapt_y_validation(data, reg):
     # a column vector is accepted as 1-D
     reg.adapt(X[:3], y[:3, None])
     assert reg.n_adapt_samples_ == 3
+
+
+def test_changing_adapt_loss_remeasures_the_examples_seen(data, reg):
+    """Never a cumulative loss that is half squared, half absolute."""
+    X, y = data
+    ref = copy.deepcopy(reg).set_params(adapt_loss="absolute").adapt(X[:20], y[:20])
+    reg.adapt(X[:10], y[:10])
+    reg.set_params(adapt_loss="absolute").partial_adapt(X[10:20], y[10:20])
+    assert_allclose(reg.cumulative_loss_, ref.cumulative_loss_, rtol=1e-12)
+    assert_allclose(reg.weights_, ref.weights_, rtol=1e-12)
+    # active_adapt starts from the re-measured weights, so it picks like ref
+    a = copy.deepcopy(reg).set_params(adapt_loss="squared")
+    b = copy.deepcopy(reg).set_params(adapt_loss="squared").adapt(X[:20], y[:20])
+    a.active_adapt(X[40:], y[40:], n_queries=4)
+    b.active_adapt(X[40:], y[40:], n_queries=4)
+    assert_array_equal(a.queried_indices_, b.queried_indices_)
+    assert_allclose(a.weights_, b.weights_, rtol=1e-12)
+
+
+def test_callable_loss_under_auto_says_it_sees_mixtures(data, reg):
+    X, y = data
+    K = FAST["n_members"]
+    per_member = np.arange(1.0, K + 1)[:, None]  # assumes K member rows: wrong under "auto"
+    reg.set_params(temperature="auto", adapt_loss=lambda M, t: (M - t) ** 2 * per_member)
+    with pytest.raises(ValueError) as info:
+        reg.adapt(X[:6], y[:6])
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    if hasattr(info.value, "add_note"):
+        assert "leave-one-out weighted predictions" in notes
+    reg.set_params(adapt_loss=lambda M, t: np.zeros((K, t.shape[0])))  # ignores its rows
+    with pytest.raises(ValueError, match="candidate temperatures x examples"):
+        reg.adapt(X[:6], y[:6])
+
+
+def test_temperature_is_checked_at_adapt_and_reset(data, reg):
+    X, y = data
+    for bad in (np.inf, np.nan, 0.0, -2.0, "foo", None):
+        reg.set_params(temperature=bad)
+        for call in (lambda: reg.adapt(X[:4], y[:4]), reg.reset_weights):
+            with pytest.raises(ValueError, match="temperature must be a finite float > 0"):
+                call()
+        assert reg.temperature_ == 1.0 and reg.n_adapt_samples_ == 0
+
+
+def test_queried_indices_do_not_outlive_the_weights(data, reg):
+    X, y = data
+    reg.active_adapt(X[40:], y[40:], n_queries=3)
+    assert reg.queried_indices_.shape == (3,)
+    reg.partial_adapt(X[:2], y[:2])  # the picks still belong to these weights
+    assert reg.queried_indices_.shape == (3,)
+    reg.adapt(X[:2], y[:2])
+    assert not hasattr(reg, "queried_indices_")
+    reg.active_adapt(X[40:], y[40:], n_queries=3).reset_weights()
+    assert not hasattr(reg, "queried_indices_")
+    reg.active_adapt(X[40:], y[40:], n_queries=3).fit(X, y)
+    assert not hasattr(reg, "queried_indices_")
+
+
+def test_values_beyond_float32_and_huge_targets(data):
+    X, y = data
+    X_big = X.copy()
+    X_big[0, 0] = 1e39  # finite in float64, inf in float32
+    with pytest.raises(ValueError, match="too large for float32"):
+        HyReRegressor(**FAST).fit(X_big, y)
+    reg = HyReRegressor(**FAST).fit(X, 1e200 * y)  # std(y) overflows float64 naively
+    assert reg.y_scale_ == pytest.approx(1e200 * y.std(), rel=1e-12)
+    assert reg.y_mean_ == pytest.approx(1e200 * y.mean(), rel=1e-9, abs=1e185)
+    assert np.isfinite(reg.predict(X[:5])).all()
+    with pytest.raises(ValueError, match="too large for float32"):
+        reg.predict(X_big)
+
+
+def test_unknown_device_string_is_named():
+    with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
+        HyReRegressor(device="gpu", **FAST).fit(*_data())
