@@ -419,11 +419,7 @@ class AdaptationMixin:
         if n_bad == 0:
             return
         if n_bad == n_cand and who == "query":
-            raise ValueError(
-                "Members with nonzero weight predict NaN on every candidate pool row, so "
-                "no acquisition score is defined. adapt on a few labelled examples first "
-                "(members with NaN adaptation losses get weight 0) or fix those members."
-            )
+            raise ValueError(pools.ALL_NAN_POOL)
         warnings.warn(
             f"Members with nonzero weight predict NaN on {n_bad} of {n_cand} candidate pool "
             f"row(s); those rows score NaN and {who} picks them last.",
@@ -447,7 +443,11 @@ class AdaptationMixin:
         the pool is scored under the current weights, the best example is
         labelled by ``oracle`` and the weights are updated. With an array of
         labels and a fixed temperature and built-in loss, the whole loop runs
-        in compiled code. On any error the previous weights are kept.
+        in compiled code; it updates the weighted mixture incrementally, so
+        where two pool rows' scores tie to rounding (members that agree
+        exactly, such as trees voting alike) it may pick the other one of the
+        pair than a callable oracle's loop does. On any error the previous
+        weights are kept.
 
         A pool whose member predictions exceed the memory budget is streamed:
         every step then re-reads the whole pool (about ``n_queries`` times

@@ -432,6 +432,12 @@ class _Pool:
 # --------------------------------------------------------------------------
 # scoring one block (the same code runs locally and on Dask workers)
 # --------------------------------------------------------------------------
+ALL_NAN_POOL = (
+    "Members with nonzero weight predict NaN on every candidate pool row, so no "
+    "acquisition score is defined. adapt on a few labelled examples first (members "
+    "with NaN adaptation losses get weight 0) or fix those members."
+)
+
 # A pool-level fact that an estimator's ``_member_matrix`` records as a side
 # effect (HyReRewardModel: whether some members tie on a pair, which decides
 # whether its compiled loop applies). Streamed, it is OR-ed over the blocks.
@@ -526,9 +532,15 @@ class _TopK:
         self.cols = [self.cols[j] if j < old else fetched.get(int(j) - old) for j in order]
         self.keys, self.idx = all_keys[order], all_idx[order]
 
-    def best(self, mask: np.ndarray | None, k: int):
-        """The first ``k`` (indices, columns) not excluded by the resolved ``mask``."""
+    def best(self, mask: np.ndarray | None, k: int, refuse_nan: bool = False):
+        """The first ``k`` (indices, columns) not excluded by the resolved ``mask``.
+
+        ``refuse_nan``: raise when every candidate scored NaN (``query``, as in memory).
+        """
         keep = [j for j in range(self.idx.size) if mask is None or not mask[self.idx[j]]][:k]
+        if refuse_nan and keep and self.keys[keep[0]] == -np.inf:
+            # scores are >= 0, so the best key is -inf only when every candidate scored NaN
+            raise ValueError(ALL_NAN_POOL)
         return self.idx[keep], [self.cols[j] for j in keep]
 
 
@@ -880,7 +892,8 @@ def _query(est, X_pool, n_queries, criterion, exclude, random_state, pool_memory
             return pool.random_top(est._query_rng(random_state), n_queries, mask).idx
         pool.set_exclusion(mask)
         (top,), _ = pool.top([plan], [n_queries])
-        return top.idx
+        idx, _ = top.best(None, n_queries, refuse_nan=True)
+        return idx
     pool = _Pool(X_pool, _pool_kind(X_pool))
     exclusion = _LazyExclusion(exclude, pool.n_rows)
     n, (top,), _, _ = _local_pass(
@@ -894,7 +907,7 @@ def _query(est, X_pool, n_queries, criterion, exclude, random_state, pool_memory
     )
     mask = acquisition._check_exclude(exclude, n)
     acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
-    idx, _ = top.best(mask, n_queries)
+    idx, _ = top.best(mask, n_queries, refuse_nan=criterion != "random")
     return np.asarray(idx, dtype=np.int64)
 
 

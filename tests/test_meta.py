@@ -497,6 +497,8 @@ def test_query_names_nan_member_predictions(reg_data):
     # uniform weights: every pool row scores NaN, so any answer would be arbitrary
     with pytest.raises(ValueError, match="predict NaN on every candidate pool row"):
         hyre.query(X[:10], n_queries=2)
+    with pytest.raises(ValueError, match="predict NaN on every candidate pool row"):
+        hyre.query([X[:5], X[5:10]], n_queries=2, pool_memory_budget=0)  # streamed
     assert_array_equal(hyre.query(X[:10], n_queries=2, criterion="random").shape, (2,))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
