@@ -257,10 +257,14 @@ class AdaptationMixin:
         if self.temperature != "evidence" or loss_name in EVIDENCE_LOSSES:
             return
         shown = "a callable" if loss_name is None else repr(loss_name)
+        try:
+            own = [n for n in EVIDENCE_LOSSES if n in self._adapt_loss_names]
+        except Exception:  # a task not known yet (HyReEnsemble before fit)
+            own = list(EVIDENCE_LOSSES)
         raise ValueError(
-            f"temperature='evidence' needs an adapt_loss with a noise model (one of "
-            f"{', '.join(repr(n) for n in EVIDENCE_LOSSES)}), got {shown}; use a float "
-            "temperature or 'auto' with it."
+            f"temperature='evidence' needs an adapt_loss with a noise model (for "
+            f"{type(self).__name__}: {', '.join(repr(n) for n in own)}), got {shown}; use a "
+            "float temperature or 'auto' with it."
         )
 
     def _check_adapt_input(self, X, y):

@@ -107,7 +107,9 @@ def _check_binary_preferences(y, *, what: str = "y") -> np.ndarray:
         except (TypeError, ValueError):
             ok = np.zeros(arr.shape, dtype=bool)
         if arr.dtype == object:  # strings like "1" are not preference labels
-            ok &= np.array([isinstance(v, (bool, int, float, np.number)) for v in arr], bool)
+            ok &= np.array(
+                [isinstance(v, (bool, int, float, np.number, np.bool_)) for v in arr], bool
+            )
     else:
         ok = np.zeros(arr.shape, dtype=bool)
     if not ok.all():

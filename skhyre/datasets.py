@@ -577,7 +577,13 @@ def ood_split(
     if not varying.any():
         raise ValueError("ood_split needs at least one non-constant feature; all are constant")
     Z = X[:, varying]
-    score = ((Z - Z.mean(axis=0)) / Z.std(axis=0)).mean(axis=1)
+    sd = Z.std(axis=0)
+    if not (np.isfinite(sd).all() and (sd > 0).all()):
+        # a spread that under- or overflows the variance: rescale each feature
+        # to [0, 1] first (an affine map, so the same standardized scores)
+        Z = (Z - Z.min(axis=0)) / np.ptp(Z, axis=0)
+        sd = Z.std(axis=0)
+    score = ((Z - Z.mean(axis=0)) / sd).mean(axis=1)
 
     order = np.argsort(score, kind="stable")
     low, middle, high = order[:n_side], order[n_side : n_samples - n_side], order[-n_side:]

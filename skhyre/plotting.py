@@ -254,7 +254,11 @@ def plot_learning_curve(
                 f"baseline must be a dict mapping names to scores; got {type(baseline).__name__}."
             )
         for name, value in baseline.items():
-            if not np.isfinite(float(value)):
+            try:
+                finite = np.isfinite(float(value))
+            except (TypeError, ValueError):
+                finite = False
+            if not finite:
                 raise ValueError(f"baseline {name!r} must be a finite number; got {value!r}.")
 
     ax = _get_ax(ax)

@@ -123,7 +123,14 @@ def _encode(model, model_key, texts, normalize, batch_size, show_progress) -> np
         normalize_embeddings=normalize,
         convert_to_numpy=True,
     )
-    return np.asarray(emb, dtype=np.float32)
+    emb = np.asarray(emb, dtype=np.float32)
+    if normalize and emb.ndim == 2 and emb.size:
+        # models that ignore normalize_embeddings still give unit-norm rows;
+        # rows already of unit norm (sentence-transformers' own) stay bit-identical
+        norms = np.linalg.norm(emb.astype(np.float64), axis=1)
+        if not np.allclose(norms[norms > 0], 1.0, rtol=0, atol=1e-5):
+            emb = (emb / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
+    return emb
 
 
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
@@ -178,7 +185,9 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     -----
     ``fit`` learns nothing from the data: it loads the model and records the
     input's shape (for :meth:`get_feature_names_out`). ``transform`` accepts
-    texts and pairs whatever ``fit`` saw.
+    texts and pairs whatever ``fit`` saw, but :meth:`get_feature_names_out`
+    (and so ``set_output(transform="pandas")``) names the columns of inputs
+    shaped like ``fit``'s: fit on pairs to name pair features.
 
     Examples
     --------

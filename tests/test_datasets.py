@@ -468,6 +468,18 @@ def test_ood_split_determinism():
     assert not np.array_equal(a.val_index, c.val_index)
 
 
+def test_ood_split_features_of_tiny_spread():
+    """A variance that underflows to 0 must not turn the scores into NaN."""
+    rng = np.random.RandomState(4)
+    X, y = rng.normal(size=(120, 2)), rng.normal(size=120)
+    tiny = np.column_stack([X[:, 0] * 1e-170, X[:, 1]])
+    a = ood_split(X, y, random_state=0)
+    b = ood_split(tiny, y, random_state=0)
+    assert np.isfinite(b.score).all()
+    np.testing.assert_allclose(b.score, a.score, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(np.sort(a.ood_index), np.sort(b.ood_index))
+
+
 def test_ood_split_ignores_constant_features():
     rng = np.random.RandomState(3)
     X, y = rng.normal(size=(150, 3)), rng.normal(size=150)

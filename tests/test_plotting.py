@@ -130,6 +130,9 @@ def test_plot_learning_curve_bad_input():
         plot_learning_curve([1, 2], [0.5, 0.6], baseline=[0.5])
     with pytest.raises(ValueError, match="finite"):
         plot_learning_curve([1, 2], [0.5, 0.6], baseline={"x": np.nan})
+    for bad in ("abc", None):
+        with pytest.raises(ValueError, match="finite number"):
+            plot_learning_curve([1, 2], [0.5, 0.6], baseline={"x": bad})
     with pytest.raises(ValueError, match="1-D"):
         plot_learning_curve([[1, 2]], [[0.5, 0.6]])
 

@@ -183,6 +183,17 @@ def test_bool_float_and_int_labels_agree(data):
         assert_array_equal(got, ref)
 
 
+def test_numpy_bools_in_an_object_array_are_labels(data):
+    X, y, _, _ = data
+    rm = HyReRewardModel(**{**FAST, "max_epochs": 1}).fit(X, y)
+    ref = rm.adapt(X[:6], y[:6].astype(bool)).weights_.copy()
+    as_object = np.array(list(y[:6].astype(bool)), dtype=object)  # elements are np.bool_
+    assert_array_equal(rm.adapt(X[:6], as_object).weights_, ref)
+    rm.set_params(temperature="evidence", adapt_loss="brier")
+    with pytest.raises(ValueError, match=r"for HyReRewardModel: 'zero_one', 'log_loss'\)"):
+        rm.adapt(X[:6], y[:6])
+
+
 def test_column_vector_y_warns(data):
     X, y, _, _ = data
     with pytest.warns(DataConversionWarning):

@@ -109,6 +109,23 @@ def test_normalize(counting):
     assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
 
 
+def test_normalize_does_not_rely_on_the_model(counting):
+    """A model that ignores normalize_embeddings still gives unit-norm rows."""
+
+    class Deaf(Counting):
+        def encode(self, texts, **kwargs):
+            return super().encode(texts, **{**kwargs, "normalize_embeddings": False})
+
+    E = SentenceEmbedder(model=Deaf(), normalize=True).fit().transform(TEXTS)
+    assert_allclose(np.linalg.norm(E, axis=1), 1.0, rtol=1e-6)
+    ref = SentenceEmbedder(model=counting, normalize=False).fit().transform(TEXTS)
+    assert_allclose(E, ref / np.linalg.norm(ref, axis=1, keepdims=True), rtol=1e-6)
+    # rows the model already normalized are left exactly as it gave them
+    own = SentenceEmbedder(model=counting, normalize=True).fit().transform(TEXTS)
+    direct = np.asarray(counting.encode(TEXTS, normalize_embeddings=True), dtype=np.float32)
+    assert_array_equal(own, direct)
+
+
 @pytest.mark.parametrize(
     ("n_texts", "show_progress", "expected"),
     [(10, None, False), (300, None, True), (300, False, False), (3, True, True)],
