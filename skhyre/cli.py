@@ -171,6 +171,25 @@ def _parser() -> argparse.ArgumentParser:
         help="how the personalized ensemble is trained: without the group ids (pooled, "
         "always run) and/or with them (default: %(default)s)",
     )
+    pr.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="SEED",
+        help="seeds to average over (default: the study's own: 0 1 2; --quick: 0)",
+    )
+    pr.add_argument(
+        "--cache-dir",
+        default=None,
+        help="folder for cached answer embeddings (default: OUT/embedding_cache)",
+    )
+    pr.add_argument(
+        "--no-domains",
+        action="store_true",
+        help="skip the annotator-aware study on the DSP domains",
+    )
+    pr.add_argument("--no-progress", action="store_true", help="no progress bars")
     pr.set_defaults(func=_preferences)
     return p
 

@@ -67,3 +67,27 @@ def test_preferences_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err
     assert "skhyre preferences:" in err and "nowhere" in err and "SKHYRE_PREFERENCE_DATA" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_preferences_flags_reach_the_study(tmp_path, monkeypatch, capsys):
+    """--seeds, --cache-dir, --no-domains and --no-progress are passed on (the study
+    itself is stubbed: it needs the embedding model and minutes of training)."""
+    from skhyre import preference_study
+
+    seen = {}
+
+    def fake_study(**kwargs):
+        seen.update(kwargs)
+        return preference_study.StudyResult(rows=[], config={"seeds": kwargs["seeds"]})
+
+    monkeypatch.setattr(preference_study, "_check_data", lambda data_home: None)
+    monkeypatch.setattr(preference_study, "run_preference_study", fake_study)
+    monkeypatch.setattr(preference_study, "write_report", lambda result, out: [])
+    argv = ["preferences", "--out", str(tmp_path), "--seeds", "3", "4"]
+    assert main([*argv, "--cache-dir", str(tmp_path / "c"), "--no-domains", "--no-progress"]) == 0
+    assert seen["seeds"] == [3, 4] and seen["cache_dir"] == str(tmp_path / "c")
+    assert seen["include_domains"] is False and seen["progress"] is False
+    assert seen["trainings"] == ("pooled", "by_group")
+    assert main(argv) == 0
+    assert seen["include_domains"] is True and seen["progress"] is True
+    assert str(seen["cache_dir"]) == str(tmp_path / "embedding_cache")
