@@ -189,7 +189,10 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         return np.ascontiguousarray(self._forward(X)[..., 0])
 
     def _to_original(self, F: np.ndarray) -> np.ndarray:
-        return np.asarray(F, dtype=np.float64) * self.y_scale_ + self.y_mean_
+        out = np.array(F, dtype=np.float64)  # a copy: callers' arrays stay as they are
+        out *= self.y_scale_
+        out += self.y_mean_
+        return out
 
     def predict(self, X, return_std: bool = False):
         """Weighted mean of the members (and their weighted std).
