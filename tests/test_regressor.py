@@ -204,15 +204,16 @@ def test_changing_adapt_loss_remeasures_the_examples_seen(data, reg):
     ref = copy.deepcopy(reg).set_params(adapt_loss="absolute").adapt(X[:20], y[:20])
     reg.adapt(X[:10], y[:10])
     reg.set_params(adapt_loss="absolute").partial_adapt(X[10:20], y[10:20])
-    assert_allclose(reg.cumulative_loss_, ref.cumulative_loss_, rtol=1e-12)
-    assert_allclose(reg.weights_, ref.weights_, rtol=1e-12)
+    # (float32 forward passes of different batches agree to about 1e-7)
+    assert_allclose(reg.cumulative_loss_, ref.cumulative_loss_, rtol=1e-6)
+    assert_allclose(reg.weights_, ref.weights_, rtol=1e-5, atol=1e-12)
     # active_adapt starts from the re-measured weights, so it picks like ref
     a = copy.deepcopy(reg).set_params(adapt_loss="squared")
     b = copy.deepcopy(reg).set_params(adapt_loss="squared").adapt(X[:20], y[:20])
     a.active_adapt(X[40:], y[40:], n_queries=4)
     b.active_adapt(X[40:], y[40:], n_queries=4)
     assert_array_equal(a.queried_indices_, b.queried_indices_)
-    assert_allclose(a.weights_, b.weights_, rtol=1e-12)
+    assert_allclose(a.weights_, b.weights_, rtol=1e-5, atol=1e-12)
 
 
 def test_callable_loss_under_auto_says_it_sees_mixtures(data, reg):
@@ -271,3 +272,24 @@ def test_values_beyond_float32_and_huge_targets(data):
 def test_unknown_device_string_is_named():
     with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
         HyReRegressor(device="gpu", **FAST).fit(*_data())
+
+
+def test_failed_active_adapt_after_a_loss_switch_keeps_the_old_state(data, reg):
+    X, y = data
+    reg.adapt(X[:10], y[:10])
+    before = (reg.weights_.copy(), reg.cumulative_loss_.copy(), reg.n_adapt_samples_)
+
+    def broken_oracle(idx):
+        raise RuntimeError("labeler offline")
+
+    reg.set_params(adapt_loss="absolute")
+    with pytest.raises(RuntimeError, match="labeler offline"):
+        reg.active_adapt(X[40:], broken_oracle, n_queries=2)
+    assert_array_equal(reg.weights_, before[0])
+    assert_array_equal(reg.cumulative_loss_, before[1])
+    assert reg.n_adapt_samples_ == before[2]
+    # the next update still re-measures the history with the new loss
+    ref = copy.deepcopy(reg).adapt(X[:12], y[:12])
+    reg.partial_adapt(X[10:12], y[10:12])
+    # (float32 forward passes of different batches agree to about 1e-7)
+    assert_allclose(reg.cumulative_loss_, ref.cumulative_loss_, rtol=1e-6)
