@@ -358,9 +358,9 @@ def time_adapt(cfg, model, X, y) -> dict:
     from skhyre import HypothesisWeights
 
     Xa, ya = X[:N_ADAPT], y[:N_ADAPT].astype(np.float64)
-    M = model.predict_members(Xa)  # cached (K, 32) float32
-    y_enc = model._encode_adapt_y(ya)
-    L = (M.astype(np.float64) - ya) ** 2 / model.y_scale_**2  # (K, 32) losses
+    M = model._member_matrix(Xa)  # the engine's cached (K, 32) float32, standardized units
+    y_enc = model._encode_adapt_y(ya)  # standardized the same way
+    L = (M.astype(np.float64) - y_enc) ** 2  # (K, 32) losses in units of the training std
     inner = cfg["adapt_inner"]
     hw = HypothesisWeights(n_members=K, temperature=1.0)
     hw.update(L)  # warm-up (Numba)
@@ -395,6 +395,24 @@ def time_adapt(cfg, model, X, y) -> dict:
 
 
 # --------------------------------------------------------------------------- report
+def _load_note(m: dict, load, load_end) -> str:
+    """Say whether other jobs shared the CPU (this run itself keeps ~torch_threads busy)."""
+    own = m["torch_threads"]
+    if max(load[0], load_end[0]) > own + 0.5:
+        return (
+            f"**Shared CPU.** This machine's {m['cpu_count']} cores were shared with other jobs "
+            f"during the run (load average at start {_fmt_load(load)}, at end "
+            f"{_fmt_load(load_end)}). Wall times are inflated by that; the ratios below use "
+            "process CPU time and interleave the repeats so that load changes hit every model "
+            "alike, but expect some noise."
+        )
+    return (
+        f"**Otherwise idle CPU.** Load average at start {_fmt_load(load)}, at end "
+        f"{_fmt_load(load_end)}: about the {own} core(s) this run keeps busy. The ratios use "
+        "process CPU time and interleave the repeats."
+    )
+
+
 def to_markdown(payload: dict) -> str:
     meta, fits, steps = payload["meta"], payload["fit"], payload["train_step"]
     pred, adapt, targets = payload["predict_members"], payload["adapt"], payload["targets"]
@@ -412,11 +430,7 @@ def to_markdown(payload: dict) -> str:
         f"torch {m['torch']} with **{m['torch_threads']} torch thread(s)**, skorch {m['skorch']}, "
         f"numba {m['numba']} ({m['numba_threads']} threads). Run {meta['date']}.",
         "",
-        f"**Shared CPU.** This machine's {m['cpu_count']} cores were shared with other jobs "
-        f"during the run (load average at start {_fmt_load(load)}, at end "
-        f"{_fmt_load(meta['load_average_end'])}). Wall times are inflated by that; the ratios "
-        "below use process CPU time and interleave the repeats so that load changes hit "
-        "every model alike, but expect some noise.",
+        _load_note(m, load, meta["load_average_end"]),
         "",
         "## Fit time",
         "",
@@ -541,7 +555,7 @@ def analysis(fits: dict, steps: dict, adapt: dict, n_steps: int) -> list[str]:
         f"median; the paired per-repeat ratios were "
         f"{', '.join(f'{r:.2f}' for r in per_repeat)}: "
         f"{sum(r > TARGETS['shared_base'] for r in per_repeat)} of {len(per_repeat)} repeats "
-        "above 1.3x, and the spread between repeats is the shared machine's load). Per "
+        "above 1.3x, and the spread between repeats is timing noise). Per "
         "training step, a whole fit costs "
         f"{sb_fit_step * ms:.2f} ms against {mlp_fit_step * ms:.2f} ms, of which the raw "
         f"torch step is {sb_raw * ms:.2f} vs {mlp_raw * ms:.2f} ms; the rest, about "

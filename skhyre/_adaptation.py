@@ -416,8 +416,10 @@ class AdaptationMixin:
         answer would be arbitrary); otherwise those rows are picked last and
         a :class:`~skhyre.reweighting.NaNMemberWarning` says how many.
         """
-        live = np.asarray(self.weights_) > 0
-        bad = np.isnan(M[live].reshape(int(live.sum()), M.shape[1], -1)).any(axis=(0, 2))
+        n = M.shape[1]
+        bad = np.zeros(n, dtype=bool)
+        for k in np.flatnonzero(np.asarray(self.weights_) > 0):  # views: no copy of M
+            bad |= np.isnan(M[k].reshape(n, -1)).any(axis=1)
         bad &= ~mask
         n_bad, n_cand = int(bad.sum()), int((~mask).sum())
         if n_bad == 0:

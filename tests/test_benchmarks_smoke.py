@@ -110,3 +110,19 @@ def test_synthetic_quick(tmp_path):
     assert len(ratios) == 3 and ratios == sorted(ratios, reverse=True) and sum(ratios) <= 1 + 1e-9
     assert "(a) Conflicting labelers" in md and "(b) HyRe vs fine-tuning" in md
     assert "(c) Function-space PCA" in md
+
+
+def test_fit_overhead_quick(tmp_path):
+    """The timing script runs, and its cached-update path is the estimator's own."""
+    _run("fit_overhead.py", tmp_path, "--threads", "1")
+    payload = json.loads((tmp_path / "fit_overhead.json").read_text())
+    assert (tmp_path / "fit_overhead.md").read_text().startswith("# Fit overhead")
+    # _committed_update on the cached matrix gives adapt's weights (a benchmark that
+    # fed it the wrong matrix would time the wrong thing)
+    assert payload["adapt"]["cached_equals_adapt"] is True
+    for key in ("hypothesis_weights_update", "committed_update_T1", "committed_update_auto"):
+        assert 0 < payload["adapt"][key]["cpu_s"] < 1.0
+    shapes = {k: v["output_shape_10_rows"] for k, v in payload["predict_members"].items()}
+    assert shapes["shared_base"] == [payload["meta"]["n_members"], 10]
+    for name, target in payload["targets"]["fit"].items():
+        assert target["ratio"] > 0, name  # measured (no target is asserted: timings vary)
