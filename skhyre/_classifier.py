@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from . import _kernels
 from ._adaptation import _encode_known_labels
-from ._torch_base import _TorchHyReBase
+from ._torch_base import _TorchHyReBase, keep_state_on_failure
 
 __all__ = ["HyReClassifier"]
 
@@ -116,6 +116,7 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     _adapt_loss_names = ("zero_one", "log_loss", "brier")
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keep_state_on_failure
     def fit(self, X, y, groups=None):
         """Train the ensemble; the weights start uniform.
 

@@ -29,6 +29,8 @@ member's loss is a weighted *mean* and members count equally.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -93,7 +95,7 @@ def member_weight_matrix(
     missing = _missing_mask(g)
     if missing.any():
         raise ValueError(
-            f"groups has {int(missing.sum())} missing annotator id(s) (None/NaN); give every "
+            f"groups has {int(missing.sum())} missing annotator id(s) (None/NaN/NaT); give every "
             "training example an id, or use training='pooled'."
         )
     try:
@@ -106,7 +108,7 @@ def member_weight_matrix(
             f"training={training!r} got a single annotator id ({group_ids[0]!r}): every member "
             "learns from the same examples (bootstrap resamples when K > 1).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=_caller_outside_libraries(),
         )
     member_group = np.arange(K) % G if K >= G else None
     assignment = np.zeros((G, K), dtype=bool)
@@ -137,7 +139,23 @@ def member_weight_matrix(
     return W.astype(np.float32), group_ids, assignment
 
 
+def _caller_outside_libraries() -> int:
+    """``stacklevel`` for a warning raised by our caller: the first frame outside
+    skhyre and scikit-learn (the user's ``fit``, even through ``_fit_context``)."""
+    roots = tuple(
+        os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+        for m in (sys.modules["skhyre"], sys.modules.get("sklearn"))
+        if m is not None and getattr(m, "__file__", None)
+    )
+    frame, level = sys._getframe(2), 2  # level 1 is the caller's own warnings.warn line
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(roots):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _missing_mask(g: np.ndarray) -> np.ndarray:
+    if g.dtype.kind in "mM":  # datetime / timedelta ids: NaT is missing
+        return np.isnat(g)
     if g.dtype.kind == "f":
         return np.isnan(g)
     if g.dtype.kind == "O":

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
 from . import _kernels
-from ._torch_base import _TorchHyReBase
+from ._torch_base import _TorchHyReBase, keep_state_on_failure
 
 __all__ = ["HyReRegressor"]
 
@@ -127,6 +127,7 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
     _adapt_loss_names = ("squared", "absolute", "gaussian_nll")
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @keep_state_on_failure
     def fit(self, X, y, groups=None):
         """Train the ensemble; the weights start uniform.
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from . import _kernels
 from ._net import forward_members, seeded
-from ._torch_base import _check_hidden, _TorchHyReBase
+from ._torch_base import _check_hidden, _TorchHyReBase, keep_state_on_failure
 from .ensembles import build_ensemble
 
 __all__ = ["HyReRewardModel", "PairDifference"]
@@ -314,6 +314,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @keep_state_on_failure
     def fit(self, X, y, groups=None):
         """Train the reward heads on labelled pairs; the weights start uniform.
 

@@ -15,13 +15,14 @@ estimators and :class:`~skhyre.HyReEnsemble` alike.
 
 from __future__ import annotations
 
+import functools
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._adaptation import AdaptationMixin
@@ -30,6 +31,37 @@ from ._net import forward_members, make_net, resolve_device, seeded
 from .ensembles import ENSEMBLE_KINDS, build_ensemble
 
 __all__: list[str] = []
+
+
+def keep_state_on_failure(fit):
+    """Decorate ``fit``: when it raises, the estimator is left exactly as it was.
+
+    A failed refit must not leave new target statistics or classes next to
+    the old network (its predictions would be silently wrong).
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    return wrapper
+
+
+def _check_not_bool(est, names) -> None:
+    """sklearn's ``Interval(Integral)`` admits ``True``; an epoch count of True is a bug."""
+    for name in names:
+        value = getattr(est, name)
+        if isinstance(value, (bool, np.bool_)):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(est).__name__} must be an int, not a bool; "
+                f"got {value!r}."
+            )
 
 
 def _check_hidden(hidden_layer_sizes) -> tuple[int, ...]:
@@ -184,8 +216,14 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
                 f"training={mode!r} needs the annotator id of every training example: "
                 "fit(X, y, groups=ids)."
             )
-        if len(groups) != n_samples:
-            raise ValueError(f"groups has {len(groups)} entries but X has {n_samples} rows.")
+        g = np.asarray(groups)
+        if g.ndim != 1:
+            raise ValueError(
+                "groups must be a 1-D array-like with one annotator id per training example, "
+                f"got {type(groups).__name__} of shape {g.shape}."
+            )
+        if g.shape[0] != n_samples:
+            raise ValueError(f"groups has {g.shape[0]} entries but X has {n_samples} rows.")
         if self.ensemble == "mc_dropout":
             raise ValueError(
                 f"training={mode!r} is not available for ensemble='mc_dropout': its members are "
@@ -201,6 +239,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         matrix: the target, then each member's weight for the example.
         """
         _check_hidden(self.hidden_layer_sizes)
+        _check_not_bool(self, ("n_members", "index_dim", "max_epochs", "batch_size"))
         self._check_temperature_param()
         self._check_evidence_loss(self._resolve_adapt_loss()[0])
         mode = self._resolve_training(groups, X32.shape[0])
@@ -208,8 +247,9 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         ensemble = self._build_module(n_outputs, seed)
+        group_state = {}
         if mode != "pooled":
-            W, self.group_ids_, self.group_assignment_ = member_weight_matrix(
+            W, group_state["group_ids_"], group_state["group_assignment_"] = member_weight_matrix(
                 groups, self.n_members, mode, self.group_share, random_state=seed + 2
             )
             y_fit = np.column_stack([y_fit.astype(np.float32), W])
@@ -231,6 +271,9 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         self.net_ = net
         self.device_ = device
         self.training_ = mode
+        for name in ("group_ids_", "group_assignment_"):  # none left from an earlier fit
+            self.__dict__.pop(name, None)
+        self.__dict__.update(group_state)
         self._init_adaptation_state()
 
     # ------------------------------------------------------------- predict

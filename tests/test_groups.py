@@ -137,3 +137,28 @@ def test_errors(labelers):
         HyReClassifier(ensemble="mc_dropout", training="by_group", **TINY).fit(X, y, groups=g)
     with pytest.raises(ValueError, match="training"):
         HyReClassifier(training="nope", **TINY).fit(X, y)
+
+
+def test_group_id_errors_name_the_problem(labelers):
+    X, y = labelers.X, labelers.y
+    for bad in (5, np.array(3), (i for i in range(len(y)))):
+        with pytest.raises(ValueError, match="groups must be a 1-D array-like"):
+            HyReClassifier(**TINY).fit(X, y, groups=bad)
+    with pytest.raises(ValueError, match=r"missing annotator id.*NaT"):
+        member_weight_matrix(np.array(["2024-01-01", "NaT", "2024-01-02"], "M8[D]"), 2, "by_group")
+
+
+def test_single_annotator_warning_points_at_the_callers_fit(labelers):
+    X, y = labelers.X, labelers.y
+    with pytest.warns(UserWarning, match="single annotator") as record:
+        HyReClassifier(**TINY).fit(X, y, groups=np.zeros(len(y)))
+    assert record[0].filename == __file__
+
+
+def test_refit_without_groups_drops_the_annotator_attributes(labelers):
+    X, y, g = labelers.X, labelers.y, labelers.groups
+    clf = HyReClassifier(**TINY).fit(X, y, groups=g)
+    assert clf.group_assignment_.shape == (3, 6)
+    clf.set_params(n_members=4).fit(X, y)
+    assert clf.training_ == "pooled"
+    assert not hasattr(clf, "group_ids_") and not hasattr(clf, "group_assignment_")

@@ -293,3 +293,25 @@ def test_failed_active_adapt_after_a_loss_switch_keeps_the_old_state(data, reg):
     reg.partial_adapt(X[10:12], y[10:12])
     # (float32 forward passes of different batches agree to about 1e-7)
     assert_allclose(reg.cumulative_loss_, ref.cumulative_loss_, rtol=1e-6)
+
+
+def test_failed_refit_leaves_the_fitted_model_as_it_was(data, reg):
+    """New target statistics next to the old network would predict silently wrong."""
+    X, y = data
+    reg.adapt(X[:8], y[:8])
+    before = {k: copy.deepcopy(v) for k, v in vars(reg).items() if k.endswith("_")}
+    net = reg.net_
+    pred = reg.predict(X[:20])
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        reg.set_params(hidden_layer_sizes=(0,)).fit(X, 1000.0 * y + 50.0)
+    reg.set_params(hidden_layer_sizes=FAST["hidden_layer_sizes"])
+    assert reg.y_mean_ == before["y_mean_"] and reg.y_scale_ == before["y_scale_"]
+    assert reg.net_ is net and reg.n_adapt_samples_ == 8
+    assert_array_equal(reg.weights_, before["weights_"])
+    assert_array_equal(reg.predict(X[:20]), pred)
+
+
+@pytest.mark.parametrize("param", ["max_epochs", "batch_size", "n_members", "index_dim"])
+def test_bool_is_not_an_int_parameter(data, param):
+    with pytest.raises(ValueError, match=f"'{param}' parameter .* must be an int, not a bool"):
+        HyReRegressor(**{**FAST, param: True}).fit(*data)
