@@ -211,12 +211,14 @@ class AdaptationMixin:
         # add each example's loss in order (not numpy's pairwise sum), so one
         # batch and the same examples one by one give bit-identical weights
         cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
-        if self.temperature == "auto":
-            hist_L = self._losses(fn, hist_M, hist_y, K)
-            T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
-        elif self.temperature == "evidence":
-            hist_L = self._losses(fn, hist_M, hist_y, K)
-            T, _ = evidence_temperature(hist_L, loss_name)
+        if self.temperature in _DATA_TEMPERATURES:
+            # the whole history's losses: already in hand after a reset or a loss change
+            whole = losses.shape[1] == hist_y.shape[0]
+            hist_L = losses if whole else self._losses(fn, hist_M, hist_y, K)
+            if self.temperature == "auto":
+                T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
+            else:
+                T, _ = evidence_temperature(hist_L, loss_name)
         else:
             T = float(self.temperature)
         w, logw = _weights_from_cum(cum, T)
