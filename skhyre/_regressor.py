@@ -74,8 +74,9 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         member learns from its annotator's examples plus everyone else's,
         which together carry the fraction ``group_share`` of its training
         weight. ``"auto"`` is ``"pooled"`` without
-        groups and ``"by_group"`` with them. Not available for
-        ``"mc_dropout"``. Training stays one joint pass (the member-summed
+        groups and ``"by_group"`` with them; with ``"mc_dropout"``
+        (whose members cannot be split) it trains pooled and warns that
+        ``groups`` is ignored, and the other modes raise. Training stays one joint pass (the member-summed
         loss is weighted per example and member).
     group_share : float in [0, 1], default=0.1
         In ``training="mixed"``, the fraction of each member's training

@@ -16,6 +16,7 @@ estimators and :class:`~skhyre.HyReEnsemble` alike.
 from __future__ import annotations
 
 import functools
+import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -26,7 +27,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._adaptation import AdaptationMixin
-from ._groups import TRAINING_MODES, member_weight_matrix
+from ._groups import TRAINING_MODES, _caller_outside_libraries, member_weight_matrix
 from ._net import forward_members, make_net, resolve_device, seeded
 from .ensembles import ENSEMBLE_KINDS, build_ensemble
 
@@ -208,7 +209,16 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
     def _resolve_training(self, groups, n_samples: int) -> str:
         mode = self.training
         if mode == "auto":
-            mode = "pooled" if groups is None else "by_group"
+            if groups is not None and self.ensemble == "mc_dropout":
+                warnings.warn(
+                    "training='auto' trains ensemble='mc_dropout' pooled and ignores groups: its "
+                    "members are fixed dropout masks of one jointly trained network, which cannot "
+                    "be split among annotators (use 'shared_base', 'epinet' or 'vanilla' for "
+                    "annotator-aware members).",
+                    UserWarning,
+                    stacklevel=_caller_outside_libraries(),
+                )
+            mode = "pooled" if groups is None or self.ensemble == "mc_dropout" else "by_group"
         if mode == "pooled":
             return mode
         if groups is None:
@@ -243,6 +253,13 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         self._check_temperature_param()
         self._check_evidence_loss(self._resolve_adapt_loss()[0])
         mode = self._resolve_training(groups, X32.shape[0])
+        if self.ensemble == "mc_dropout" and float(self.dropout) == 0.0:
+            warnings.warn(
+                f"ensemble='mc_dropout' with dropout=0 gives {self.n_members} identical members: "
+                "every reweighting and query is uniform. Set dropout > 0 (e.g. 0.1).",
+                UserWarning,
+                stacklevel=_caller_outside_libraries(),
+            )
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))

@@ -139,6 +139,24 @@ def test_errors(labelers):
         HyReClassifier(training="nope", **TINY).fit(X, y)
 
 
+def test_auto_training_with_mc_dropout_trains_pooled_and_warns(labelers):
+    X, y, g = labelers.X, labelers.y, labelers.groups
+    clf = HyReClassifier(ensemble="mc_dropout", **TINY)
+    with pytest.warns(UserWarning, match="ignores groups") as rec:
+        clf.fit(X, y, groups=g)
+    assert rec[0].filename == __file__  # points at the caller's fit
+    assert clf.training_ == "pooled"
+    assert not hasattr(clf, "group_ids_")
+    pooled = HyReClassifier(ensemble="mc_dropout", **TINY).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_members(X), pooled.predict_members(X))
+
+
+def test_mc_dropout_without_dropout_warns(labelers):
+    X, y = labelers.X, labelers.y
+    with pytest.warns(UserWarning, match="dropout=0 gives 4 identical members"):
+        HyReClassifier(ensemble="mc_dropout", dropout=0.0, **{**TINY, "n_members": 4}).fit(X, y)
+
+
 def test_group_id_errors_name_the_problem(labelers):
     X, y = labelers.X, labelers.y
     for bad in (5, np.array(3), (i for i in range(len(y)))):
