@@ -110,15 +110,16 @@ def machine_info() -> dict:
     }
 
 
-def machine_line(info: dict | None = None) -> str:
-    """:func:`machine_info` as one human-readable line."""
+def machine_line(info: dict | None = None, *, date: bool = True) -> str:
+    """:func:`machine_info` as one human-readable line (``date=False``: without the date,
+    for a report that prints its own)."""
     i = machine_info() if info is None else info
     ram = "?" if i["ram_gib"] is None else f"{i['ram_gib']:g} GiB"
     return (
         f"{i['cpu']}, {i['cores']} cores, {ram} RAM; Python {i['python']}, "
         f"NumPy {i['numpy']}, Numba {i['numba']} ({i['numba_threading_layer']}, "
-        f"{i['numba_threads']} threads), torch {i['torch']}; load {i['load_average']}; "
-        f"{i['date']}"
+        f"{i['numba_threads']} threads), torch {i['torch']}; load {i['load_average']}"
+        + (f"; {i['date']}" if date else "")
     )
 
 

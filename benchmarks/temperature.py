@@ -17,8 +17,12 @@ temperature chosen in hindsight on the evaluation rows, and from the paper's
   prior plus noise; ``n_adapt`` random grid points are labelled and the
   weighted mean is scored on the rest. Many repeats.
 - **UCI** (when cached member predictions exist): the out-of-distribution
-  member predictions saved by ``python benchmarks/uci_shift.py --cache-dir
-  benchmarks/.cache/uci`` (standardized units), with random adaptation rows.
+  member predictions saved by ``python benchmarks/uci_shift.py --n-jobs 2
+  --cache-dir benchmarks/.cache/uci_full`` (standardized units), with
+  random adaptation rows, pooled over the seeds of each dataset x ensemble
+  cell. The report checks that these are the fits behind
+  ``benchmarks/results/uci_shift.json`` (each fit's uniform RMSE on the
+  study's random-arm evaluation rows must match) and says so.
 
 Usage::
 
@@ -30,6 +34,7 @@ Writes ``temperature.{json,md}`` to ``benchmarks/results/`` (or ``--out``).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 import zlib
@@ -113,19 +118,74 @@ def run_gp(n_repeats: int, n_adapt: int, noise: float, seed: int, bar) -> dict:
     return _summarize(records)
 
 
-def run_uci(cache_dir: Path, n_draws: int, n_adapt: int, bar) -> dict:
-    results = {}
+def _cached_fits(cache_dir: Path) -> dict:
+    """``{(dataset, ensemble): {seed: path}}`` of the cached member predictions."""
+    fits: dict = {}
     for path in sorted(cache_dir.glob("*.npz")):
-        z = np.load(path)
-        F, y = z["F"], z["y"]
-        rng = np.random.default_rng(zlib.crc32(path.stem.encode()))  # stable across runs
-        recs = [
-            evaluate(F, y, rng.choice(y.shape[0], size=n_adapt, replace=False))
-            for _ in range(n_draws)
-        ]
-        results[path.stem] = _summarize(recs)
-        bar.update()
+        head, _, seed = path.stem.rpartition("_")
+        name, _, ens = head.partition("_")
+        if not (seed.isdigit() and name and ens):
+            continue
+        fits.setdefault((name, ens), {})[int(seed)] = path
+    return fits
+
+
+def check_provenance(fits: dict, study_json: Path, n_adapt: int) -> tuple[int, int]:
+    """How many cached fits reproduce ``uci_shift.json``'s random-arm uniform RMSE.
+
+    The study draws its random adaptation rows with
+    ``default_rng([seed, 20241]).choice(n_ood, n_adapt)`` and scores the uniform
+    ensemble on the other OOD rows; a cached fit of the same run gives the
+    same number (to float32 rounding). Returns ``(matching, checked)``.
+    """
+    if not study_json.is_file():
+        return 0, 0
+    import json
+
+    runs = {
+        (r["dataset"], r["ensemble"], r["seed"]): r
+        for r in json.loads(study_json.read_text()).get("runs", [])
+    }
+    matching = checked = 0
+    for (name, ens), by_seed in fits.items():
+        for seed, path in by_seed.items():
+            rec = runs.get((name, ens, seed))
+            if rec is None or "T=1" not in rec.get("random", {}):
+                continue
+            z = np.load(path)
+            F, y = z["F"], z["y"]
+            idx = np.random.default_rng([seed, 20_241]).choice(y.shape[0], n_adapt, replace=False)
+            rest = np.setdiff1d(np.arange(y.shape[0]), idx)
+            uni = float(np.sqrt(np.mean((F[:, rest].mean(axis=0) - y[rest]) ** 2)))
+            checked += 1
+            matching += bool(np.isclose(uni, rec["random"]["T=1"]["uniform"], rtol=1e-5))
+    return matching, checked
+
+
+def run_uci(fits: dict, n_draws: int, n_adapt: int, bar) -> dict:
+    """Per dataset x ensemble cell: ``n_draws`` random adaptation sets per cached fit."""
+    results = {}
+    for (name, ens), by_seed in sorted(fits.items()):
+        recs = []
+        for _seed, path in sorted(by_seed.items()):
+            z = np.load(path)
+            F, y = z["F"], z["y"]
+            rng = np.random.default_rng(zlib.crc32(path.stem.encode()))  # stable across runs
+            recs += [
+                evaluate(F, y, rng.choice(y.shape[0], size=n_adapt, replace=False))
+                for _ in range(n_draws)
+            ]
+            bar.update()
+        results[f"{name}/{ens}"] = {**_summarize(recs), "seeds": sorted(by_seed)}
     return results
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (no home folders in reports)."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _fmt_t(t: float) -> str:
@@ -157,7 +217,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
     parser.add_argument(
         "--cache-dir",
-        default=str(ROOT / "benchmarks" / ".cache" / "uci"),
+        default=str(ROOT / "benchmarks" / ".cache" / "uci_full"),
         help="cached UCI member predictions (from uci_shift.py --cache-dir)",
     )
     parser.add_argument("--n-adapt", type=int, default=32)
@@ -166,12 +226,14 @@ def main(argv=None) -> int:
     n_rep = 40 if args.quick else 300
     noises = (0.1, 0.3, 1.0)
     cache = Path(args.cache_dir)
-    n_cached = len(list(cache.glob("*.npz"))) if cache.is_dir() else 0
+    fits = _cached_fits(cache) if cache.is_dir() else {}
+    n_cached = sum(len(v) for v in fits.values())
     t0 = time.perf_counter()
     with tqdm(total=n_rep * len(noises) + n_cached, desc="temperature") as bar:
         gp = {noise: run_gp(n_rep, args.n_adapt, noise, 0, bar) for noise in noises}
-        uci = run_uci(cache, 10 if args.quick else 50, args.n_adapt, bar) if n_cached else {}
+        uci = run_uci(fits, 4 if args.quick else 20, args.n_adapt, bar) if n_cached else {}
     seconds = time.perf_counter() - t0
+    matching, checked = check_provenance(fits, RESULTS / "uci_shift.json", args.n_adapt)
 
     header = [
         "setting",
@@ -190,7 +252,22 @@ def main(argv=None) -> int:
         "median T evidence",
     ]
     rows = [_rows(f"GP, noise sd {noise:g}", s) for noise, s in gp.items()]
-    rows += [_rows(f"UCI {stem}", s) for stem, s in uci.items()]
+    rows += [_rows(f"UCI {cell}", s) for cell, s in uci.items()]
+    if not uci:
+        provenance = ""
+    elif checked and matching == checked == n_cached:
+        provenance = (
+            f"UCI rows: the {n_cached} fits behind `benchmarks/results/uci_shift.md` (cached in "
+            f"`{_shown(cache)}`; every fit's uniform RMSE on the study's random-arm evaluation "
+            "rows matches `uci_shift.json`), each with its own random adaptation sets, pooled "
+            "over the seeds of a cell.\n\n"
+        )
+    else:
+        provenance = (
+            f"UCI rows: {n_cached} cached fits from `{_shown(cache)}`; **not** the fits behind "
+            f"`benchmarks/results/uci_shift.md` ({matching} of {checked} matched it; "
+            f"{n_cached - checked} have no run there), so settings may differ.\n\n"
+        )
     md = (
         f"**`temperature=\"auto\"` and `\"evidence\"` vs fixed temperatures** — RMSE of the "
         "weighted mean on the "
@@ -202,17 +279,22 @@ def main(argv=None) -> int:
         + md_table(header, rows)
         + "\n\n"
         + (
-            ""
+            provenance
             if uci
             else "_No cached UCI member predictions: run `python benchmarks/uci_shift.py "
-            "--cache-dir benchmarks/.cache/uci` first for the UCI rows._\n\n"
+            "--n-jobs 2 --cache-dir benchmarks/.cache/uci_full` first for the UCI rows._\n\n"
         )
         + f"{seconds:.0f} s; {machine_line()}. Generated by `python benchmarks/temperature.py"
-        + (" --quick" if args.quick else "")
+        + "".join(" " + shlex.quote(w) for w in (sys.argv[1:] if argv is None else argv))
         + "`.\n"
     )
     print(md)
-    payload = {"gp": {str(k): v for k, v in gp.items()}, "uci": uci, "seconds": seconds}
+    payload = {
+        "gp": {str(k): v for k, v in gp.items()},
+        "uci": uci,
+        "uci_provenance": {"cache_dir": _shown(cache), "matching": matching, "checked": checked},
+        "seconds": seconds,
+    }
     path = write_results("temperature", payload, md, args.out)
     print(f"wrote {path}")
     return 0
