@@ -210,7 +210,9 @@ def summarize(raw: list[dict]) -> list[dict]:
             "hyre_better_seeds": int(np.sum(change < 0)),
             "change_pct_mean": float(change.mean()),
             "change_pct_std": float(change.std(ddof=1)) if len(seeds) > 1 else 0.0,
-            "median_temperature_chosen": float(np.median(per_seed["temperature_chosen"])),
+            # over every draw: a per-seed average of temperatures is inf as soon
+            # as one draw chose uniform weights
+            "median_temperature_chosen": float(np.median([r["temperature_chosen"] for r in rows])),
             "mean_max_weight": float(per_seed["max_weight"].mean()),
         }
         for metric in ("uniform", "hyre", "best_member"):
@@ -276,6 +278,11 @@ def markdown(summary: list[dict], meta: dict) -> str:
         f"{' (quick run)' if meta['quick'] else ''}, one BLAS thread, scikit-learn "
         f"{meta['sklearn']}; {machine_line(meta['machine'])}."
     )
+    if meta.get("resummarized"):
+        footer += (
+            f" Tables recomputed from that run's raw rows by `{meta['resummarized']['command']}` "
+            f"on {meta['resummarized']['date']}."
+        )
     return f"{intro}\n\n{md_table(header, rows)}\n\n{footer}\n"
 
 
@@ -341,7 +348,16 @@ def main(argv: list[str] | None = None) -> int:
         help="folder with the UCI CSVs (default: SKHYRE_DATA, else ../shared/data/uci)",
     )
     p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="recompute the summary, table and plot from the raw rows of an earlier run's "
+        "JSON (no fitting)",
+    )
     args = p.parse_args(argv)
+    if args.from_json is not None:
+        return resummarize(args.from_json, args.out, argv)
     args.seeds = args.seeds or (2 if args.quick else 5)
     args.draws = args.draws or (2 if args.quick else 5)
 
@@ -370,6 +386,38 @@ def main(argv: list[str] | None = None) -> int:
     plot(result["summary"], args.out / f"{NAME}.png")
     print(md)
     print(f"wrote {args.out / NAME}.{{json,md,png}}")
+    return 0
+
+
+def _from_json_safe(obj):
+    """Inverse of :func:`json_safe`."""
+    if isinstance(obj, dict):
+        return {k: _from_json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_from_json_safe(v) for v in obj]
+    if obj in ("inf", "-inf", "nan"):
+        return float(obj)
+    return obj
+
+
+def resummarize(path: Path, out: Path, argv: list[str] | None) -> int:
+    """Rewrite the summary, report and plot of an earlier run from its raw rows."""
+    import json
+    from datetime import datetime, timezone
+
+    old = _from_json_safe(json.loads(Path(path).read_text()))
+    meta, raw = old["meta"], old["raw"]
+    meta["resummarized"] = {
+        "command": " ".join(["python benchmarks/sklearn_shift.py", *(argv or sys.argv[1:])]),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    result = {"raw": raw, "summary": summarize(raw)}
+    md = markdown(result["summary"], meta)
+    out = Path(out)
+    write_results(NAME, json_safe({"meta": meta, **result}), md, out=out)
+    plot(result["summary"], out / f"{NAME}.png")
+    print(md)
+    print(f"wrote {out / NAME}.{{json,md,png}}")
     return 0
 
 

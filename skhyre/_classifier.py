@@ -139,17 +139,80 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         -------
         self : HyReClassifier
         """
+        return self._fit(X, y, groups)
+
+    def _fit(self, X, y, groups=None, classes=None):
         X32, y = self._validate_fit_X(X, y)
         check_classification_targets(y)
-        enc = LabelEncoder().fit(y)
+        enc = LabelEncoder().fit(y if classes is None else np.asarray(classes))
         if enc.classes_.shape[0] < 2:
             raise ValueError(
                 f"HyReClassifier needs at least 2 classes in y; got 1 class ({enc.classes_[0]!r})."
             )
+        codes = self._encode_known(y, enc.classes_, "classes")
         self.classes_ = enc.classes_
-        self._train(
-            X32, enc.transform(y).astype(np.int64), n_outputs=len(self.classes_), groups=groups
-        )
+        self._train(X32, codes, n_outputs=len(self.classes_), groups=groups)
+        return self
+
+    @staticmethod
+    def _encode_known(y, classes, where: str) -> np.ndarray:
+        """Class indices of ``y`` in ``classes``; labels outside it are named."""
+        try:
+            unknown = np.setdiff1d(y, classes)
+        except TypeError:  # labels of types that do not compare with the classes'
+            unknown = np.array([v for v in set(y.tolist()) if v not in set(classes.tolist())])
+        if unknown.size:
+            raise ValueError(
+                f"y has labels {unknown.tolist()[:10]} that are not in {where} "
+                f"{classes.tolist()}."
+            )
+        return np.searchsorted(classes, y).astype(np.int64)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @keep_state_on_failure
+    def partial_fit(self, X, y, classes=None):
+        """Continue training the fitted ensemble on ``(X, y)`` (fine-tuning).
+
+        ``max_epochs`` more epochs from the current parameters and optimizer
+        state (skorch's ``partial_fit``), every member on every example. The
+        members change, so the weights go back to uniform. This is the
+        gradient-step alternative HyRe is compared with. On an unfitted
+        estimator it fits, with ``classes`` (when given) as ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, all in ``classes_`` once fitted.
+        classes : array-like of shape (n_classes,), default=None
+            Every class, as scikit-learn's ``partial_fit`` takes it; after the
+            first call it must match ``classes_`` (or be omitted).
+
+        Returns
+        -------
+        self : HyReClassifier
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skhyre import HyReClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2))
+        >>> y = (X[:, 0] > 0).astype(int)
+        >>> clf = HyReClassifier(n_members=4, max_epochs=2, random_state=0)
+        >>> clf.partial_fit(X, y, classes=[0, 1]).partial_fit(X[:10], 1 - y[:10]).classes_
+        array([0, 1])
+        """
+        if not self.__sklearn_is_fitted__():
+            return self._fit(X, y, classes=classes)
+        if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"classes={np.unique(classes).tolist()} differs from classes_ "
+                f"{self.classes_.tolist()} of the fitted model; refit to change the classes."
+            )
+        X32, y = self._validate_partial_X(X, y)
+        check_classification_targets(y)
+        self._continue_training(X32, self._encode_known(y, self.classes_, "classes_"))
         return self
 
     def predict_members(self, X) -> np.ndarray:

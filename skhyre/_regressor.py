@@ -165,6 +165,51 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    @keep_state_on_failure
+    def partial_fit(self, X, y):
+        """Continue training the fitted ensemble on ``(X, y)`` (fine-tuning).
+
+        ``max_epochs`` more epochs from the current parameters and optimizer
+        state (skorch's ``partial_fit``), every member on every example; the
+        target is standardized with the statistics of :meth:`fit`. The
+        members change, so the weights go back to uniform. This is the
+        gradient-step alternative HyRe is compared with; on an unfitted
+        estimator it is :meth:`fit`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self : HyReRegressor
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skhyre import HyReRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2))
+        >>> reg = HyReRegressor(n_members=4, max_epochs=2, random_state=0).fit(X, X[:, 0])
+        >>> reg.partial_fit(X[:10], X[:10, 0] + 1.0).n_adapt_samples_
+        0
+        """
+        if not self.__sklearn_is_fitted__():
+            return self.fit(X, y)
+        X32, y = self._validate_partial_X(X, y)
+        y = np.asarray(y, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            y_std = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
+        if not np.isfinite(y_std).all():
+            raise ValueError(
+                "y is too large for float32 once standardized with the statistics of fit "
+                f"(mean {self.y_mean_:.6g}, scale {self.y_scale_:.6g})."
+            )
+        self._continue_training(X32, y_std)
+        return self
+
     # ----------------------------------------------------------- members
     def predict_members(self, X) -> np.ndarray:
         """Every member's prediction, ``(K, n_samples)`` float64, original units.

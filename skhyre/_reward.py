@@ -355,6 +355,49 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         self._train(X32, y_fit, n_outputs=1, groups=groups)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    @keep_state_on_failure
+    def partial_fit(self, X, y, classes=None):
+        """Continue training the fitted reward ensemble on pairs ``(X, y)`` (fine-tuning).
+
+        ``max_epochs`` more epochs of the Bradley-Terry loss from the current
+        parameters and optimizer state (skorch's ``partial_fit``), every
+        member on every pair. The members change, so the weights go back to
+        uniform. On an unfitted model it is :meth:`fit`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2 * d)
+        y : array-like of shape (n_pairs,)
+            ``1`` when response A is preferred, else ``0``.
+        classes : array-like, default=None
+            Accepted for scikit-learn's ``partial_fit`` convention; must be
+            ``[0, 1]`` when given.
+
+        Returns
+        -------
+        self : HyReRewardModel
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skhyre import HyReRewardModel
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(64, 4))                   # pairs of 2-feature responses
+        >>> y = (X[:, 0] > X[:, 2]).astype(int)
+        >>> rm = HyReRewardModel(n_members=4, max_epochs=2, random_state=0).fit(X, y)
+        >>> rm.partial_fit(X[:8], 1 - y[:8]).weights_.shape
+        (4,)
+        """
+        if classes is not None and not np.array_equal(np.unique(classes), [0, 1]):
+            raise ValueError(f"classes must be [0, 1] for preferences, got {classes!r}.")
+        if not self.__sklearn_is_fitted__():
+            return self.fit(X, y)
+        X32, y = self._validate_partial_X(X, y)
+        check_classification_targets(y)
+        self._continue_training(X32, _check_binary_preferences(y).astype(np.float32))
+        return self
+
     def _module_inputs(self) -> int:
         return self.n_features_in_ // 2
 

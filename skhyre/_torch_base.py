@@ -15,6 +15,7 @@ estimators and :class:`~skhyre.HyReEnsemble` alike.
 
 from __future__ import annotations
 
+import copy
 import functools
 import warnings
 from numbers import Integral, Real
@@ -291,6 +292,42 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         for name in ("group_ids_", "group_assignment_"):  # none left from an earlier fit
             self.__dict__.pop(name, None)
         self.__dict__.update(group_state)
+        self._init_adaptation_state()
+
+    # ------------------------------------------------------- partial_fit
+    def _validate_partial_X(self, X, y):
+        """Like :meth:`_validate_fit_X`, against the fitted width (``reset=False``)."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=False,
+            dtype=[np.float32, np.float64],
+            y_numeric=False,
+            ensure_all_finite=True,
+        )
+        X32 = _to_float32(X)
+        if not X32.flags.writeable:
+            X32 = X32.copy()
+        return X32, np.array(y)
+
+    def _continue_training(self, X32: np.ndarray, y_fit: np.ndarray) -> None:
+        """``max_epochs`` more epochs of the fitted network on ``(X32, y_fit)``.
+
+        The network, its optimizer state and learning rate carry on from where
+        they were (skorch's ``partial_fit``); every member learns from every
+        example. A copy is trained and swapped in only when training succeeds.
+        The members have changed, so the weights go back to uniform.
+        """
+        _check_not_bool(self, ("max_epochs", "batch_size"))
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        net = copy.deepcopy(self.net_)
+        if net.batch_size != self.batch_size:
+            net.set_params(batch_size=self.batch_size)
+        with seeded(seed + 3, self.device_):
+            net.partial_fit(X32, y_fit, epochs=self.max_epochs)
+        self.net_ = net
         self._init_adaptation_state()
 
     # ------------------------------------------------------------- predict

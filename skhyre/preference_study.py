@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -472,12 +473,31 @@ def _tick(progress) -> None:
 # ---------------------------------------------------------------------------
 
 
+def _without_domain(pairs: Bunch, domain: str) -> np.ndarray:
+    """Mask of the DSP pairs that neither record ``domain``'s preference, nor
+    pit another answer against it, nor contain one of its answers' texts.
+
+    The last condition matters: a domain that copied ``domain``'s answer
+    (26 DSP prompts) would bring that text back under its own name.
+    """
+    winners = np.where(pairs.y == 1, pairs.X[:, 0], pairs.X[:, 1])
+    held_texts = set(winners[pairs.groups == domain])
+    has_text = np.fromiter(
+        (a in held_texts or b in held_texts for a, b in pairs.X), dtype=bool, count=len(pairs.y)
+    )
+    return (pairs.groups != domain) & (pairs.rival != domain) & ~has_text
+
+
 def _domain_rows(groups, parts, feats, cfg, seed, modes, progress) -> list[dict]:
     rows: list[dict] = []
     n_labels = cfg["n_labels"]
-    rng = check_random_state(seed + 2000)
 
     def record(setting, mode, grp, model):
+        # the same random labels for every training mode: a generator per
+        # (seed, setting, group), not one shared stream consumed mode after mode
+        rng = np.random.RandomState(
+            (seed + 2000 + zlib.crc32(f"{setting}/{grp.name}".encode())) % 2**32
+        )
         model.reset_weights()
         rows.append(dict(setting=setting, seed=seed, training=mode, group=grp.name,
                          method="uniform ensemble", n_labels=0,
@@ -502,7 +522,7 @@ def _domain_rows(groups, parts, feats, cfg, seed, modes, progress) -> list[dict]
     # leave one domain out: its pairs and its answers are removed from training
     train, pool, test = parts["train"], parts["pool"], parts["test"]
     for held in groups:
-        keep = (train.groups != held.name) & (train.rival != held.name)
+        keep = _without_domain(train, held.name)
         # the scaler sees only the training responses, not the held-out domain's answers
         f = _Features(feats.table).fit(train.X[keep])
         Xk, yk, gk = f(train.X[keep]), train.y[keep], train.groups[keep]

@@ -17,7 +17,7 @@ import torch
 from sklearn.utils import Bunch
 
 from skhyre import preference_study as ps
-from skhyre.preference_data import DSP_DOMAINS, DSP_GROUPS
+from skhyre.preference_data import DSP_DOMAINS, DSP_GROUPS, format_exchange, make_dsp_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_HOME = ROOT.parent / "shared" / "data"
@@ -181,6 +181,38 @@ def test_domain_study_leave_one_out_hides_the_domain(fits):
     assert all(g == set(DSP_GROUPS) for _, g in fits[:2])
     assert all(len(g) == 3 for _, g in fits[2:])
     assert "leave-one-domain-out" in res.markdown and "above pooled" in res.markdown
+
+
+def test_leave_one_domain_out_drops_copied_answers():
+    dsp = tiny_dsp(6)
+    dsp.responses[2, DSP_DOMAINS.index("business")] = dsp.responses[2, DSP_DOMAINS.index("academy")]
+    pairs = make_dsp_pairs(dsp, DSP_GROUPS, random_state=0)
+    keep = ps._without_domain(pairs, "academy")
+    academy = {format_exchange(dsp.prompts[i], dsp.responses[i, 0]) for i in range(6)}
+    assert not academy & set(pairs.X[keep].ravel())  # no academy text left, copied or not
+    assert not (pairs.groups[keep] == "academy").any() and not (pairs.rival[keep] == "academy").any()
+    # only the copied prompt loses pairs beyond the academy ones
+    plain = (pairs.groups != "academy") & (pairs.rival != "academy")
+    assert set(pairs.prompt_ids[plain & ~keep]) == {2}
+
+
+def test_domain_study_pairs_the_training_modes(monkeypatch):
+    seen = {}
+    original = ps._adaptation_runs
+
+    def spy(model, grp, n_labels, n_repeats, n_active, rng):
+        key = (grp.name, model.training)
+        seen.setdefault(key, []).append(rng.randint(10**9))  # in-domain, then held out
+        return original(model, grp, n_labels, n_repeats, n_active, np.random.RandomState(0))
+
+    monkeypatch.setattr(ps, "_adaptation_runs", spy)
+    ps.run_domain_study(
+        dsp=tiny_dsp(), embedder=KeywordEmbedder(), modes=("pooled", "by_group"),
+        config=TINY, progress=False,
+    )
+    for g in DSP_GROUPS:
+        assert len(seen[g, "pooled"]) == 2
+        assert seen[g, "pooled"] == seen[g, "by_group"], g
 
 
 def test_bad_configuration():

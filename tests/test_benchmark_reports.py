@@ -1,0 +1,144 @@
+"""The benchmark scripts' summaries and provenance checks, on tiny made-up rows (fast).
+
+The scripts themselves run in ``tests/test_benchmarks_smoke.py`` (slow); these
+tests pin the bookkeeping that turns raw rows into the published tables.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import sklearn_shift
+        import temperature
+
+        yield {"sklearn_shift": sklearn_shift, "temperature": temperature}
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _row(seed, draw, t_chosen, uniform=1.0, hyre=0.9):
+    return {
+        "dataset": "energy",
+        "ensemble": "forest",
+        "selection": "random",
+        "temperature": "auto",
+        "seed": seed,
+        "draw": draw,
+        "n_members": 3,
+        "uniform": uniform,
+        "hyre": hyre,
+        "best_member": 0.8,
+        "temperature_chosen": t_chosen,
+        "max_weight": 0.5,
+    }
+
+
+def test_sklearn_shift_median_temperature_is_over_draws(bench):
+    # one draw per seed chose uniform weights (inf): a per-seed average would
+    # make every seed "uniform"; the median over the draws is 0.1
+    raw = [_row(s, d, t) for s in range(3) for d, t in enumerate((0.1, 0.1, np.inf))]
+    (entry,) = bench["sklearn_shift"].summarize(raw)
+    assert entry["median_temperature_chosen"] == pytest.approx(0.1)
+    assert entry["n_seeds"] == 3
+    assert entry["change_pct_mean"] == pytest.approx(-10.0)
+
+
+def test_sklearn_shift_resummarize_rewrites_the_tables(bench, tmp_path):
+    mod = bench["sklearn_shift"]
+    raw = [_row(s, d, t) for s in range(2) for d, t in enumerate((0.1, np.inf))]
+    meta = {
+        "command": "python benchmarks/sklearn_shift.py",
+        "quick": False,
+        "seeds": 2,
+        "draws": 2,
+        "n_adapt": 32,
+        "sklearn": "x",
+        "elapsed_s": 1.0,
+        "machine": {
+            "cpu": "cpu",
+            "cores": 2,
+            "ram_gib": 1,
+            "python": "3",
+            "numpy": "2",
+            "numba": "0",
+            "numba_threading_layer": "omp",
+            "numba_threads": 2,
+            "torch": "2",
+            "load_average": [0, 0, 0],
+            "date": "d",
+        },
+    }
+    stale = {"meta": meta, "raw": mod.json_safe(raw), "summary": [{"stale": True}]}
+    src = tmp_path / "old.json"
+    src.write_text(json.dumps(stale))
+    assert mod.main(["--from-json", str(src), "--out", str(tmp_path)]) == 0
+    payload = json.loads((tmp_path / "sklearn_shift.json").read_text())
+    assert payload["summary"][0]["median_temperature_chosen"] == "inf"  # median of (0.1, inf)
+    assert len(payload["raw"]) == 4
+    md = (tmp_path / "sklearn_shift.md").read_text()
+    assert "recomputed from that run's raw rows" in md
+
+
+def _fake_fit(path: Path, seed: int, n: int = 50, K: int = 4) -> tuple[float, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    F, y = rng.standard_normal((K, n)), rng.standard_normal(n)
+    np.savez(path, F=F, y=y, y_sd=1.0, y_scale=1.0)
+    idx = np.random.default_rng([seed, 20_241]).choice(n, 8, replace=False)
+    rest = np.setdiff1d(np.arange(n), idx)
+    return float(np.sqrt(np.mean((F[:, rest].mean(0) - y[rest]) ** 2))), F
+
+
+def test_temperature_provenance_check(bench, tmp_path):
+    mod = bench["temperature"]
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    uni0, _ = _fake_fit(cache / "energy_shared_base_0.npz", 0)
+    uni1, _ = _fake_fit(cache / "energy_shared_base_1.npz", 1)
+    fits = mod._cached_fits(cache)
+    assert set(fits) == {("energy", "shared_base")}
+    assert sorted(fits["energy", "shared_base"]) == [0, 1]
+
+    def study(u0, u1):
+        runs = [
+            {"dataset": "energy", "ensemble": "shared_base", "seed": s,
+             "random": {"T=1": {"uniform": u}}}
+            for s, u in ((0, u0), (1, u1))
+        ]  # fmt: skip
+        path = tmp_path / "uci_shift.json"
+        path.write_text(json.dumps({"runs": runs}))
+        return path
+
+    assert mod.check_provenance(fits, study(uni0, uni1), 8) == (2, 2)
+    assert mod.check_provenance(fits, study(uni0, uni1 * 1.01), 8) == (1, 2)
+    assert mod.check_provenance(fits, tmp_path / "missing.json", 8) == (0, 0)
+
+
+def test_temperature_uci_rows_pool_the_seeds_of_a_cell(bench, tmp_path):
+    mod = bench["temperature"]
+    for seed in (0, 1):
+        _fake_fit(tmp_path / f"kin8nm_vanilla_{seed}.npz", seed)
+
+    class Bar:
+        n = 0
+
+        def update(self):
+            self.n += 1
+
+    bar = Bar()
+    out = mod.run_uci(mod._cached_fits(tmp_path), 3, 8, bar)
+    assert list(out) == ["kin8nm/vanilla"]
+    assert out["kin8nm/vanilla"]["n"] == 6  # 3 draws x 2 seeds
+    assert out["kin8nm/vanilla"]["seeds"] == [0, 1]
+    assert bar.n == 2

@@ -1,0 +1,119 @@
+"""``partial_fit``: fine-tuning the fitted ensemble, the gradient-step baseline of HyRe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skorch
+
+from skhyre import HyReClassifier, HyReRegressor, HyReRewardModel
+
+TINY = dict(n_members=4, hidden_layer_sizes=(16,), max_epochs=5, batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    return X, X[:, 0] + 0.1 * rng.normal(size=200)
+
+
+def test_on_an_unfitted_estimator_it_is_fit(data):
+    X, y = data
+    a = HyReRegressor(**TINY).partial_fit(X, y)
+    b = HyReRegressor(**TINY).fit(X, y)
+    np.testing.assert_array_equal(a.predict_members(X[:20]), b.predict_members(X[:20]))
+
+
+def test_it_moves_the_members_to_the_new_data_and_resets_the_weights(data):
+    X, y = data
+    reg = HyReRegressor(**{**TINY, "max_epochs": 30}).fit(X, y)
+    stats = (reg.y_mean_, reg.y_scale_)
+    X_new = X[:40]
+    y_new = y[:40] + 3.0  # a shifted target
+    before = np.mean((reg.predict(X_new) - y_new) ** 2)
+    reg.active_adapt(X_new, y_new, n_queries=3)
+    assert hasattr(reg, "queried_indices_")
+    reg.partial_fit(X_new, y_new)
+    after = np.mean((reg.predict(X_new) - y_new) ** 2)
+    assert after < 0.5 * before
+    assert (reg.y_mean_, reg.y_scale_) == stats  # standardized with fit's statistics
+    np.testing.assert_array_equal(reg.weights_, np.full(4, 0.25))
+    assert reg.n_adapt_samples_ == 0 and not hasattr(reg, "queried_indices_")
+
+
+def test_it_continues_from_the_current_parameters(data):
+    X, y = data
+    reg = HyReRegressor(**TINY).fit(X, y)
+    tuned = HyReRegressor(**TINY).fit(X, y).partial_fit(X[:50], y[:50])
+    fresh = HyReRegressor(**TINY).fit(X[:50], y[:50])
+    # one more round of training moves the members less than a fit from scratch on 50 rows
+    d_tuned = np.abs(tuned.predict_members(X) - reg.predict_members(X)).mean()
+    d_fresh = np.abs(fresh.predict_members(X) - reg.predict_members(X)).mean()
+    assert 0 < d_tuned < d_fresh
+
+
+def test_a_failed_partial_fit_changes_nothing(data, monkeypatch):
+    X, y = data
+    reg = HyReRegressor(**TINY).fit(X, y).adapt(X[:5], y[:5])
+    net, weights = reg.net_, reg.weights_.copy()
+    F = reg.predict_members(X[:10])
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(skorch.NeuralNet, "partial_fit", boom)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        reg.partial_fit(X, y)
+    assert reg.net_ is net
+    np.testing.assert_array_equal(reg.predict_members(X[:10]), F)
+    np.testing.assert_array_equal(reg.weights_, weights)
+
+
+def test_bad_input_is_named(data):
+    X, y = data
+    reg = HyReRegressor(**TINY).fit(X, y)
+    with pytest.raises(ValueError, match="expecting 2 features"):
+        reg.partial_fit(X[:, :1], y)
+    with pytest.raises(ValueError, match="NaN"):
+        reg.partial_fit(X[:3], np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="too large for float32"):
+        reg.partial_fit(X[:2], np.array([0.0, 1e300]))
+
+
+def test_classifier_classes(data):
+    X, _ = data
+    y = np.where(X[:, 0] > 0, "a", "b")
+    clf = HyReClassifier(**TINY).partial_fit(X, y, classes=["c", "a", "b"])
+    np.testing.assert_array_equal(clf.classes_, ["a", "b", "c"])
+    assert clf.predict_proba(X[:3]).shape == (3, 3)
+    clf.partial_fit(X[:20], np.full(20, "c"))  # a class absent from the first batch
+    assert clf.predict_members(X[:1]).shape == (4, 1, 3)
+    with pytest.raises(ValueError, match=r"labels \['z'\] that are not in classes_"):
+        clf.partial_fit(X[:2], ["a", "z"])
+    with pytest.raises(ValueError, match="differs from classes_"):
+        clf.partial_fit(X, y, classes=["a", "b"])
+    with pytest.raises(ValueError, match=r"labels \['q'\] that are not in classes"):
+        HyReClassifier(**TINY).partial_fit(X[:2], ["a", "q"], classes=["a", "b"])
+
+
+def test_classifier_fine_tuning_learns_a_flipped_rule(data):
+    X, _ = data
+    y = (X[:, 0] > 0).astype(int)
+    clf = HyReClassifier(**{**TINY, "max_epochs": 30, "lr": 0.01}).fit(X, y)
+    assert clf.score(X, y) > 0.9
+    clf.partial_fit(X, 1 - y)
+    assert clf.score(X, 1 - y) > 0.5
+
+
+def test_reward_model(data):
+    X, _ = data
+    pairs = np.hstack([X, X[::-1]])
+    y = (pairs[:, 0] > pairs[:, 2]).astype(int)
+    rm = HyReRewardModel(**TINY).fit(pairs, y).adapt(pairs[:4], y[:4])
+    rm.partial_fit(pairs[:30], y[:30])
+    np.testing.assert_array_equal(rm.weights_, np.full(4, 0.25))
+    with pytest.raises(ValueError, match=r"classes must be \[0, 1\]"):
+        rm.partial_fit(pairs, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError):
+        rm.partial_fit(pairs[:2], [0, 2])
