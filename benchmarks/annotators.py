@@ -585,7 +585,8 @@ def ceiling_markdown(c: dict, ns, trained: float | None = None) -> list[str]:
         "0-1 loss on the same unseen labelers and random draws as the tables above, and on "
         "BALD-chosen labels; for each row the temperature best at N="
         f"{ns[-1]} among {c['temperatures']} *on the test labelers* is kept (an optimistic "
-        "choice). `best member (oracle)` is the closest rule to the unseen labeler.",
+        "choice). `best member (oracle)` is the closest rule to the unseen labeler, scored on "
+        "all its test points (the same for every N).",
         "",
     ]
     head = ["hypotheses", "labels", "T"] + [f"N={n}" for n in ns]
@@ -718,8 +719,9 @@ def scaled_markdown(s: dict, ns) -> list[str]:
         f"labeler), hidden {tuple(m['hidden_layer_sizes'])}, prior_scale {m['prior_scale']}, "
         f"{s['epochs']} epochs, batch {m['batch_size']}; at test time T={s['temperature']:g} "
         f"with the {s['adapt_loss']} loss (the d=8 variant study's choice on validation "
-        "labelers, not tuned here). Same unseen-labeler protocol and random draws as the "
-        f"tables above. Median fit: {s['fit_seconds_median']:.0f} s.",
+        "labelers, not tuned here). Same unseen-labeler protocol as the tables above, on a "
+        "new draw of unseen labelers and test points (the generator draws 1,000 training "
+        f"labelers first). Median fit: {s['fit_seconds_median']:.0f} s.",
         "",
         md_table(
             ["method"] + [f"N={n}" for n in ns],
@@ -921,6 +923,12 @@ def markdown(payload: dict) -> str:
         f"`python benchmarks/annotators.py{' --quick' if meta['quick'] else ''}`."
     )
     for r in meta.get("reruns", []):
+        if r["section"] == "report":
+            L.append(
+                "Report text rewritten from these results with `--only report` "
+                f"({r['machine_line']}); no number changed."
+            )
+            continue
         L.append(
             f"Section '{r['section']}' re-run with `--only {r['section']}` "
             f"({r['seconds'] / 60:.1f} min; {r['machine_line']})."
@@ -1031,10 +1039,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-scaled", action="store_true", help="skip the 1,000-labeler d=8 section")
     p.add_argument(
         "--only",
-        choices=("cost", "text", "ceiling", "scaled"),
+        choices=("cost", "text", "ceiling", "scaled", "report"),
         default=None,
         help="re-run one section and merge it into the annotators.json already in --out "
-        "(written by a run with the same --quick); the report and figure are rewritten",
+        "(written by a run with the same --quick); the report and figure are rewritten "
+        "('report': only rewrite them from that JSON)",
     )
     return p.parse_args(argv)
 
@@ -1052,7 +1061,9 @@ def rerun_section(args, cfg: dict, info: dict, out: Path) -> int:
     if payload["meta"]["quick"] != args.quick:
         raise SystemExit(f"{path} comes from a run with quick={payload['meta']['quick']}.")
     t0 = time.perf_counter()
-    if args.only == "cost":
+    if args.only == "report":
+        pass
+    elif args.only == "cost":
         payload["config"]["cost_repeats"] = cfg["cost_repeats"]
         with tqdm(total=cfg["cost_repeats"], desc="training cost", file=sys.stderr) as bar:
             payload["training_cost"] = training_cost(cfg, bar)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -53,7 +54,14 @@ def _demo(args: argparse.Namespace) -> int:
         "seconds": res.seconds,
     }
     (out / "demo.json").write_text(json.dumps(payload, indent=2))
-    (out / "demo.md").write_text(res.markdown() + "\n")
+    command = f"skhyre demo --out {shlex.quote(str(args.out))}"
+    if args.quick:
+        command += " --quick"
+    if args.seed != 0:
+        command += f" --seed {args.seed}"
+    if args.training != "by_group":
+        command += f" --training {args.training}"
+    (out / "demo.md").write_text(res.markdown(command) + "\n")
     wrote = [out / "demo.json", out / "demo.md"]
     try:
         import matplotlib
@@ -107,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
             "Fit an ensemble on labels from many conflicting synthetic labelers, then adapt it "
             "to unseen labelers from 1, 5 and 10 of their labels (random and BALD-active), "
             "against a single network, the uniform ensemble, the best-member oracle and "
-            "logistic regression on the same labels. Prints a table, writes demo.json and "
+            "logistic regression on the same labels. Prints a table, writes demo.json, demo.md and "
             "demo.png."
         ),
     )

@@ -655,7 +655,8 @@ class UCIStudyResult:
             lines.append(
                 f"| dataset | ensemble | uniform{same} | HyRe T=1 | Δ T=1 | uniform{same} | "
                 "HyRe auto | Δ auto | T auto (median) | auto ≤ uniform (seeds) | "
-                f"uniform{same} (orig. units) | HyRe auto (orig. units) |"
+                f"uniform (orig. units{same.replace(' (', ', ').rstrip(')')}) | "
+                "HyRe auto (orig. units) |"
             )
             lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             for name, ens, c in self._cells():
