@@ -76,8 +76,9 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         weight. ``"auto"`` is ``"pooled"`` without
         groups and ``"by_group"`` with them; with ``"mc_dropout"``
         (whose members cannot be split) it trains pooled and warns that
-        ``groups`` is ignored, and the other modes raise. Training stays one joint pass (the member-summed
-        loss is weighted per example and member).
+        ``groups`` is ignored, and the other modes raise. Training stays one
+        joint pass (the member-summed loss is weighted per example and
+        member).
     group_share : float in [0, 1], default=0.1
         In ``training="mixed"``, the fraction of each member's training
         weight carried by the other annotators' examples (``0`` is

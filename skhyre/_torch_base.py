@@ -319,6 +319,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         example. A copy is trained and swapped in only when training succeeds.
         The members have changed, so the weights go back to uniform.
         """
+        self._validate_params()  # _fit_context skips it for a fitted partial_fit
         _check_not_bool(self, ("max_epochs", "batch_size"))
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))

@@ -79,6 +79,8 @@ def test_bad_input_is_named(data):
         reg.partial_fit(X[:3], np.array([0.0, np.nan, 1.0]))
     with pytest.raises(ValueError, match="too large for float32"):
         reg.partial_fit(X[:2], np.array([0.0, 1e300]))
+    with pytest.raises(ValueError, match="max_epochs"):
+        reg.set_params(max_epochs=0).partial_fit(X, y)
 
 
 def test_classifier_classes(data):
