@@ -130,22 +130,22 @@ def _cached_fits(cache_dir: Path) -> dict:
     return fits
 
 
-def check_provenance(fits: dict, study_json: Path, n_adapt: int) -> tuple[int, int]:
+def check_provenance(fits: dict, study_json: Path) -> tuple[int, int]:
     """How many cached fits reproduce ``uci_shift.json``'s random-arm uniform RMSE.
 
     The study draws its random adaptation rows with
-    ``default_rng([seed, 20241]).choice(n_ood, n_adapt)`` and scores the uniform
-    ensemble on the other OOD rows; a cached fit of the same run gives the
-    same number (to float32 rounding). Returns ``(matching, checked)``.
+    ``default_rng([seed, 20241]).choice(n_ood, n_adapt)`` (``n_adapt`` from its
+    meta) and scores the uniform ensemble on the other OOD rows; a cached fit
+    of the same run gives the same number (to float32 rounding). Returns
+    ``(matching, checked)``.
     """
     if not study_json.is_file():
         return 0, 0
     import json
 
-    runs = {
-        (r["dataset"], r["ensemble"], r["seed"]): r
-        for r in json.loads(study_json.read_text()).get("runs", [])
-    }
+    study = json.loads(study_json.read_text())
+    n_adapt = int(study.get("meta", {}).get("n_adapt", 32))
+    runs = {(r["dataset"], r["ensemble"], r["seed"]): r for r in study.get("runs", [])}
     matching = checked = 0
     for (name, ens), by_seed in fits.items():
         for seed, path in by_seed.items():
@@ -233,7 +233,10 @@ def main(argv=None) -> int:
         gp = {noise: run_gp(n_rep, args.n_adapt, noise, 0, bar) for noise in noises}
         uci = run_uci(fits, 4 if args.quick else 20, args.n_adapt, bar) if n_cached else {}
     seconds = time.perf_counter() - t0
-    matching, checked = check_provenance(fits, RESULTS / "uci_shift.json", args.n_adapt)
+    study_json = Path(args.out) / "uci_shift.json"
+    if not study_json.is_file():
+        study_json = RESULTS / "uci_shift.json"
+    matching, checked = check_provenance(fits, study_json)
 
     header = [
         "setting",
@@ -257,7 +260,8 @@ def main(argv=None) -> int:
         provenance = ""
     elif checked and matching == checked == n_cached:
         provenance = (
-            f"UCI rows: the {n_cached} fits behind `benchmarks/results/uci_shift.md` (cached in "
+            f"UCI rows: the {n_cached} fits behind `{_shown(study_json.with_suffix('.md'))}` "
+            f"(cached in "
             f"`{_shown(cache)}`; every fit's uniform RMSE on the study's random-arm evaluation "
             "rows matches `uci_shift.json`), each with its own random adaptation sets, pooled "
             "over the seeds of a cell.\n\n"
@@ -265,7 +269,7 @@ def main(argv=None) -> int:
     else:
         provenance = (
             f"UCI rows: {n_cached} cached fits from `{_shown(cache)}`; **not** the fits behind "
-            f"`benchmarks/results/uci_shift.md` ({matching} of {checked} matched it; "
+            f"`{_shown(study_json.with_suffix('.md'))}` ({matching} of {checked} matched it; "
             f"{n_cached - checked} have no run there), so settings may differ.\n\n"
         )
     md = (

@@ -173,8 +173,10 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
 
         ``max_epochs`` more epochs from the current parameters and optimizer
         state (skorch's ``partial_fit``), every member on every example; the
-        target is standardized with the statistics of :meth:`fit`. The
-        members change, so the weights go back to uniform. This is the
+        target is standardized with the statistics of :meth:`fit`, and
+        ``noise_variance_`` is re-estimated on the new data. The members
+        change, so the weights go back to uniform. Changes to ``lr``,
+        ``weight_decay`` or ``batch_size`` made since :meth:`fit` apply. This is the
         gradient-step alternative HyRe is compared with; on an unfitted
         estimator it is :meth:`fit`.
 
@@ -209,6 +211,8 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
                 f"(mean {self.y_mean_:.6g}, scale {self.y_scale_:.6g})."
             )
         self._continue_training(X32, y_std)
+        F = self._forward(X32)[..., 0]  # the members moved: re-estimate the noise, as fit does
+        self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
         return self
 
     # ----------------------------------------------------------- members

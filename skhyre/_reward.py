@@ -170,7 +170,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         How members use annotator ids given to ``fit(X, y, groups=...)``;
         see :class:`HyReClassifier`. With one group per labeler, members
         specialise to labelers, which is what lets a few labels from a new
-        user pick out the right ones. ``"mc_dropout"`` trains pooled (see
+        user pick out the right ones. With ``"mc_dropout"``, ``"auto"``
+        trains pooled and warns, and the other modes raise (see
         :class:`HyReClassifier`).
     group_share : float in [0, 1], default=0.1
         In ``training="mixed"``, the fraction of each member's training

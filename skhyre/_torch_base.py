@@ -314,9 +314,11 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
     def _continue_training(self, X32: np.ndarray, y_fit: np.ndarray) -> None:
         """``max_epochs`` more epochs of the fitted network on ``(X32, y_fit)``.
 
-        The network, its optimizer state and learning rate carry on from where
-        they were (skorch's ``partial_fit``); every member learns from every
-        example. A copy is trained and swapped in only when training succeeds.
+        The network and its optimizer state carry on from where they were
+        (skorch's ``partial_fit``), with the estimator's current ``lr``,
+        ``weight_decay``, ``batch_size`` and ``verbose``; every member learns
+        from every example (an annotator-aware fit keeps its member
+        assignment, but this training is pooled). A copy is trained and swapped in only when training succeeds.
         The members have changed, so the weights go back to uniform.
         """
         self._validate_params()  # _fit_context skips it for a fitted partial_fit
@@ -324,8 +326,21 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         net = copy.deepcopy(self.net_)
-        if net.batch_size != self.batch_size:
-            net.set_params(batch_size=self.batch_size)
+        # settings changed since fit take effect; skorch updates the optimizer's
+        # learning rate and weight decay in place, keeping its state
+        changed = {
+            name: value
+            for name, value, current in (
+                ("batch_size", self.batch_size, net.batch_size),
+                ("lr", self.lr, net.lr),
+                ("optimizer__weight_decay", self.weight_decay,
+                 net.get_params().get("optimizer__weight_decay")),
+                ("verbose", self.verbose, net.verbose),
+            )
+            if value != current
+        }  # fmt: skip
+        if changed:
+            net.set_params(**changed)
         with seeded(seed + 3, self.device_):
             net.partial_fit(X32, y_fit, epochs=self.max_epochs)
         self.net_ = net

@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="skhyre_demo", help="output folder (default: %(default)s)")
     d.add_argument(
         "--training",
-        choices=["by_group", "pooled"],
+        choices=["by_group", "mixed", "pooled"],
         default="by_group",
         help="how members use the labeler ids (default: %(default)s)",
     )

@@ -117,12 +117,12 @@ def test_temperature_provenance_check(bench, tmp_path):
             for s, u in ((0, u0), (1, u1))
         ]  # fmt: skip
         path = tmp_path / "uci_shift.json"
-        path.write_text(json.dumps({"runs": runs}))
+        path.write_text(json.dumps({"meta": {"n_adapt": 8}, "runs": runs}))
         return path
 
-    assert mod.check_provenance(fits, study(uni0, uni1), 8) == (2, 2)
-    assert mod.check_provenance(fits, study(uni0, uni1 * 1.01), 8) == (1, 2)
-    assert mod.check_provenance(fits, tmp_path / "missing.json", 8) == (0, 0)
+    assert mod.check_provenance(fits, study(uni0, uni1)) == (2, 2)
+    assert mod.check_provenance(fits, study(uni0, uni1 * 1.01)) == (1, 2)
+    assert mod.check_provenance(fits, tmp_path / "missing.json") == (0, 0)
 
 
 def test_temperature_uci_rows_pool_the_seeds_of_a_cell(bench, tmp_path):

@@ -58,8 +58,10 @@ def test_a_failed_partial_fit_changes_nothing(data, monkeypatch):
     reg = HyReRegressor(**TINY).fit(X, y).adapt(X[:5], y[:5])
     net, weights = reg.net_, reg.weights_.copy()
     F = reg.predict_members(X[:10])
+    real_partial_fit = skorch.NeuralNet.partial_fit
 
-    def boom(self, *args, **kwargs):
+    def boom(self, X, y=None, **kwargs):  # a real epoch moves the parameters, then it fails
+        real_partial_fit(self, X, y, epochs=1)
         raise RuntimeError("out of memory")
 
     monkeypatch.setattr(skorch.NeuralNet, "partial_fit", boom)
@@ -119,3 +121,26 @@ def test_reward_model(data):
         rm.partial_fit(pairs, y, classes=[0, 1, 2])
     with pytest.raises(ValueError):
         rm.partial_fit(pairs[:2], [0, 2])
+
+
+def test_settings_changed_since_fit_apply(data):
+    X, y = data
+    reg = HyReRegressor(**TINY).fit(X, y)
+    adam_state = len(reg.net_.optimizer_.state)
+    reg.set_params(lr=1e-4, weight_decay=0.01, batch_size=64).partial_fit(X[:64], y[:64])
+    group = reg.net_.optimizer_.param_groups[0]
+    assert group["lr"] == 1e-4 and group["weight_decay"] == 0.01
+    assert reg.net_.batch_size == 64
+    assert len(reg.net_.optimizer_.state) == adam_state > 0  # Adam's moments carried on
+
+
+def test_regressor_noise_variance_follows_the_members(data):
+    X, y = data
+    reg = HyReRegressor(**{**TINY, "max_epochs": 30}).fit(X, y)
+    before = reg.noise_variance_
+    y_new = y + 3.0 * np.sin(5 * X[:, 1])  # a target the members cannot fit in a few epochs
+    reg.partial_fit(X, y_new)
+    F = reg._member_matrix(X)
+    resid = np.mean((F.mean(axis=0) - (y_new - reg.y_mean_) / reg.y_scale_) ** 2)
+    assert reg.noise_variance_ == pytest.approx(resid, rel=1e-4)
+    assert reg.noise_variance_ > 2 * before
