@@ -171,11 +171,12 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, groups=None):
         """Continue training the fitted ensemble on ``(X, y)`` (fine-tuning).
 
         ``max_epochs`` more epochs from the current parameters and optimizer
-        state (skorch's ``partial_fit``), every member on every example. The
+        state (skorch's ``partial_fit``), every member on every example (or,
+        with ``groups``, on its annotators' examples). The
         members change, so the weights go back to uniform. This is the
         gradient-step alternative HyRe is compared with. On an unfitted
         estimator it fits, with ``classes`` (when given) as ``classes_``.
@@ -188,6 +189,13 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         classes : array-like of shape (n_classes,), default=None
             Every class, as scikit-learn's ``partial_fit`` takes it; after the
             first call it must match ``classes_`` (or be omitted).
+        groups : array-like of shape (n_samples,), default=None
+            Annotator id of every example, after an annotator-aware fit
+            (``training_`` ``"by_group"`` or ``"mixed"``): each example then
+            trains the members its annotator was given at fit (every id must
+            be in ``group_ids_``). Without it, or after pooled training (where
+            it is ignored, as in :meth:`fit`), every member learns from every
+            example.
 
         Returns
         -------
@@ -205,7 +213,7 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         array([0, 1])
         """
         if not self.__sklearn_is_fitted__():
-            return self._fit(X, y, classes=classes)
+            return self._fit(X, y, groups, classes=classes)
         if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(
                 f"classes={np.unique(classes).tolist()} differs from classes_ "
@@ -213,7 +221,7 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
             )
         X32, y = self._validate_partial_X(X, y)
         check_classification_targets(y)
-        self._continue_training(X32, self._encode_known(y, self.classes_, "classes_"))
+        self._continue_training(X32, self._encode_known(y, self.classes_, "classes_"), groups)
         return self
 
     def predict_members(self, X) -> np.ndarray:

@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["TRAINING_MODES", "member_weight_matrix"]
+__all__ = ["TRAINING_MODES", "assigned_weight_matrix", "member_weight_matrix"]
 
 TRAINING_MODES = ("pooled", "by_group", "mixed")
 
@@ -85,10 +85,90 @@ def member_weight_matrix(
     array([[1, 0],
            [0, 1]])
     """
-    from sklearn.utils import check_random_state
-
     if training not in ("by_group", "mixed"):
         raise ValueError(f"training must be 'by_group' or 'mixed' here, got {training!r}.")
+    group_ids, codes = _group_codes(groups)
+    G, K = group_ids.size, int(n_members)
+    if G == 1:
+        warnings.warn(
+            f"training={training!r} got a single annotator id ({group_ids[0]!r}): every member "
+            "learns from the same examples (bootstrap resamples when K > 1).",
+            UserWarning,
+            stacklevel=_caller_outside_libraries(),
+        )
+    assignment = np.zeros((G, K), dtype=bool)
+    if K >= G:
+        assignment[np.arange(K) % G, np.arange(K)] = True
+    else:
+        assignment[np.arange(G), np.arange(G) % K] = True
+    W = _assigned_weights(codes, assignment, training, group_share, random_state)
+    return W, group_ids, assignment
+
+
+def assigned_weight_matrix(
+    groups,
+    group_ids: np.ndarray,
+    assignment: np.ndarray,
+    training: str,
+    group_share: float = 0.1,
+    random_state=None,
+) -> np.ndarray:
+    """Per-(example, member) weights for new examples under a fitted assignment.
+
+    The members keep the annotators :func:`member_weight_matrix` gave them at
+    ``fit`` (``partial_fit`` with ``groups``): an example trains the members
+    of its annotator (with fresh bootstrap counts where an annotator has
+    several), plus, in ``"mixed"``, the share ``group_share`` spread over
+    the other annotators' examples. A member none of whose annotators
+    appears in ``groups`` gets weight 0 in ``"by_group"`` (it does not learn
+    from this data) and only the share ``group_share`` in ``"mixed"``.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_samples,)
+        Annotator id of every new example; every id must be in ``group_ids``.
+    group_ids : ndarray of shape (G,)
+        The sorted annotator ids of the fit.
+    assignment : ndarray of shape (G, n_members), bool
+        The fit's assignment of members to annotators.
+    training : {"by_group", "mixed"}
+    group_share : float in [0, 1], default=0.1
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    weights : ndarray of shape (n_samples, n_members), float32
+        A member's column has mean 1 over the examples when its annotator is
+        among them (as at fit).
+
+    Examples
+    --------
+    >>> from skhyre._groups import assigned_weight_matrix, member_weight_matrix
+    >>> _, ids, A = member_weight_matrix(["a", "a", "b", "b"], 2, "by_group")
+    >>> assigned_weight_matrix(["b", "b"], ids, A, "by_group")
+    array([[0., 1.],
+           [0., 1.]], dtype=float32)
+    """
+    if training not in ("by_group", "mixed"):
+        raise ValueError(f"training must be 'by_group' or 'mixed' here, got {training!r}.")
+    new_ids, new_codes = _group_codes(groups)
+    try:
+        known = np.isin(new_ids, group_ids)
+    except TypeError:
+        known = np.array([v in set(group_ids.tolist()) for v in new_ids.tolist()], dtype=bool)
+    if not known.all():
+        raise ValueError(
+            f"groups has annotator ids {new_ids[~known].tolist()[:10]} that were not in fit's "
+            f"groups (group_ids_ {group_ids.tolist()[:10]}"
+            f"{' ...' if group_ids.size > 10 else ''}); members are assigned to annotators at "
+            "fit. Pass groups=None to train every member on these examples."
+        )
+    codes = np.searchsorted(group_ids, new_ids)[new_codes]
+    return _assigned_weights(codes, assignment, training, group_share, random_state)
+
+
+def _group_codes(groups) -> tuple[np.ndarray, np.ndarray]:
+    """Validated annotator ids -> (sorted unique ids, each example's index into them)."""
     g = np.asarray(groups)
     if g.ndim != 1:
         raise ValueError(f"groups must be 1-D (one annotator id per example), got {g.shape}.")
@@ -99,23 +179,15 @@ def member_weight_matrix(
             "training example an id, or use training='pooled'."
         )
     try:
-        group_ids, codes = np.unique(g, return_inverse=True)
+        return np.unique(g, return_inverse=True)
     except TypeError as exc:
         raise ValueError(f"groups ids must be mutually comparable: {exc}") from None
-    G, K = group_ids.size, int(n_members)
-    if G == 1:
-        warnings.warn(
-            f"training={training!r} got a single annotator id ({group_ids[0]!r}): every member "
-            "learns from the same examples (bootstrap resamples when K > 1).",
-            UserWarning,
-            stacklevel=_caller_outside_libraries(),
-        )
-    member_group = np.arange(K) % G if K >= G else None
-    assignment = np.zeros((G, K), dtype=bool)
-    if member_group is not None:
-        assignment[member_group, np.arange(K)] = True
-    else:
-        assignment[np.arange(G), np.arange(G) % K] = True
+
+
+def _assigned_weights(codes, assignment, training, group_share, random_state) -> np.ndarray:
+    from sklearn.utils import check_random_state
+
+    K = assignment.shape[1]
     own = assignment[codes]  # (n, K): example's annotator trains member k
     W = own.astype(np.float64)
     per_group = assignment.sum(axis=1)  # members per annotator
@@ -128,15 +200,20 @@ def member_weight_matrix(
     if empty.any():  # a bootstrap drew nothing for some member: give it its own examples
         W[:, empty] = own[:, empty]
     if training == "mixed":
+        # each member's own examples carry 1 - share of its weight and everyone
+        # else's the share (all of it goes to its own examples when there is no
+        # one else); a member whose annotator is absent (partial_fit) keeps
+        # only the share, from the others' examples
         share = float(group_share)
         other = (~own).astype(np.float64)
-        n_other = other.sum(axis=0)
-        has_other = n_other > 0  # a single annotator has no one else to mix in
-        own_part = W / W.sum(axis=0)
-        other_part = np.divide(other, n_other, out=np.zeros_like(other), where=has_other)
-        W = np.where(has_other, (1.0 - share) * own_part + share * other_part, own_part)
-    W /= W.mean(axis=0)
-    return W.astype(np.float32), group_ids, assignment
+        n_own, n_other = W.sum(axis=0), other.sum(axis=0)
+        own_part = np.divide(W, n_own, out=np.zeros_like(W), where=n_own > 0)
+        other_part = np.divide(other, n_other, out=np.zeros_like(other), where=n_other > 0)
+        W = (np.where(n_other > 0, 1.0 - share, 1.0) * own_part + share * other_part) * len(W)
+    else:  # each member's column: mean 1, or 0 when none of its annotators is here
+        col_mean = W.mean(axis=0)
+        W = np.divide(W, col_mean, out=np.zeros_like(W), where=col_mean > 0)
+    return W.astype(np.float32)
 
 
 def _caller_outside_libraries() -> int:

@@ -168,11 +168,12 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, groups=None):
         """Continue training the fitted ensemble on ``(X, y)`` (fine-tuning).
 
         ``max_epochs`` more epochs from the current parameters and optimizer
-        state (skorch's ``partial_fit``), every member on every example; the
+        state (skorch's ``partial_fit``), every member on every example
+        (or, with ``groups``, on its annotators' examples); the
         target is standardized with the statistics of :meth:`fit`, and
         ``noise_variance_`` is re-estimated on the new data. The members
         change, so the weights go back to uniform. Changes to ``lr``,
@@ -184,6 +185,13 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), default=None
+            Annotator id of every example, after an annotator-aware fit
+            (``training_`` ``"by_group"`` or ``"mixed"``): each example then
+            trains the members its annotator was given at fit (every id must
+            be in ``group_ids_``). Without it, or after pooled training (where
+            it is ignored, as in :meth:`fit`), every member learns from every
+            example.
 
         Returns
         -------
@@ -200,7 +208,7 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         0
         """
         if not self.__sklearn_is_fitted__():
-            return self.fit(X, y)
+            return self.fit(X, y, groups=groups)
         X32, y = self._validate_partial_X(X, y)
         y = np.asarray(y, dtype=np.float64)
         with np.errstate(over="ignore"):
@@ -210,7 +218,7 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
                 "y is too large for float32 once standardized with the statistics of fit "
                 f"(mean {self.y_mean_:.6g}, scale {self.y_scale_:.6g})."
             )
-        self._continue_training(X32, y_std)
+        self._continue_training(X32, y_std, groups)
         F = self._forward(X32)[..., 0]  # the members moved: re-estimate the noise, as fit does
         self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
         return self

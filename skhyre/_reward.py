@@ -341,6 +341,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
                 f"X has an odd number of columns ({X32.shape[1]}): a pair row must hold "
                 "response A's d features followed by response B's d features (2 * d columns)."
             )
+        if y.dtype == object:  # bools or 0/1 in an object array: sklearn calls them "unknown"
+            y = _check_binary_preferences(y)
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
         if y_type != "binary":
@@ -358,13 +360,14 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, groups=None):
         """Continue training the fitted reward ensemble on pairs ``(X, y)`` (fine-tuning).
 
         ``max_epochs`` more epochs of the Bradley-Terry loss from the current
         parameters and optimizer state (skorch's ``partial_fit``), every
-        member on every pair. The members change, so the weights go back to
-        uniform. On an unfitted model it is :meth:`fit`.
+        member on every pair (or, with ``groups``, on its labelers' pairs).
+        The members change, so the weights go back to uniform. On an
+        unfitted model it is :meth:`fit`.
 
         Parameters
         ----------
@@ -374,6 +377,13 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         classes : array-like, default=None
             Accepted for scikit-learn's ``partial_fit`` convention; must be
             ``[0, 1]`` when given.
+        groups : array-like of shape (n_pairs,), default=None
+            Labeler id of every pair, after an annotator-aware fit
+            (``training_`` ``"by_group"`` or ``"mixed"``): each pair then
+            trains the members its annotator was given at fit (every id must
+            be in ``group_ids_``). Without it, or after pooled training (where
+            it is ignored, as in :meth:`fit`), every member learns from every
+            pair.
 
         Returns
         -------
@@ -393,10 +403,12 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         if classes is not None and not np.array_equal(np.unique(classes), [0, 1]):
             raise ValueError(f"classes must be [0, 1] for preferences, got {classes!r}.")
         if not self.__sklearn_is_fitted__():
-            return self.fit(X, y)
+            return self.fit(X, y, groups=groups)
         X32, y = self._validate_partial_X(X, y)
+        if y.dtype == object:
+            y = _check_binary_preferences(y)
         check_classification_targets(y)
-        self._continue_training(X32, _check_binary_preferences(y).astype(np.float32))
+        self._continue_training(X32, _check_binary_preferences(y).astype(np.float32), groups)
         return self
 
     def _module_inputs(self) -> int:

@@ -28,7 +28,12 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._adaptation import AdaptationMixin
-from ._groups import TRAINING_MODES, _caller_outside_libraries, member_weight_matrix
+from ._groups import (
+    TRAINING_MODES,
+    _caller_outside_libraries,
+    assigned_weight_matrix,
+    member_weight_matrix,
+)
 from ._net import forward_members, make_net, resolve_device, seeded
 from .ensembles import ENSEMBLE_KINDS, build_ensemble
 
@@ -311,20 +316,35 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             X32 = X32.copy()
         return X32, np.array(y)
 
-    def _continue_training(self, X32: np.ndarray, y_fit: np.ndarray) -> None:
+    def _continue_training(self, X32: np.ndarray, y_fit: np.ndarray, groups=None) -> None:
         """``max_epochs`` more epochs of the fitted network on ``(X32, y_fit)``.
 
         The network and its optimizer state carry on from where they were
         (skorch's ``partial_fit``), with the estimator's current ``lr``,
-        ``weight_decay``, ``batch_size`` and ``verbose``; every member learns
-        from every example (an annotator-aware fit keeps its member
-        assignment, but this training is pooled). A copy is trained and swapped in only when training succeeds.
-        The members have changed, so the weights go back to uniform.
+        ``weight_decay``, ``batch_size`` and ``verbose``. After an
+        annotator-aware fit, ``groups`` keeps each member on the annotators
+        it was given at fit (:func:`skhyre._groups.assigned_weight_matrix`);
+        without ``groups``, or after pooled training, every member learns
+        from every example. A copy is trained and swapped in only when
+        training succeeds. The members have changed, so the weights go back
+        to uniform.
         """
         self._validate_params()  # _fit_context skips it for a fitted partial_fit
         _check_not_bool(self, ("max_epochs", "batch_size"))
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        if groups is not None and self.training_ != "pooled":
+            g = np.asarray(groups)
+            if g.ndim != 1 or g.shape[0] != X32.shape[0]:
+                raise ValueError(
+                    f"groups must be 1-D with one annotator id per row of X ({X32.shape[0]}), "
+                    f"got shape {g.shape}."
+                )
+            W = assigned_weight_matrix(
+                g, self.group_ids_, self.group_assignment_, self.training_, self.group_share,
+                random_state=seed + 2,
+            )
+            y_fit = np.column_stack([y_fit.astype(np.float32), W])
         net = copy.deepcopy(self.net_)
         # settings changed since fit take effect; skorch updates the optimizer's
         # learning rate and weight decay in place, keeping its state

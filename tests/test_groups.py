@@ -180,3 +180,23 @@ def test_refit_without_groups_drops_the_annotator_attributes(labelers):
     clf.set_params(n_members=4).fit(X, y)
     assert clf.training_ == "pooled"
     assert not hasattr(clf, "group_ids_") and not hasattr(clf, "group_assignment_")
+
+
+def test_assigned_weights_keep_the_fit_assignment():
+    from skhyre._groups import assigned_weight_matrix
+
+    g = np.repeat([0, 1, 2], 10)
+    W_fit, ids, A = member_weight_matrix(g, 3, "by_group")
+    # the same examples under the fitted assignment give the fit's weights
+    np.testing.assert_array_equal(assigned_weight_matrix(g, ids, A, "by_group"), W_fit)
+    # only annotator 2 here: its member has mean weight 1, the others 0
+    W = assigned_weight_matrix([2, 2, 2], ids, A, "by_group")
+    np.testing.assert_array_equal(W, np.array([[0, 0, 1]] * 3, dtype=np.float32))
+    # mixed: annotator 1 absent, its member learns only the share from the others
+    Wm = assigned_weight_matrix([0, 0, 2, 2], ids, A, "mixed", group_share=0.2)
+    np.testing.assert_allclose(Wm.mean(axis=0), [1.0, 0.2, 1.0])
+    np.testing.assert_allclose(Wm[:, 0], [1.6, 1.6, 0.4, 0.4], rtol=1e-6)  # 4 * (0.8 / 2, 0.2 / 2)
+    W_mfit, _, _ = member_weight_matrix(g, 3, "mixed", group_share=0.2)
+    np.testing.assert_allclose(assigned_weight_matrix(g, ids, A, "mixed", 0.2), W_mfit)
+    with pytest.raises(ValueError, match=r"\[5\] that were not in fit"):
+        assigned_weight_matrix([0, 5], ids, A, "by_group")

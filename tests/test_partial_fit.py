@@ -144,3 +144,66 @@ def test_regressor_noise_variance_follows_the_members(data):
     resid = np.mean((F.mean(axis=0) - (y_new - reg.y_mean_) / reg.y_scale_) ** 2)
     assert reg.noise_variance_ == pytest.approx(resid, rel=1e-4)
     assert reg.noise_variance_ > 2 * before
+
+
+# ------------------------------------------------------------ groups
+@pytest.fixture(scope="module")
+def by_group_fit(data):
+    X, y = data
+    groups = np.where(np.arange(200) % 2 == 0, "a", "b")
+    reg = HyReRegressor(**{**TINY, "ensemble": "vanilla", "training": "by_group"})
+    return reg.fit(X, y, groups=groups), groups
+
+
+def test_with_groups_each_member_learns_from_its_annotators_examples(data, by_group_fit):
+    import copy
+
+    X, y = data
+    fitted, _ = by_group_fit
+    on_a = fitted.group_assignment_[list(fitted.group_ids_).index("a")]
+    before = fitted.predict_members(X)
+    more = dict(lr=0.01, max_epochs=20)
+    grouped = copy.deepcopy(fitted).set_params(**more)
+    grouped.partial_fit(X[:60], y[:60] + 3.0, groups=["a"] * 60)
+    pooled = copy.deepcopy(fitted).set_params(**more).partial_fit(X[:60], y[:60] + 3.0)
+    shift = (grouped.predict_members(X) - before).mean(axis=1)
+    # annotator a's members move towards the shifted target; b's only drift
+    # (Adam's momentum from fit), far less
+    assert shift[on_a].min() > 5 * np.abs(shift[~on_a]).max()
+    assert (pooled.predict_members(X) - before).mean(axis=1).min() > 5 * np.abs(shift[~on_a]).max()
+    assert grouped.training_ == "by_group" and list(grouped.group_ids_) == ["a", "b"]
+
+
+def test_unknown_annotator_ids_are_named_and_change_nothing(data, by_group_fit):
+    import copy
+
+    X, y = data
+    reg = copy.deepcopy(by_group_fit[0])
+    net = reg.net_
+    with pytest.raises(ValueError, match=r"annotator ids \['c'\] that were not in fit"):
+        reg.partial_fit(X[:4], y[:4], groups=["a", "c", "a", "c"])
+    with pytest.raises(ValueError, match="one annotator id per row of X"):
+        reg.partial_fit(X[:4], y[:4], groups=["a", "b"])
+    assert reg.net_ is net
+
+
+def test_groups_are_ignored_after_pooled_training(data):
+    X, y = data
+    a = HyReRegressor(**TINY).fit(X, y).partial_fit(X[:30], y[:30])
+    b = HyReRegressor(**TINY).fit(X, y).partial_fit(X[:30], y[:30], groups=np.arange(30))
+    np.testing.assert_array_equal(a.predict_members(X[:20]), b.predict_members(X[:20]))
+
+
+@pytest.mark.parametrize("Est", [HyReClassifier, HyReRewardModel])
+def test_classifier_and_reward_model_take_groups(Est):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] > X[:, 2]).astype(int)
+    groups = rng.integers(0, 3, size=120)
+    est = Est(**{**TINY, "training": "mixed"}).fit(X, y, groups=groups)
+    before = est.predict_members(X)
+    est.partial_fit(X[:20], 1 - y[:20], groups=groups[:20])
+    assert est.training_ == "mixed"
+    assert not np.array_equal(est.predict_members(X), before)
+    with pytest.raises(ValueError, match=r"annotator ids \[7\]"):
+        est.partial_fit(X[:2], y[:2], groups=[7, 0])

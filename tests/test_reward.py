@@ -181,6 +181,13 @@ def test_bool_float_and_int_labels_agree(data):
             warnings.simplefilter("ignore", DataConversionWarning)
             got = HyReRewardModel(**small).fit(X, labels).predict_members(X_test)
         assert_array_equal(got, ref)
+    for as_object in (np.array(list(y.astype(bool)), dtype=object), y.astype(object)):
+        # np.bool_ or ints in an object array, which sklearn calls an "unknown" target
+        got = HyReRewardModel(**small).fit(X, as_object).predict_members(X_test)
+        assert_array_equal(got, ref)
+        tuned = HyReRewardModel(**small).fit(X, y).partial_fit(X[:8], as_object[:8])
+        ref_tuned = HyReRewardModel(**small).fit(X, y).partial_fit(X[:8], y[:8])
+        assert_array_equal(tuned.predict_members(X_test), ref_tuned.predict_members(X_test))
 
 
 def test_numpy_bools_in_an_object_array_are_labels(data):
