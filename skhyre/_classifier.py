@@ -193,7 +193,8 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
             Annotator id of every example, after an annotator-aware fit
             (``training_`` ``"by_group"`` or ``"mixed"``): each example then
             trains the members its annotator was given at fit (every id must
-            be in ``group_ids_``). Without it, or after pooled training (where
+            be in ``group_ids_``; the shared layers of ``"shared_base"`` learn
+            from all of them). Without it, or after pooled training (where
             it is ignored, as in :meth:`fit`), every member learns from every
             example.
 

@@ -35,7 +35,12 @@ import warnings
 
 import numpy as np
 
-__all__ = ["TRAINING_MODES", "assigned_weight_matrix", "member_weight_matrix"]
+__all__ = [
+    "TRAINING_MODES",
+    "assigned_weight_matrix",
+    "fitted_group_codes",
+    "member_weight_matrix",
+]
 
 TRAINING_MODES = ("pooled", "by_group", "mixed")
 
@@ -151,11 +156,36 @@ def assigned_weight_matrix(
     """
     if training not in ("by_group", "mixed"):
         raise ValueError(f"training must be 'by_group' or 'mixed' here, got {training!r}.")
-    new_ids, new_codes = _group_codes(groups)
+    codes = fitted_group_codes(groups, group_ids)
+    return _assigned_weights(codes, assignment, training, group_share, random_state)
+
+
+def fitted_group_codes(groups, group_ids: np.ndarray) -> np.ndarray:
+    """Each example's index into the fit's ``group_ids``; unknown ids are named.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_samples,)
+    group_ids : ndarray of shape (G,)
+        The sorted annotator ids of the fit.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre._groups import fitted_group_codes
+    >>> fitted_group_codes(["b", "a", "b"], np.array(["a", "b"])).tolist()
+    [1, 0, 1]
+    """
+    new_ids, new_codes = _group_codes(groups, "pass groups=None to train every member on them")
     try:
         known = np.isin(new_ids, group_ids)
     except TypeError:
-        known = np.array([v in set(group_ids.tolist()) for v in new_ids.tolist()], dtype=bool)
+        fitted = set(group_ids.tolist())
+        known = np.array([v in fitted for v in new_ids.tolist()], dtype=bool)
     if not known.all():
         raise ValueError(
             f"groups has annotator ids {new_ids[~known].tolist()[:10]} that were not in fit's "
@@ -163,11 +193,10 @@ def assigned_weight_matrix(
             f"{' ...' if group_ids.size > 10 else ''}); members are assigned to annotators at "
             "fit. Pass groups=None to train every member on these examples."
         )
-    codes = np.searchsorted(group_ids, new_ids)[new_codes]
-    return _assigned_weights(codes, assignment, training, group_share, random_state)
+    return np.searchsorted(group_ids, new_ids)[new_codes]
 
 
-def _group_codes(groups) -> tuple[np.ndarray, np.ndarray]:
+def _group_codes(groups, hint: str = "use training='pooled'") -> tuple[np.ndarray, np.ndarray]:
     """Validated annotator ids -> (sorted unique ids, each example's index into them)."""
     g = np.asarray(groups)
     if g.ndim != 1:
@@ -176,7 +205,7 @@ def _group_codes(groups) -> tuple[np.ndarray, np.ndarray]:
     if missing.any():
         raise ValueError(
             f"groups has {int(missing.sum())} missing annotator id(s) (None/NaN/NaT); give every "
-            "training example an id, or use training='pooled'."
+            f"training example an id, or {hint}."
         )
     try:
         return np.unique(g, return_inverse=True)

@@ -381,7 +381,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
             Labeler id of every pair, after an annotator-aware fit
             (``training_`` ``"by_group"`` or ``"mixed"``): each pair then
             trains the members its annotator was given at fit (every id must
-            be in ``group_ids_``). Without it, or after pooled training (where
+            be in ``group_ids_``; the shared layers of ``"shared_base"`` learn
+            from all of them). Without it, or after pooled training (where
             it is ignored, as in :meth:`fit`), every member learns from every
             pair.
 

@@ -30,8 +30,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._adaptation import AdaptationMixin
 from ._groups import (
     TRAINING_MODES,
+    _assigned_weights,
     _caller_outside_libraries,
-    assigned_weight_matrix,
+    fitted_group_codes,
     member_weight_matrix,
 )
 from ._net import forward_members, make_net, resolve_device, seeded
@@ -331,8 +332,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         """
         self._validate_params()  # _fit_context skips it for a fitted partial_fit
         _check_not_bool(self, ("max_epochs", "batch_size"))
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        codes = None
         if groups is not None and self.training_ != "pooled":
             g = np.asarray(groups)
             if g.ndim != 1 or g.shape[0] != X32.shape[0]:
@@ -340,9 +340,12 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
                     f"groups must be 1-D with one annotator id per row of X ({X32.shape[0]}), "
                     f"got shape {g.shape}."
                 )
-            W = assigned_weight_matrix(
-                g, self.group_ids_, self.group_assignment_, self.training_, self.group_share,
-                random_state=seed + 2,
+            codes = fitted_group_codes(g, self.group_ids_)  # before the seed is drawn
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        if codes is not None:
+            W = _assigned_weights(
+                codes, self.group_assignment_, self.training_, self.group_share, seed + 2
             )
             y_fit = np.column_stack([y_fit.astype(np.float32), W])
         net = copy.deepcopy(self.net_)

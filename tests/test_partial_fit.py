@@ -196,14 +196,35 @@ def test_groups_are_ignored_after_pooled_training(data):
 
 @pytest.mark.parametrize("Est", [HyReClassifier, HyReRewardModel])
 def test_classifier_and_reward_model_take_groups(Est):
+    import copy
+
     rng = np.random.default_rng(1)
     X = rng.normal(size=(120, 4))
     y = (X[:, 0] > X[:, 2]).astype(int)
     groups = rng.integers(0, 3, size=120)
-    est = Est(**{**TINY, "training": "mixed"}).fit(X, y, groups=groups)
+    fit_until_settled = dict(ensemble="vanilla", training="by_group", lr=0.01, max_epochs=40)
+    est = Est(**{**TINY, **fit_until_settled}).fit(X, y, groups=groups)
+    on_0 = est.group_assignment_[0]
     before = est.predict_members(X)
-    est.partial_fit(X[:20], 1 - y[:20], groups=groups[:20])
-    assert est.training_ == "mixed"
-    assert not np.array_equal(est.predict_members(X), before)
+    tuned = copy.deepcopy(est).set_params(lr=0.01, max_epochs=20)
+    tuned.partial_fit(X[:40], 1 - y[:40], groups=np.zeros(40, dtype=int))
+    moved = np.abs(tuned.predict_members(X) - before).mean(axis=(1, 2))
+    # only annotator 0's members learn (the others move by Adam's momentum from a
+    # settled fit: next to nothing)
+    assert moved[on_0].min() > 10 * moved[~on_0].max()
+    assert tuned.training_ == "by_group"
     with pytest.raises(ValueError, match=r"annotator ids \[7\]"):
         est.partial_fit(X[:2], y[:2], groups=[7, 0])
+    with pytest.raises(ValueError, match="or pass groups=None"):
+        est.partial_fit(X[:2], y[:2], groups=np.array([0.0, np.nan]))
+
+
+def test_a_rejected_groups_does_not_advance_the_random_state(data, by_group_fit):
+    import copy
+
+    X, y = data
+    reg = copy.deepcopy(by_group_fit[0]).set_params(random_state=np.random.RandomState(3))
+    state = reg.random_state.get_state()[1].copy()
+    with pytest.raises(ValueError, match="not in fit"):
+        reg.partial_fit(X[:2], y[:2], groups=["z", "a"])
+    np.testing.assert_array_equal(reg.random_state.get_state()[1], state)
