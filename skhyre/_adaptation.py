@@ -29,6 +29,7 @@ still sees them). These are small: adaptation sets are a few dozen rows.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 from collections.abc import Callable
@@ -48,7 +49,28 @@ from .reweighting import (
 #: Temperatures chosen from the adaptation examples at every update.
 _DATA_TEMPERATURES = ("auto", "evidence")
 
-__all__ = ["AdaptationMixin"]
+__all__ = ["AdaptationMixin", "keep_state_on_failure"]
+
+
+def keep_state_on_failure(fit):
+    """Decorate ``fit``: when it raises, the estimator is left exactly as it was.
+
+    A failed refit must not leave new target statistics, classes or feature
+    counts next to the old members (their predictions would be silently
+    wrong, or refused).
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    return wrapper
 
 
 def _weights_from_cum(cum: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
@@ -412,7 +434,7 @@ class AdaptationMixin:
         return acquisition.select_top(scores, n_queries, exclude=exclude)
 
     def _check_pool_nan(self, M: np.ndarray, mask: np.ndarray, who: str) -> None:
-        """Name NaN pool predictions of weighted members (their rows score NaN).
+        """Name NaN or inf pool predictions of weighted members (their rows score NaN).
 
         ``query`` refuses a pool whose every candidate row scores NaN (any
         answer would be arbitrary); otherwise those rows are picked last and
@@ -421,7 +443,7 @@ class AdaptationMixin:
         n = M.shape[1]
         bad = np.zeros(n, dtype=bool)
         for k in np.flatnonzero(np.asarray(self.weights_) > 0):  # views: no copy of M
-            bad |= np.isnan(M[k].reshape(n, -1)).any(axis=1)
+            bad |= ~np.isfinite(M[k].reshape(n, -1)).all(axis=1)
         bad &= ~mask
         n_bad, n_cand = int(bad.sum()), int((~mask).sum())
         if n_bad == 0:
@@ -429,7 +451,7 @@ class AdaptationMixin:
         if n_bad == n_cand and who == "query":
             raise ValueError(pools.ALL_NAN_POOL)
         warnings.warn(
-            f"Members with nonzero weight predict NaN on {n_bad} of {n_cand} candidate pool "
+            f"Members with nonzero weight predict NaN or inf on {n_bad} of {n_cand} candidate pool "
             f"row(s); those rows score NaN and {who} picks them last.",
             NaNMemberWarning,
             stacklevel=3,

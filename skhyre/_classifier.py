@@ -9,8 +9,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 from . import _kernels
-from ._adaptation import _encode_known_labels
-from ._torch_base import _TorchHyReBase, keep_state_on_failure
+from ._adaptation import _encode_known_labels, keep_state_on_failure
+from ._torch_base import _TorchHyReBase
 
 __all__ = ["HyReClassifier"]
 

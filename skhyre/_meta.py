@@ -45,7 +45,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _kernels
-from ._adaptation import AdaptationMixin, _encode_known_labels
+from ._adaptation import AdaptationMixin, _encode_known_labels, keep_state_on_failure
+from .acquisition import _PROBA_TOL
 
 __all__ = ["HyReEnsemble"]
 
@@ -161,6 +162,24 @@ class _Member:
     label_map: np.ndarray | None = None  # encoded member labels -> labels (parent classes_)
 
 
+def _check_member_proba(proba: np.ndarray, est) -> None:
+    """A member's ``predict_proba`` rows must be probabilities; name the member if not."""
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(proba).all(axis=1)
+        in_range = ((proba >= 0) & (proba <= 1)).all(axis=1)
+        sums_one = np.abs(proba.sum(axis=1) - 1.0) <= _PROBA_TOL
+    for bad, what in (
+        (~finite, "NaN or inf"),
+        (finite & ~in_range, "values outside [0, 1]"),
+        (finite & in_range & ~sums_one, f"rows that do not sum to 1 (tolerance {_PROBA_TOL})"),
+    ):
+        if bad.any():
+            raise ValueError(
+                f"Member {type(est).__name__}.predict_proba returned {what} in "
+                f"{int(bad.sum())} row(s); HyReEnsemble needs class probabilities."
+            )
+
+
 def _member_output(member: _Member, X, n: int, task: str, classes: np.ndarray) -> np.ndarray:
     if member.features is not None:
         X = X[:, member.features]
@@ -177,12 +196,13 @@ def _member_output(member: _Member, X, n: int, task: str, classes: np.ndarray) -
         return out
     P = np.zeros((n, classes.shape[0]), dtype=np.float32)
     if member.use_proba:
-        proba = np.asarray(est.predict_proba(X))
+        proba = np.asarray(est.predict_proba(X), dtype=np.float64)
         if proba.shape != (n, member.columns.shape[0]):
             raise ValueError(
                 f"Member {type(est).__name__}.predict_proba returned shape {proba.shape}; "
                 f"expected {(n, member.columns.shape[0])} (rows x its classes_)."
             )
+        _check_member_proba(proba, est)
         P[:, member.columns] = proba
         return P
     labels = np.asarray(est.predict(X)).reshape(-1)
@@ -482,6 +502,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             )
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @keep_state_on_failure
     def fit(self, X, y):
         """Fit (or, with ``prefit=True``, validate) the members; weights start uniform.
 

@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
 from . import _kernels
-from ._torch_base import _TorchHyReBase, keep_state_on_failure
+from ._adaptation import keep_state_on_failure
+from ._torch_base import _TorchHyReBase
 
 __all__ = ["HyReRegressor"]
 

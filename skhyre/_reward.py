@@ -15,8 +15,9 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from torch import nn
 
 from . import _kernels
+from ._adaptation import keep_state_on_failure
 from ._net import forward_members, seeded
-from ._torch_base import _check_hidden, _TorchHyReBase, keep_state_on_failure
+from ._torch_base import _check_hidden, _TorchHyReBase
 from .ensembles import build_ensemble
 
 __all__ = ["HyReRewardModel", "PairDifference"]

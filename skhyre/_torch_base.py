@@ -16,7 +16,6 @@ estimators and :class:`~skhyre.HyReEnsemble` alike.
 from __future__ import annotations
 
 import copy
-import functools
 import warnings
 from numbers import Integral, Real
 from typing import ClassVar
@@ -39,26 +38,6 @@ from ._net import forward_members, make_net, resolve_device, seeded
 from .ensembles import ENSEMBLE_KINDS, build_ensemble
 
 __all__: list[str] = []
-
-
-def keep_state_on_failure(fit):
-    """Decorate ``fit``: when it raises, the estimator is left exactly as it was.
-
-    A failed refit must not leave new target statistics or classes next to
-    the old network (its predictions would be silently wrong).
-    """
-
-    @functools.wraps(fit)
-    def wrapper(self, *args, **kwargs):
-        saved = dict(self.__dict__)
-        try:
-            return fit(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
-
-    return wrapper
 
 
 def _check_not_bool(est, names) -> None:

@@ -433,7 +433,7 @@ class _Pool:
 # scoring one block (the same code runs locally and on Dask workers)
 # --------------------------------------------------------------------------
 ALL_NAN_POOL = (
-    "Members with nonzero weight predict NaN on every candidate pool row, so no "
+    "Members with nonzero weight predict NaN or inf on every candidate pool row, so no "
     "acquisition score is defined. adapt on a few labelled examples first (members "
     "with NaN adaptation losses get weight 0) or fix those members."
 )

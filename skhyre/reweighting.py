@@ -286,6 +286,13 @@ class HypothesisWeights:
         )
         if status == 1:
             raise ValueError("losses must not contain -inf.")
+        overflow = np.isneginf(new_cum)
+        if overflow.any():  # finite losses whose sum is below float64's range
+            raise ValueError(
+                f"The cumulative loss of member(s) {np.flatnonzero(overflow)[:10].tolist()} "
+                "overflowed to -inf: these negative losses sum past float64's range "
+                "(about -1.8e308); rescale the losses."
+            )
         if status == 2:
             raise ValueError(
                 "Every member has NaN losses (or zero prior): no member is left to weight."
@@ -322,6 +329,8 @@ def _check_losses_and_grid(losses, grid, default_grid, who: str):
     if np.isneginf(L).any():
         raise ValueError(f"{who}: losses must not contain -inf.")
     temps = np.ravel(default_grid if grid is None else np.asarray(grid, dtype=np.float64))
+    if temps.size == 0:
+        raise ValueError(f"{who}: grid is empty; give at least one temperature.")
     for t in temps:
         check_temperature(t, "every temperature in the grid")
     return L, temps

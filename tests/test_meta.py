@@ -481,31 +481,36 @@ def test_unknown_labels_empty_sets_queries_and_criteria(clf_data, reg_data):
 
 
 class _NaNRegressor(RegressorMixin, BaseEstimator):
-    """A broken member: NaN everywhere."""
+    """A broken member: NaN (or ``value``) everywhere."""
+
+    def __init__(self, value=np.nan):
+        self.value = value
 
     def fit(self, X, y):
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict(self, X):
-        return np.full(X.shape[0], np.nan)
+        return np.full(X.shape[0], self.value)
 
 
-def test_query_names_nan_member_predictions(reg_data):
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_query_names_nan_member_predictions(reg_data, value):
     X, y = reg_data
-    hyre = HyReEnsemble([*_regressors()[:2], ("nan", _NaNRegressor())]).fit(X, y)
+    hyre = HyReEnsemble([*_regressors()[:2], ("nan", _NaNRegressor(value))]).fit(X, y)
     # uniform weights: every pool row scores NaN, so any answer would be arbitrary
-    with pytest.raises(ValueError, match="predict NaN on every candidate pool row"):
+    with pytest.raises(ValueError, match="predict NaN or inf on every candidate pool row"):
         hyre.query(X[:10], n_queries=2)
-    with pytest.raises(ValueError, match="predict NaN on every candidate pool row"):
+    with pytest.raises(ValueError, match="predict NaN or inf on every candidate pool row"):
         hyre.query([X[:5], X[5:10]], n_queries=2, pool_memory_budget=0)  # streamed
     assert_array_equal(hyre.query(X[:10], n_queries=2, criterion="random").shape, (2,))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         hyre.active_adapt(X[50:], y[50:], n_queries=3)
     said = [str(w.message) for w in caught if issubclass(w.category, NaNMemberWarning)]
-    assert any("predict NaN on 100 of 100" in m for m in said), said
-    assert any("gave NaN adaptation losses" in m for m in said), said
+    assert any("predict NaN or inf on 100 of 100" in m for m in said), said
+    if np.isnan(value):
+        assert any("gave NaN adaptation losses" in m for m in said), said
     assert hyre.weights_[2] == 0.0  # the first label gave the NaN member weight 0
     # once it has weight 0, queries are defined again and say nothing
     with warnings.catch_warnings():
@@ -551,6 +556,54 @@ def test_failed_refit_keeps_the_fitted_members(reg_data):
         hyre.fit(X, y)
     assert hyre.estimators_ is members
     assert hyre.predict(X).shape == (150,)
+
+
+def test_failed_refit_keeps_the_feature_count(reg_data):
+    X, y = reg_data
+    prefit = [("lr", LinearRegression().fit(X, y)), ("r", Ridge().fit(X, y))]
+    hyre = HyReEnsemble(prefit, prefit=True).fit(X, y)
+    with pytest.raises(ValueError, match="fitted with 4 features"):
+        hyre.fit(X[:, :2], y)  # validated (and n_features_in_ reset) before the members
+    assert hyre.n_features_in_ == 4
+    assert hyre.predict(X).shape == (150,)
+
+
+class _BadProba(BaseEstimator):
+    """A classifier member whose predict_proba returns ``value`` everywhere."""
+
+    _estimator_type = "classifier"
+
+    def __init__(self, value=5.0):
+        self.value = value
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        return tags
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        return np.full(X.shape[0], self.classes_[0])
+
+    def predict_proba(self, X):
+        return np.full((X.shape[0], self.classes_.shape[0]), self.value)
+
+
+@pytest.mark.parametrize(
+    "value, what",
+    [(5.0, r"values outside \[0, 1\]"), (np.inf, "NaN or inf"), (0.1, "rows that do not sum to 1")],
+)
+def test_member_probabilities_are_checked_and_the_member_named(clf_data, value, what):
+    X, y = clf_data
+    hyre = HyReEnsemble([("lr", LogisticRegression()), ("bad", _BadProba(value))]).fit(X, y)
+    with pytest.raises(ValueError, match=f"Member _BadProba.predict_proba returned {what}"):
+        hyre.predict_proba(X[:5])
+    with pytest.raises(ValueError, match="_BadProba"):
+        hyre.query(X[:20])
 
 
 def test_pickle_round_trip(clf_data):

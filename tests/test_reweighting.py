@@ -406,3 +406,23 @@ def test_loo_temperature_bad_input(losses, grid, returned, match):
 
     with pytest.raises(ValueError, match=match):
         loo_temperature(losses, mixture_loss, grid=grid)
+
+
+def test_negative_losses_that_overflow_are_named_not_called_nan():
+    hw = HypothesisWeights(2)
+    with pytest.raises(ValueError, match=r"member\(s\) \[0\] overflowed to -inf"):
+        hw.update([[-1e308, -1e308], [0.0, 0.0]])
+    assert hw.n_updates == 0
+    np.testing.assert_array_equal(hw.weights, [0.5, 0.5])
+
+
+@pytest.mark.parametrize("rule", ["loo", "evidence"])
+def test_an_empty_temperature_grid_is_named(rule):
+    from skhyre.reweighting import evidence_temperature, loo_temperature
+
+    L = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="grid is empty"):
+        if rule == "loo":
+            loo_temperature(L, lambda W: np.zeros((W.shape[0], 3)), grid=[])
+        else:
+            evidence_temperature(L, "squared", grid=[])
