@@ -240,7 +240,8 @@ class AdaptationMixin:
             if self.temperature == "auto":
                 T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
             else:
-                T, _ = evidence_temperature(hist_L, loss_name)
+                n_classes = len(self.classes_) if self._task == "classification" else 2
+                T, _ = evidence_temperature(hist_L, loss_name, n_classes=n_classes)
         else:
             T = float(self.temperature)
         w, logw = _weights_from_cum(cum, T)

@@ -418,18 +418,21 @@ EVIDENCE_TEMPERATURE_GRID = np.append(np.logspace(-4, 4, 161), np.inf)
 EVIDENCE_LOSSES = ("squared", "absolute", "zero_one", "log_loss")
 
 
-def _log_normalizer(loss: str, temps: np.ndarray) -> np.ndarray:
+def _log_normalizer(loss: str, temps: np.ndarray, n_classes: int = 2) -> np.ndarray:
     """Per-example log normalizer of the likelihood ``exp(-loss / T)``, up to a constant."""
     with np.errstate(divide="ignore", over="ignore"):
         if loss == "squared":  # Gaussian noise, 2 sigma^2 = T
             return np.where(np.isinf(temps), -np.inf, -0.5 * np.log(temps))
         if loss == "absolute":  # Laplace noise, scale b = T
             return np.where(np.isinf(temps), -np.inf, -np.log(temps))
-        # zero_one: a label is flipped with probability eps = 1 / (1 + exp(1 / T))
-        return -np.logaddexp(0.0, -1.0 / temps)
+        # zero_one: the label is each of the C - 1 wrong classes with probability
+        # exp(-1 / T) / Z, Z = 1 + (C - 1) exp(-1 / T)
+        return -np.logaddexp(0.0, np.log(n_classes - 1) - 1.0 / temps)
 
 
-def evidence_temperature(losses, loss: str = "squared", grid=None, log_prior=None):
+def evidence_temperature(
+    losses, loss: str = "squared", grid=None, log_prior=None, n_classes: int = 2
+):
     """Choose the temperature that maximizes the evidence of the adaptation labels.
 
     HyRe's weights ``softmax(-L / T)`` are the Bayesian posterior over members
@@ -439,8 +442,9 @@ def evidence_temperature(losses, loss: str = "squared", grid=None, log_prior=Non
     - ``"squared"``: Gaussian noise with variance ``T / 2`` (in the loss's
       units);
     - ``"absolute"``: Laplace noise with scale ``T``;
-    - ``"zero_one"``: each label flipped with probability
-      ``eps = 1 / (1 + exp(1 / T))`` (``T = inf``: labels are coin flips);
+    - ``"zero_one"``: each label wrong with probability
+      ``eps = (C - 1) / (C - 1 + exp(1 / T))``, spread evenly over the
+      ``C - 1`` other classes (``T = inf``: labels uniformly at random);
     - ``"log_loss"``: the loss already is a log-likelihood, so ``T = 1``.
 
     The noise scale is then estimated from the labels themselves by
@@ -464,6 +468,9 @@ def evidence_temperature(losses, loss: str = "squared", grid=None, log_prior=Non
         :data:`EVIDENCE_TEMPERATURE_GRID`.
     log_prior : array-like of shape (K,), default=None
         Log prior weights; ``None`` is uniform.
+    n_classes : int, default=2
+        Number of classes ``C`` of the ``"zero_one"`` noise model (a wrong
+        label is one of ``C - 1`` classes); ignored by the other losses.
 
     Returns
     -------
@@ -497,6 +504,12 @@ def evidence_temperature(losses, loss: str = "squared", grid=None, log_prior=Non
     )
     K, n = L.shape
     temps = np.unique(temps)
+    if (
+        isinstance(n_classes, (bool, np.bool_))
+        or not isinstance(n_classes, numbers.Integral)
+        or n_classes < 2
+    ):
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}.")
     if loss == "log_loss":
         return 1.0, np.zeros(temps.size)
     lp = _check_log_prior(log_prior, K)
@@ -514,7 +527,7 @@ def evidence_temperature(losses, loss: str = "squared", grid=None, log_prior=Non
         z = lp[finite][None, :] - (cum[finite][None, :] - lead) / temps[:, None]
     zmax = z.max(axis=1, keepdims=True)
     log_mix = (zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))) - lead / temps
-    log_ev = log_mix + n * _log_normalizer(loss, temps)
+    log_ev = log_mix + n * _log_normalizer(loss, temps, int(n_classes))
     log_ev = np.where(np.isnan(log_ev), -np.inf, log_ev)
     best = log_ev.max()
     tol = 1e-12 * max(1.0, abs(best)) if np.isfinite(best) else 0.0

@@ -258,3 +258,36 @@ def test_streamed_active_loop_matches_in_memory(regressor):
     np.testing.assert_array_equal(streamed.queried_indices_, cached.queried_indices_)
     assert streamed.temperature_ == cached.temperature_
     assert_allclose(streamed.weights_, cached.weights_, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("C", [2, 4, 10])
+def test_zero_one_noise_model_counts_the_classes(C):
+    # one member, wrong on 20% of the labels: the evidence recovers that rate with
+    # the C-class model, and the weight ratio exp(-1 / T) of a member that is wrong
+    # on one more label is the posterior's (0.2 / (C - 1)) / 0.8
+    rng = np.random.default_rng(C)
+    wrong = (rng.random((1, 4000)) < 0.2).astype(float)
+    T, _ = evidence_temperature(wrong, "zero_one", n_classes=C)
+    assert (C - 1) / (C - 1 + np.exp(1.0 / T)) == pytest.approx(0.2, rel=0.15)
+    assert np.exp(-1.0 / T) == pytest.approx(0.2 / (C - 1) / 0.8, rel=0.25)
+    # members right at chance (1 / C) keep the weights uniform
+    L = (rng.random((3, 4000)) >= 1.0 / C).astype(float)
+    assert evidence_temperature(L, "zero_one", n_classes=C)[0] > 10
+    with pytest.raises(ValueError, match="n_classes must be an integer >= 2"):
+        evidence_temperature(wrong, "zero_one", n_classes=1)
+
+
+def test_classifier_evidence_uses_its_number_of_classes():
+    from sklearn.tree import DecisionTreeClassifier
+
+    from skhyre import HyReEnsemble
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = np.digitize(X[:, 0], [-1, 0, 1])  # 4 classes
+    members = [(f"t{d}", DecisionTreeClassifier(max_depth=d, random_state=0)) for d in (1, 2, 4)]
+    hyre = HyReEnsemble(members, temperature="evidence").fit(X[:200], y[:200])
+    hyre.adapt(X[200:230], y[200:230])
+    L = (hyre.predict_members(X[200:230]).argmax(axis=2) != y[200:230]).astype(float)
+    assert hyre.temperature_ == evidence_temperature(L, "zero_one", n_classes=4)[0]
+    assert hyre.temperature_ != evidence_temperature(L, "zero_one", n_classes=2)[0]
