@@ -121,6 +121,7 @@ class AdaptationMixin:
         self._adapt_M = None
         self._adapt_y = None
         self._adapt_loss_seen = None
+        self._adapt_temperature_seen = None
         # picks of an earlier active_adapt no longer describe the weights
         self.__dict__.pop("queried_indices_", None)
 
@@ -259,22 +260,30 @@ class AdaptationMixin:
         self.n_adapt_samples_ = int(hist_y.shape[0])
         self._adapt_M, self._adapt_y = hist_M, hist_y
         self._adapt_loss_seen = loss_key
+        self._adapt_temperature_seen = self.temperature
 
     def _adapt_loss_changed(self, loss_key) -> bool:
         seen = getattr(self, "_adapt_loss_seen", None)
         return not (loss_key is seen or (isinstance(loss_key, str) and loss_key == seen))
 
     def _sync_adapt_loss(self) -> None:
-        """After ``set_params(adapt_loss=...)``: re-measure the examples seen so far.
+        """After ``set_params(adapt_loss=...)`` or ``set_params(temperature=...)``:
+        re-weight the examples seen so far under the current parameters.
 
         ``active_adapt`` starts from the current weights; this makes them the
-        new loss's before the first pick (``partial_adapt`` does the same
-        inside its update).
+        new parameters' before the first pick, whatever the oracle (an array
+        or a callable) and however the pool is held (``partial_adapt`` does
+        the same inside its update). ``query`` and ``predict`` use the weights
+        as they are until the next adaptation, as fitted attributes do in
+        scikit-learn.
         """
         if self._adapt_M is None:
             return
         loss_name, _ = self._resolve_adapt_loss()
-        if self._adapt_loss_changed(self.adapt_loss if callable(self.adapt_loss) else loss_name):
+        seen_T = getattr(self, "_adapt_temperature_seen", None)
+        T_changed = seen_T is not None and seen_T != self.temperature
+        loss_key = self.adapt_loss if callable(self.adapt_loss) else loss_name
+        if T_changed or self._adapt_loss_changed(loss_key):
             self._committed_update(self._adapt_M, self._adapt_y, reset=True)
 
     def _check_evidence_loss(self, loss_name) -> None:
@@ -472,7 +481,10 @@ class AdaptationMixin:
 
         The pool's member predictions are computed once; then, repeatedly,
         the pool is scored under the current weights, the best example is
-        labelled by ``oracle`` and the weights are updated. With an array of
+        labelled by ``oracle`` and the weights are updated. A ``temperature``
+        or ``adapt_loss`` changed by ``set_params`` since the last adaptation
+        applies from the start: the examples seen so far are re-weighted
+        under it before the first pick. With an array of
         labels and a fixed temperature and built-in loss, the whole loop runs
         in compiled code; it updates the weighted mixture incrementally, so
         where two pool rows' scores tie to rounding (members that agree
@@ -641,6 +653,7 @@ class AdaptationMixin:
         "_adapt_M",
         "_adapt_y",
         "_adapt_loss_seen",
+        "_adapt_temperature_seen",
     )
 
     def _snapshot(self) -> dict:

@@ -163,7 +163,7 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         self.y_scale_ = scale if scale > 0 else 1.0
         y_std = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
         self._train(X32, y_std, n_outputs=1, groups=groups)
-        F = self._forward(X32)[..., 0]  # standardized units
+        F = self._forward_valid(X32)[..., 0]  # standardized units
         self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
         return self
 
@@ -221,7 +221,7 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
                 f"(mean {self.y_mean_:.6g}, scale {self.y_scale_:.6g})."
             )
         self._continue_training(X32, y_std, groups)
-        F = self._forward(X32)[..., 0]  # the members moved: re-estimate the noise, as fit does
+        F = self._forward_valid(X32)[..., 0]  # the members moved: re-estimate the noise, as fit does
         self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
         return self
 

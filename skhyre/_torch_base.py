@@ -355,9 +355,10 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         X = validate_data(
             self, X, reset=False, dtype=[np.float32, np.float64], ensure_all_finite=True
         )
+        return self._forward_valid(_to_float32(X), transform)
+
+    def _forward_valid(self, X32: np.ndarray, transform=None) -> np.ndarray:
+        """Already validated float32 X (fit's own data) -> member outputs (K, n, out)."""
         return forward_members(
-            self.net_,
-            _to_float32(X),
-            transform=transform,
-            chunk_size=max(8192, int(self.batch_size)),
+            self.net_, X32, transform=transform, chunk_size=max(8192, int(self.batch_size))
         )

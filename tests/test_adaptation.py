@@ -166,6 +166,27 @@ def test_set_params_temperature_applies_at_next_adapt(setup):
     assert_allclose(est.weights_, w / w.sum(), rtol=1e-8, atol=1e-12)
 
 
+@pytest.mark.parametrize("change", [dict(temperature=0.05), dict(temperature="auto")])
+def test_active_adapt_applies_a_changed_temperature_before_its_first_pick(setup, change):
+    """Array oracles (compiled loop), callable oracles and streamed pools agree."""
+    est, _, _, Xp, yp = setup
+    est.adapt(Xp[:6], yp[:6]).set_params(**change)
+    synced = copy.deepcopy(est).adapt(Xp[:6], yp[:6])  # the seen examples at the new setting
+    first = synced.query(Xp, exclude=np.arange(6))[0]
+    picks = [
+        copy.deepcopy(est).active_adapt(Xp, yp, 2, exclude=np.arange(6)).queried_indices_,
+        copy.deepcopy(est)
+        .active_adapt(Xp, lambda i: yp[i], 2, exclude=np.arange(6))
+        .queried_indices_,
+        copy.deepcopy(est)
+        .active_adapt([Xp[:50], Xp[50:]], yp, 2, exclude=np.arange(6), pool_memory_budget=0)
+        .queried_indices_,
+    ]
+    assert all(p[0] == first for p in picks), (first, picks)
+    assert_array_equal(picks[0], picks[1])
+    assert_array_equal(picks[0], picks[2])
+
+
 # ------------------------------------------------------- temperature="auto"
 def _loo_criterion(M, y_idx_or_val, T, loss):
     """Mean held-out loss of the leave-one-out weighted prediction (NumPy reference)."""

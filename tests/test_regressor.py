@@ -315,3 +315,17 @@ def test_failed_refit_leaves_the_fitted_model_as_it_was(data, reg):
 def test_bool_is_not_an_int_parameter(data, param):
     with pytest.raises(ValueError, match=f"'{param}' parameter .* must be an int, not a bool"):
         HyReRegressor(**{**FAST, param: True}).fit(*data)
+
+
+def test_a_dataframe_fit_and_partial_fit_say_nothing_about_feature_names():
+    pd = pytest.importorskip("pandas")
+    import warnings
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = HyReRegressor(**{**FAST, "max_epochs": 2}).fit(df, df["a"])
+        reg.partial_fit(df[:10], df["a"][:10])
+        assert reg.predict(df[:3]).shape == (3,)
+    assert list(reg.feature_names_in_) == ["a", "b", "c"]
