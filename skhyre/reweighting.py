@@ -455,6 +455,10 @@ def evidence_temperature(
     prices the noise level in: when the members' losses differ by little
     compared with how noisy the labels are, the best temperature is high and
     the weights stay close to the prior. Ties go to the higher temperature.
+    With a single label the noise level is barely identified: a member that
+    fits it almost exactly makes the evidence grow as ``T`` shrinks, and the
+    grid's lowest temperature (weight on that member) can win; from two or
+    three labels on the estimate settles.
 
     Parameters
     ----------
