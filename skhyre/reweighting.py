@@ -457,8 +457,8 @@ def evidence_temperature(
     the weights stay close to the prior. Ties go to the higher temperature.
     With a single label the noise level is barely identified: a member that
     fits it almost exactly makes the evidence grow as ``T`` shrinks, and the
-    grid's lowest temperature (weight on that member) can win; from two or
-    three labels on the estimate settles.
+    grid's lowest temperature (weight on that member) can win. With more
+    labels, no member fits them all that closely and the estimate settles.
 
     Parameters
     ----------
