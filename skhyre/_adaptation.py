@@ -233,7 +233,15 @@ class AdaptationMixin:
                 losses = self._losses(fn, hist_M, hist_y, K)
         # add each example's loss in order (not numpy's pairwise sum), so one
         # batch and the same examples one by one give bit-identical weights
-        cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
+        with np.errstate(over="ignore"):  # -inf is named below; +inf is a member of no weight
+            cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
+        overflow = np.isneginf(cum)
+        if overflow.any():  # finite (negative) losses whose sum is below float64's range
+            raise ValueError(
+                f"The cumulative adaptation loss of member(s) "
+                f"{np.flatnonzero(overflow)[:10].tolist()} overflowed to -inf: these negative "
+                "losses sum past float64's range (about -1.8e308); rescale adapt_loss."
+            )
         if self.temperature in _DATA_TEMPERATURES:
             # the whole history's losses: already in hand after a reset or a loss change
             whole = losses.shape[1] == hist_y.shape[0]
@@ -241,7 +249,8 @@ class AdaptationMixin:
             if self.temperature == "auto":
                 T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
             else:
-                n_classes = len(self.classes_) if self._task == "classification" else 2
+                # a one-class ensemble has nothing to be wrong about: C = 2 is harmless
+                n_classes = max(len(self.classes_), 2) if self._task == "classification" else 2
                 T, _ = evidence_temperature(hist_L, loss_name, n_classes=n_classes)
         else:
             T = float(self.temperature)

@@ -46,8 +46,8 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     temperature : float, "auto" or "evidence", default=1.0
         HyRe softmax temperature (> 0), or ``"auto"`` (leave-one-out choice),
         or ``"evidence"`` (the empirical-Bayes temperature of the loss's noise
-        model: 1 for ``"log_loss"``, a label-flip rate fitted to the labels
-        for ``"zero_one"``; see :func:`skhyre.reweighting.evidence_temperature`).
+        model: 1 for ``"log_loss"``, for ``"zero_one"`` an error rate, spread
+        over the other classes, fitted to the labels; see :func:`skhyre.reweighting.evidence_temperature`).
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-example loss used to reweight (``None``: ``"zero_one"``, the
         paper's choice). A callable gets ``(member_probabilities (K, n, C),

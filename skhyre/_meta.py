@@ -163,15 +163,23 @@ class _Member:
 
 
 def _check_member_proba(proba: np.ndarray, est) -> None:
-    """A member's ``predict_proba`` rows must be probabilities; name the member if not."""
+    """A member's ``predict_proba`` rows must be probabilities; name the member if not.
+
+    NaN rows pass: a member predicting NaN gets weight 0 at its first NaN
+    loss (with a warning), as in every estimator. Values may be off [0, 1]
+    and row sums off 1 by the tolerance of
+    :func:`skhyre.acquisition.check_member_probabilities`.
+    """
     with np.errstate(invalid="ignore"):
-        finite = np.isfinite(proba).all(axis=1)
-        in_range = ((proba >= 0) & (proba <= 1)).all(axis=1)
+        nan_row = np.isnan(proba).any(axis=1)
+        inf_row = np.isinf(proba).any(axis=1)
+        ok = ~nan_row & ~inf_row
+        in_range = ((proba >= -_PROBA_TOL) & (proba <= 1 + _PROBA_TOL)).all(axis=1)
         sums_one = np.abs(proba.sum(axis=1) - 1.0) <= _PROBA_TOL
     for bad, what in (
-        (~finite, "NaN or inf"),
-        (finite & ~in_range, "values outside [0, 1]"),
-        (finite & in_range & ~sums_one, f"rows that do not sum to 1 (tolerance {_PROBA_TOL})"),
+        (inf_row, "inf"),
+        (ok & ~in_range, "values outside [0, 1]"),
+        (ok & in_range & ~sums_one, f"rows that do not sum to 1 (tolerance {_PROBA_TOL})"),
     ):
         if bad.any():
             raise ValueError(

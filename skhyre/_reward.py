@@ -155,7 +155,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         HyRe softmax temperature (> 0), or ``"auto"`` (leave-one-out choice),
         or ``"evidence"`` (the empirical-Bayes temperature of the loss's noise
         model: 1 for ``"log_loss"``, a label-flip rate fitted to the labels
-        for ``"zero_one"``; see :func:`skhyre.reweighting.evidence_temperature`).
+        for ``"zero_one"`` (two outcomes per pair); see :func:`skhyre.reweighting.evidence_temperature`).
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-pair loss used to reweight (``None``: ``"zero_one"``, the pairwise
         0-1 error, a tie costing 1/2). A callable gets ``(member_probabilities

@@ -508,7 +508,7 @@ def evidence_temperature(
     )
     K, n = L.shape
     temps = np.unique(temps)
-    if (
+    if loss == "zero_one" and (
         isinstance(n_classes, (bool, np.bool_))
         or not isinstance(n_classes, numbers.Integral)
         or n_classes < 2

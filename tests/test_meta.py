@@ -595,7 +595,7 @@ class _BadProba(BaseEstimator):
 
 @pytest.mark.parametrize(
     "value, what",
-    [(5.0, r"values outside \[0, 1\]"), (np.inf, "NaN or inf"), (0.1, "rows that do not sum to 1")],
+    [(5.0, r"values outside \[0, 1\]"), (np.inf, "inf"), (0.1, "rows that do not sum to 1")],
 )
 def test_member_probabilities_are_checked_and_the_member_named(clf_data, value, what):
     X, y = clf_data
@@ -604,6 +604,30 @@ def test_member_probabilities_are_checked_and_the_member_named(clf_data, value, 
         hyre.predict_proba(X[:5])
     with pytest.raises(ValueError, match="_BadProba"):
         hyre.query(X[:20])
+
+
+def test_a_member_with_nan_probabilities_gets_weight_zero_not_an_error(clf_data):
+    X, y = clf_data
+    hyre = HyReEnsemble([("lr", LogisticRegression()), ("nan", _BadProba(np.nan))]).fit(X, y)
+    with pytest.warns(NaNMemberWarning, match="NaN adaptation losses"):
+        hyre.adapt(X[:5], y[:5])
+    assert_array_equal(hyre.weights_, [1.0, 0.0])
+
+
+def test_member_probabilities_within_the_tolerance_pass(clf_data):
+    X, y = clf_data
+    n_classes = np.unique(y).size
+    nudged = _BadProba(1.0 / n_classes + 1e-6)  # rows sum to 1 + 1e-6 * C
+    hyre = HyReEnsemble([("lr", LogisticRegression()), ("nudged", nudged)]).fit(X, y)
+    assert hyre.predict_proba(X[:3]).shape == (3, n_classes)
+
+
+def test_one_class_ensembles_take_the_evidence_temperature():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = np.zeros(20, dtype=int)
+    trees = [(f"t{i}", DecisionTreeClassifier(random_state=i)) for i in range(2)]
+    hyre = HyReEnsemble(trees, temperature="evidence").fit(X, y).adapt(X[:4], y[:4])
+    assert_array_equal(hyre.weights_, [0.5, 0.5])
 
 
 def test_pickle_round_trip(clf_data):

@@ -426,3 +426,18 @@ def test_an_empty_temperature_grid_is_named(rule):
             loo_temperature(L, lambda W: np.zeros((W.shape[0], 3)), grid=[])
         else:
             evidence_temperature(L, "squared", grid=[])
+
+
+def test_estimators_name_a_minus_inf_overflow_of_a_callable_loss():
+    from sklearn.linear_model import LinearRegression, Ridge
+
+    from skhyre import HyReEnsemble
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 2)), rng.normal(size=30)
+    members = [("lr", LinearRegression()), ("r", Ridge())]
+    hyre = HyReEnsemble(members, adapt_loss=lambda F, y: np.full(F.shape[:2], -1e308))
+    hyre.fit(X, y)
+    with pytest.raises(ValueError, match=r"member\(s\) \[0, 1\] overflowed to -inf"):
+        hyre.adapt(X[:3], y[:3])
+    assert hyre.n_adapt_samples_ == 0
