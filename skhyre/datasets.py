@@ -331,6 +331,13 @@ def _store(name: str, raw: bytes, source: _Source, home: Path) -> Path:
 
 def _read_canonical_csv(path: Path, meta: _UCIDataset) -> tuple[np.ndarray, np.ndarray]:
     """Features and target from a canonical CSV, selected by column name."""
+    try:
+        return _read_canonical_text(path, meta)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc})") from exc
+
+
+def _read_canonical_text(path: Path, meta: _UCIDataset) -> tuple[np.ndarray, np.ndarray]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         header = next(csv.reader([fh.readline()]), [])
         header = [column.strip() for column in header]
@@ -484,16 +491,17 @@ def load_uci(
 # ---------------------------------------------------------------------------
 
 
+def _check_real(value, name: str, **bounds) -> float:
+    """``check_scalar`` for a real number, which also refuses NaN and inf."""
+    value = float(check_scalar(value, name, numbers.Real, **bounds))
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}.")
+    return value
+
+
 def _check_fraction(value: float, name: str, include_boundaries: str) -> float:
-    return float(
-        check_scalar(
-            value,
-            name,
-            numbers.Real,
-            min_val=0.0,
-            max_val=1.0,
-            include_boundaries=include_boundaries,
-        )
+    return _check_real(
+        value, name, min_val=0.0, max_val=1.0, include_boundaries=include_boundaries
     )
 
 
@@ -577,7 +585,8 @@ def ood_split(
     if not varying.any():
         raise ValueError("ood_split needs at least one non-constant feature; all are constant")
     Z = X[:, varying]
-    sd = Z.std(axis=0)
+    with np.errstate(over="ignore"):  # an overflowing variance is handled just below
+        sd = Z.std(axis=0)
     if not (np.isfinite(sd).all() and (sd > 0).all()):
         # a spread that under- or overflows the variance: rescale each feature
         # to [0, 1] first (an affine map, so the same standardized scores)
@@ -687,7 +696,7 @@ def make_preference_labelers(
     n_labelers = _check_count(n_labelers, "n_labelers")
     n_test_labelers = _check_count(n_test_labelers, "n_test_labelers")
     n_test_samples = _check_count(n_test_samples, "n_test_samples")
-    agreement = float(check_scalar(agreement, "agreement", numbers.Real, min_val=0.0, max_val=1.0))
+    agreement = _check_real(agreement, "agreement", min_val=0.0, max_val=1.0)
     rng = check_random_state(random_state)
 
     shared = _unit_rows(rng.standard_normal(n_features))
@@ -786,11 +795,7 @@ def make_shifted_binary(
     n_samples = _check_count(n_samples, "n_samples", min_val=2)
     n_features = _check_count(n_features, "n_features")
     n_target = _check_count(n_target, "n_target")
-    separation = float(
-        check_scalar(
-            separation, "separation", numbers.Real, min_val=0.0, include_boundaries="neither"
-        )
-    )
+    separation = _check_real(separation, "separation", min_val=0.0, include_boundaries="neither")
     rng = check_random_state(random_state)
 
     n_neg = n_samples // 2
@@ -890,12 +895,10 @@ def make_gp_functions(
     """
     n_functions = _check_count(n_functions, "n_functions")
     n_points = _check_count(n_points, "n_points")
-    length_scale = float(
-        check_scalar(
-            length_scale, "length_scale", numbers.Real, min_val=0.0, include_boundaries="neither"
-        )
+    length_scale = _check_real(
+        length_scale, "length_scale", min_val=0.0, include_boundaries="neither"
     )
-    noise = float(check_scalar(noise, "noise", numbers.Real, min_val=0.0))
+    noise = _check_real(noise, "noise", min_val=0.0)
     rng = check_random_state(random_state)
 
     x = np.linspace(-1.0, 1.0, n_points)

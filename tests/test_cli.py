@@ -100,3 +100,14 @@ def test_demo_rejects_an_unknown_training_mode():
 
     with pytest.raises(ValueError, match="'by_group', 'mixed' or 'pooled', got 'nope'"):
         run_demo(training="nope", n_members=2, n_test_labelers=1, max_epochs=1)
+
+
+def test_a_data_home_that_does_not_exist_is_said(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SKHYRE_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    missing = tmp_path / "typo"
+    code = main(["uci", "--quick", "--data-home", str(missing), "--out", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"--data-home {missing} does not exist" in err
+    assert "skhyre uci:" in err

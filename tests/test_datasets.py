@@ -224,6 +224,12 @@ def test_load_uci_malformed_csv(content, match, isolated, tmp_path):
         load_uci("ccpp", data_home=tmp_path, download=False)
 
 
+def test_load_uci_names_a_file_that_is_not_text(isolated, tmp_path):
+    (tmp_path / "energy.csv").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match=r"energy.csv: not a UTF-8 text file"):
+        load_uci("energy", data_home=tmp_path, download=False)
+
+
 def test_unknown_name_lists_valid_names(isolated):
     with pytest.raises(ValueError, match=r"\['ccpp', 'energy', 'kin8nm'\]"):
         load_uci("boston")
@@ -703,3 +709,31 @@ def test_gp_functions_noise():
         make_gp_functions(noise=-1.0)
     with pytest.raises(ValueError, match="length_scale"):
         make_gp_functions(length_scale=0.0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_parameters_are_named(bad):
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    y = X[:, 0]
+    cases = [
+        (lambda: ood_split(X, y, ood_fraction=bad), "ood_fraction"),
+        (lambda: ood_split(X, y, val_fraction=bad), "val_fraction"),
+        (lambda: make_preference_labelers(n_samples=20, agreement=bad), "agreement"),
+        (lambda: make_shifted_binary(separation=bad), "separation"),
+        (lambda: make_gp_functions(length_scale=bad), "length_scale"),
+        (lambda: make_gp_functions(noise=bad), "noise"),
+    ]
+    for call, name in cases:
+        with pytest.raises(ValueError, match=name):
+            call()
+
+
+def test_ood_split_on_a_huge_spread_says_nothing():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=40) * 1e300, rng.normal(size=40)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        split = ood_split(X, X[:, 1], random_state=0)
+    assert split.X_ood.shape[0] + split.X_train.shape[0] + split.X_val.shape[0] == 40
