@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     data_home = getattr(args, "data_home", None)
     if data_home is not None and not os.path.isdir(data_home):
-        # load_uci and the preference loader fall back to the other folders (or
-        # download into this one): say so, a mistyped folder is easy to miss
+        # the study loaders then fall back to the default folders (they never
+        # download): say so, a mistyped folder is easy to miss
         print(
             f"skhyre {args.command}: --data-home {data_home} does not exist; looking in the "
             "default folders next (see --help).",
