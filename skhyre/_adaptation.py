@@ -42,6 +42,7 @@ from . import _kernels, acquisition, pools
 from .reweighting import (
     EVIDENCE_LOSSES,
     NaNMemberWarning,
+    _check_no_overflow,
     evidence_temperature,
     loo_temperature,
 )
@@ -235,13 +236,7 @@ class AdaptationMixin:
         # batch and the same examples one by one give bit-identical weights
         with np.errstate(over="ignore"):  # -inf is named below; +inf is a member of no weight
             cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
-        overflow = np.isneginf(cum)
-        if overflow.any():  # finite (negative) losses whose sum is below float64's range
-            raise ValueError(
-                f"The cumulative adaptation loss of member(s) "
-                f"{np.flatnonzero(overflow)[:10].tolist()} overflowed to -inf: these negative "
-                "losses sum past float64's range (about -1.8e308); rescale adapt_loss."
-            )
+        _check_no_overflow(cum, "rescale adapt_loss")
         if self.temperature in _DATA_TEMPERATURES:
             # the whole history's losses: already in hand after a reset or a loss change
             whole = losses.shape[1] == hist_y.shape[0]
@@ -275,7 +270,7 @@ class AdaptationMixin:
         seen = getattr(self, "_adapt_loss_seen", None)
         return not (loss_key is seen or (isinstance(loss_key, str) and loss_key == seen))
 
-    def _sync_adapt_loss(self) -> None:
+    def _sync_adaptation_params(self) -> None:
         """After ``set_params(adapt_loss=...)`` or ``set_params(temperature=...)``:
         re-weight the examples seen so far under the current parameters.
 
@@ -535,7 +530,7 @@ class AdaptationMixin:
         self._check_temperature_param()
         snapshot = self._snapshot()
         try:
-            self._sync_adapt_loss()
+            self._sync_adaptation_params()
             if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
                 return pools._active_adapt(
                     self,

@@ -286,13 +286,7 @@ class HypothesisWeights:
         )
         if status == 1:
             raise ValueError("losses must not contain -inf.")
-        overflow = np.isneginf(new_cum)
-        if overflow.any():  # finite losses whose sum is below float64's range
-            raise ValueError(
-                f"The cumulative loss of member(s) {np.flatnonzero(overflow)[:10].tolist()} "
-                "overflowed to -inf: these negative losses sum past float64's range "
-                "(about -1.8e308); rescale the losses."
-            )
+        _check_no_overflow(new_cum, "rescale the losses")
         if status == 2:
             raise ValueError(
                 "Every member has NaN losses (or zero prior): no member is left to weight."
@@ -316,6 +310,17 @@ class HypothesisWeights:
         return (
             f"HypothesisWeights(n_members={self.n_members}, temperature={self._temperature!r}, "
             f"n_samples_seen={self.n_samples_seen})"
+        )
+
+
+def _check_no_overflow(cum: np.ndarray, hint: str) -> None:
+    """Name cumulative losses that overflowed to -inf (finite, very negative losses)."""
+    overflow = np.isneginf(cum)
+    if overflow.any():
+        raise ValueError(
+            f"The cumulative loss of member(s) {np.flatnonzero(overflow)[:10].tolist()} "
+            "overflowed to -inf: these negative losses sum past float64's range "
+            f"(about -1.8e308); {hint}."
         )
 
 
