@@ -364,6 +364,35 @@ def _read_canonical_text(path: Path, meta: _UCIDataset) -> tuple[np.ndarray, np.
     return np.ascontiguousarray(table[:, :-1]), table[:, -1].copy()
 
 
+def _warn_if_not_published(name: str, path: Path, data: np.ndarray, target: np.ndarray) -> None:
+    """Warn when a local CSV's values differ from the published copy's.
+
+    A download is refused on a mismatch; a file a user put in place is only
+    flagged, since it may be a deliberate variant (another row order, a subset).
+    A truncated or edited copy would otherwise load without a word.
+    """
+    expected = _UCI_REGISTRY[name].values_sha256
+    if expected is None:
+        return
+    digest = _values_sha256(np.column_stack([data, target]))
+    if digest == expected.lower():
+        return
+    n_published = _UCI_DATASETS[name].n_samples
+    rows = (
+        f"{data.shape[0]} rows where the published copy has {n_published}"
+        if data.shape[0] != n_published
+        else f"{n_published} rows, as published, but different values or row order"
+    )
+    warnings.warn(
+        f"{path} differs from the published {name!r} data ({rows}; SHA-256 of the values "
+        f"{digest}, expected {expected}). Results on it are not comparable with published "
+        f"ones. If the file was truncated or edited by mistake, delete it and call "
+        f"load_uci({name!r}, download=True).",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 def load_uci(
     name: str,
     data_home: str | os.PathLike | None = None,
@@ -425,9 +454,18 @@ def load_uci(
     OSError
         If a downloaded file fails its checksum (nothing is saved then).
 
+    Warns
+    -----
+    UserWarning
+        If a file found in one of the folders holds values other than the
+        published copy's (checked by the SHA-256 of the parsed values): a
+        truncated or edited file, another row order or a subset. It is still
+        loaded; results on it are not comparable with published ones.
+
     Examples
     --------
-    A folder holding a (here tiny) ``kin8nm.csv``:
+    A folder holding a (here tiny, so it warns that it differs from the
+    published data) ``kin8nm.csv``:
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -436,12 +474,17 @@ def load_uci(
     >>> header = ",".join([f"theta{i}" for i in range(1, 9)] + ["y"])
     >>> rows = ["0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "1,1,1,1,1,1,1,1,0.5"]
     >>> _ = (home / "kin8nm.csv").write_text("\\n".join([header, *rows]) + "\\n")
-    >>> bunch = load_uci("kin8nm", data_home=home)
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     bunch = load_uci("kin8nm", data_home=home)
+    ...     X, y = load_uci("kin8nm", data_home=home, return_X_y=True)
+    >>> "differs from the published 'kin8nm' data (2 rows" in str(caught[0].message)
+    True
     >>> bunch.data.shape, bunch.target.tolist()
     ((2, 8), [0.9, 0.5])
     >>> bunch.feature_names[:2], bunch.target_name
     (['theta1', 'theta2'], 'y')
-    >>> X, y = load_uci("kin8nm", data_home=home, return_X_y=True)
 
     With internet access (or ``SKHYRE_DATA`` pointing at the shared CSVs):
 
@@ -471,8 +514,10 @@ def load_uci(
             )
             raise FileNotFoundError(message) from exc
         path = _store(name, raw, source, homes[0][0])
-
-    data, target = _read_canonical_csv(path, meta)
+        data, target = _read_canonical_csv(path, meta)
+    else:
+        data, target = _read_canonical_csv(path, meta)
+        _warn_if_not_published(name, path, data, target)
     if return_X_y:
         return data, target
     return Bunch(

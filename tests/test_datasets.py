@@ -11,6 +11,7 @@ import http.server
 import os
 import socket
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +184,8 @@ def test_lookup_order(shared_uci, isolated, monkeypatch, tmp_path):
     monkeypatch.setenv("SKHYRE_DATA", str(shared_uci))
     # data_home first
     mine = _write_tiny_kin8nm(tmp_path / "mine", 0.25)
-    bunch = load_uci("kin8nm", data_home=tmp_path / "mine", download=False)
+    with pytest.warns(UserWarning, match="1 rows where the published copy has 8192"):
+        bunch = load_uci("kin8nm", data_home=tmp_path / "mine", download=False)
     assert bunch.filename == str(mine) and bunch.target.tolist() == [0.25]
     # then SKHYRE_DATA, before ~/skhyre_data
     _write_tiny_kin8nm(isolated / "skhyre_data", 0.75)
@@ -194,9 +196,11 @@ def test_lookup_order(shared_uci, isolated, monkeypatch, tmp_path):
     assert load_uci("kin8nm", data_home=empty, download=False).data.shape == (8192, 8)
     # ~/skhyre_data last
     monkeypatch.delenv("SKHYRE_DATA")
-    assert load_uci("kin8nm", download=False).target.tolist() == [0.75]
+    with pytest.warns(UserWarning, match="differs from the published"):
+        assert load_uci("kin8nm", download=False).target.tolist() == [0.75]
     monkeypatch.setenv("SKHYRE_DATA", "")  # empty means unset
-    assert load_uci("kin8nm", download=False).target.tolist() == [0.75]
+    with pytest.warns(UserWarning, match="differs from the published"):
+        assert load_uci("kin8nm", download=False).target.tolist() == [0.75]
 
 
 def test_load_uci_selects_columns_by_name(isolated, tmp_path):
@@ -204,7 +208,8 @@ def test_load_uci_selects_columns_by_name(isolated, tmp_path):
     header = ["y", "junk", *[f"theta{i}" for i in range(8, 0, -1)]]
     row = [0.3, 99.0, *[float(i) for i in range(8, 0, -1)]]
     (tmp_path / "kin8nm.csv").write_text(",".join(header) + "\n" + ",".join(map(str, row)) + "\n")
-    bunch = load_uci("kin8nm", data_home=tmp_path, download=False)
+    with pytest.warns(UserWarning, match="differs from the published"):
+        bunch = load_uci("kin8nm", data_home=tmp_path, download=False)
     assert bunch.data.tolist() == [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]]
     assert bunch.target.tolist() == [0.3]
 
@@ -228,6 +233,35 @@ def test_load_uci_names_a_file_that_is_not_text(isolated, tmp_path):
     (tmp_path / "energy.csv").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ValueError, match=r"energy.csv: not a UTF-8 text file"):
         load_uci("energy", data_home=tmp_path, download=False)
+
+
+def test_published_copy_loads_without_warning(shared_uci, isolated):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("energy", "kin8nm", "ccpp"):
+            load_uci(name, data_home=shared_uci, download=False)
+
+
+@pytest.mark.parametrize("edit", ["truncate", "change", "reorder"])
+def test_a_local_copy_unlike_the_published_one_warns(edit, shared_uci, isolated, tmp_path):
+    # A truncated or edited file used to load without a word.
+    lines = (shared_uci / "energy.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    if edit == "truncate":
+        rows, match = rows[:500], r"500 rows where the published copy has 768"
+    elif edit == "change":
+        cells = rows[3].split(",")
+        cells[-2] = str(float(cells[-2]) + 0.01)  # Y1, the target
+        rows[3], match = ",".join(cells), r"768 rows, as published, but different values"
+    else:
+        rows, match = rows[::-1], r"different values or row order"
+    (tmp_path / "energy.csv").write_text("\n".join([header, *rows]) + "\n")
+    with pytest.warns(UserWarning, match=match) as record:
+        X, _ = load_uci("energy", data_home=tmp_path, download=False, return_X_y=True)
+    assert X.shape == (len(rows), 8)  # still loaded: it may be a deliberate variant
+    message = str(record[0].message)
+    assert str(tmp_path / "energy.csv") in message and "download=True" in message
+    assert record[0].filename == __file__  # points at the caller of load_uci
 
 
 def test_unknown_name_lists_valid_names(isolated):
