@@ -83,6 +83,33 @@ def _weights_from_cum(cum: np.ndarray, temperature: float) -> tuple[np.ndarray, 
     return w / w.sum(), logw
 
 
+def _append_history(parts: tuple, M: np.ndarray, y: np.ndarray) -> tuple:
+    """``parts`` with the block ``(M, y)`` appended, as a new tuple.
+
+    Blocks are merged when the last is at least half the size of the one
+    before it, so their sizes fall geometrically: at most about log2(n) blocks,
+    and each example is copied O(log n) times however the examples arrive
+    (one by one, a stream of ``partial_adapt`` calls, costs O(n log n) in all,
+    not O(n^2)). The tuple is never changed in place, so a snapshot of it stays
+    valid.
+    """
+    blocks = [*parts, (M, y)]
+    while len(blocks) >= 2 and 2 * blocks[-1][1].shape[0] >= blocks[-2][1].shape[0]:
+        (M1, y1), (M2, y2) = blocks[-2], blocks[-1]
+        blocks[-2:] = [(np.concatenate([M1, M2], axis=1), np.concatenate([y1, y2]))]
+    return tuple(blocks)
+
+
+def _joined(parts: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """The blocks' member predictions and labels in the order seen."""
+    if len(parts) == 1:
+        return parts[0]
+    return (
+        np.concatenate([M for M, _ in parts], axis=1),
+        np.concatenate([y for _, y in parts]),
+    )
+
+
 def _encode_known_labels(arr: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Class indices of the 1-D labels ``arr``; a clear error for labels not in ``classes``."""
     try:
@@ -119,8 +146,9 @@ class AdaptationMixin:
         self.cumulative_loss_ = np.zeros(K)
         self.n_adapt_samples_ = 0
         self.temperature_ = self._fixed_temperature_or(np.inf)
-        self._adapt_M = None
-        self._adapt_y = None
+        self._adapt_hist = ()
+        self.__dict__.pop("_adapt_M", None)  # the layout before _adapt_hist
+        self.__dict__.pop("_adapt_y", None)
         self._adapt_loss_seen = None
         self._adapt_temperature_seen = None
         # picks of an earlier active_adapt no longer describe the weights
@@ -219,27 +247,28 @@ class AdaptationMixin:
         K = self._n_members_fitted()
         loss_key = self.adapt_loss if callable(self.adapt_loss) else loss_name
         losses = self._losses(fn, M_new, y_new, K)
-        if reset or self._adapt_M is None:
+        old_parts = () if reset else self._history_parts()
+        parts = _append_history(old_parts, M_new, y_new)
+        n_seen = sum(part_y.shape[0] for _, part_y in parts)
+        if not old_parts:
             cum0 = np.zeros(K)
-            hist_M, hist_y = M_new, y_new
+        elif not self._adapt_loss_changed(loss_key):
+            cum0 = self.cumulative_loss_
         else:
-            hist_M = np.concatenate([self._adapt_M, M_new], axis=1)
-            hist_y = np.concatenate([self._adapt_y, y_new])
-            if not self._adapt_loss_changed(loss_key):
-                cum0 = self.cumulative_loss_
-            else:
-                # adapt_loss changed since the last update: measure every example
-                # seen since the reset with the new loss, never a mix of two
-                cum0 = np.zeros(K)
-                losses = self._losses(fn, hist_M, hist_y, K)
+            # adapt_loss changed since the last update: measure every example
+            # seen since the reset with the new loss, never a mix of two
+            cum0 = np.zeros(K)
+            losses = self._losses(fn, *_joined(parts), K)
         # add each example's loss in order (not numpy's pairwise sum), so one
         # batch and the same examples one by one give bit-identical weights
         with np.errstate(over="ignore"):  # -inf is named below; +inf is a member of no weight
             cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
         _check_no_overflow(cum, "rescale adapt_loss")
         if self.temperature in _DATA_TEMPERATURES:
+            hist_M, hist_y = _joined(parts)
+            parts = ((hist_M, hist_y),)  # joined once; later appends start from it
             # the whole history's losses: already in hand after a reset or a loss change
-            whole = losses.shape[1] == hist_y.shape[0]
+            whole = losses.shape[1] == n_seen
             hist_L = losses if whole else self._losses(fn, hist_M, hist_y, K)
             if self.temperature == "auto":
                 T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
@@ -261,10 +290,22 @@ class AdaptationMixin:
         self.weights_ = w
         self.log_weights_ = logw
         self.temperature_ = T
-        self.n_adapt_samples_ = int(hist_y.shape[0])
-        self._adapt_M, self._adapt_y = hist_M, hist_y
+        self.n_adapt_samples_ = int(n_seen)
+        self._adapt_hist = parts
         self._adapt_loss_seen = loss_key
         self._adapt_temperature_seen = self.temperature
+
+    def _history_parts(self) -> tuple:
+        """The adaptation examples seen since the reset, as ``(M, y)`` blocks.
+
+        Pickles made before the blocks existed hold one ``_adapt_M``/``_adapt_y``
+        pair; it becomes the single block here.
+        """
+        if "_adapt_hist" not in self.__dict__:
+            M = self.__dict__.pop("_adapt_M", None)
+            y = self.__dict__.pop("_adapt_y", None)
+            self._adapt_hist = () if M is None else ((M, y),)
+        return self._adapt_hist
 
     def _adapt_loss_changed(self, loss_key) -> bool:
         seen = getattr(self, "_adapt_loss_seen", None)
@@ -281,14 +322,15 @@ class AdaptationMixin:
         as they are until the next adaptation, as fitted attributes do in
         scikit-learn.
         """
-        if self._adapt_M is None:
+        parts = self._history_parts()
+        if not parts:
             return
         loss_name, _ = self._resolve_adapt_loss()
         seen_T = getattr(self, "_adapt_temperature_seen", None)
         T_changed = seen_T is not None and seen_T != self.temperature
         loss_key = self.adapt_loss if callable(self.adapt_loss) else loss_name
         if T_changed or self._adapt_loss_changed(loss_key):
-            self._committed_update(self._adapt_M, self._adapt_y, reset=True)
+            self._committed_update(*_joined(parts), reset=True)
 
     def _check_evidence_loss(self, loss_name) -> None:
         """``temperature="evidence"`` needs a built-in loss with a noise model."""
@@ -654,13 +696,13 @@ class AdaptationMixin:
         "cumulative_loss_",
         "n_adapt_samples_",
         "temperature_",
-        "_adapt_M",
-        "_adapt_y",
+        "_adapt_hist",
         "_adapt_loss_seen",
         "_adapt_temperature_seen",
     )
 
     def _snapshot(self) -> dict:
+        self._history_parts()  # an old pickle's history in today's layout first
         return {k: getattr(self, k, None) for k in self._STATE}
 
     def _restore(self, snapshot: dict) -> None:

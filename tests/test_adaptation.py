@@ -8,6 +8,7 @@ Python paths); failures leave the adaptation state untouched.
 from __future__ import annotations
 
 import copy
+import itertools
 
 import numpy as np
 import pytest
@@ -403,3 +404,66 @@ def test_failed_adaptation_leaves_state_untouched(setup):
     est.partial_adapt(Xp[20:30], yp[20:30])
     twin.partial_adapt(Xp[20:30], yp[20:30])
     _assert_state_equal(est, _state(twin))
+
+
+@pytest.mark.parametrize("sizes", [[1] * 100, [3, 1, 1, 7, 2, 40, 1, 1, 1, 5], [50, 1, 1, 1, 1]])
+def test_history_blocks_stay_few_and_in_order(sizes):
+    # partial_adapt one label at a time used to copy the whole history on every
+    # call (O(n^2) in all); blocks that merge geometrically keep it O(n log n)
+    from skhyre._adaptation import _append_history, _joined
+
+    rng = np.random.default_rng(0)
+    parts, Ms, ys = (), [], []
+    for n in sizes:
+        M, y = rng.normal(size=(4, n)), rng.normal(size=n)
+        before = parts
+        parts = _append_history(parts, M, y)
+        Ms.append(M)
+        ys.append(y)
+        assert len(parts) <= np.log2(sum(len(y) for y in ys)) + 2
+        sizes_now = [b[1].shape[0] for b in parts]
+        assert all(a > 2 * b for a, b in itertools.pairwise(sizes_now))
+        if before:
+            assert _joined(before)[0].shape[1] == sum(sizes_now) - n  # the old tuple intact
+    M_all, y_all = _joined(parts)
+    assert_array_equal(M_all, np.concatenate(Ms, axis=1))
+    assert_array_equal(y_all, np.concatenate(ys))
+
+
+@pytest.mark.parametrize("temperature", [1.0, "auto"])
+def test_partial_adapt_one_by_one_with_many_labels(setup, temperature):
+    est, _, _, Xp, yp = setup
+    est.set_params(temperature=temperature)
+    one = copy.deepcopy(est).adapt(Xp, yp)
+    for i in range(len(yp)):
+        est.partial_adapt(Xp[i : i + 1], yp[i : i + 1])
+    assert est.n_adapt_samples_ == len(yp)
+    assert len(est._adapt_hist) <= np.log2(len(yp)) + 2
+    assert est.temperature_ == one.temperature_
+    # (a one-row forward pass may differ from a batched one in the last float32 bit)
+    assert_allclose(est.weights_, one.weights_, rtol=1e-4, atol=1e-9)
+    # the history is exact: a loss change re-measures every example seen
+    loss = "absolute" if isinstance(est, HyReRegressor) else "brier"
+    est.set_params(adapt_loss=loss)
+    one.set_params(adapt_loss=loss)
+    est.partial_adapt(Xp[:1], yp[:1])
+    one.partial_adapt(Xp[:1], yp[:1])
+    assert_allclose(est.cumulative_loss_, one.cumulative_loss_, rtol=1e-5)
+
+
+def test_an_old_pickle_layout_keeps_adapting(setup):
+    # pickles made before the history was kept in blocks hold _adapt_M/_adapt_y
+    est, _, _, Xp, yp = setup
+    est.adapt(Xp[:10], yp[:10])
+    new = copy.deepcopy(est).partial_adapt(Xp[10:20], yp[10:20])
+    (M, y_hist), = est._adapt_hist
+    del est.__dict__["_adapt_hist"]
+    est._adapt_M, est._adapt_y = M, y_hist
+    est.set_params(temperature="auto")  # re-weighs the old history first
+    new.set_params(temperature="auto")
+    est.partial_adapt(Xp[10:20], yp[10:20])
+    new.partial_adapt(Xp[20:25], yp[20:25])
+    est.partial_adapt(Xp[20:25], yp[20:25])
+    assert "_adapt_M" not in est.__dict__ and est.n_adapt_samples_ == 25
+    assert_array_equal(est.weights_, new.weights_)
+    assert est.temperature_ == new.temperature_
