@@ -192,12 +192,27 @@ def _check_member_proba(proba: np.ndarray, est) -> None:
             )
 
 
-def _member_output(member: _Member, X, n: int, task: str, classes: np.ndarray) -> np.ndarray:
+def _member_output(
+    member: _Member,
+    X,
+    n: int,
+    task: str,
+    classes: np.ndarray,
+    P: np.ndarray,
+    checked_tree: bool = False,
+) -> None:
+    """Write one member's predictions into ``P``: ``(n,)`` values or a zeroed ``(n, C)``.
+
+    ``checked_tree``: the member is a tree of the ensemble's forest and ``X``
+    is already the float32 array trees need, so the tree's own input checks
+    (most of the cost for one row and many trees) are skipped.
+    """
     if member.features is not None:
         X = X[:, member.features]
-    est = member.estimator
+    est = _unwrap(member.estimator) if checked_tree else member.estimator
+    kwargs = {"check_input": False} if checked_tree else {}
     if task == "regression":
-        out = np.asarray(est.predict(X), dtype=np.float64)
+        out = np.asarray(est.predict(X, **kwargs), dtype=np.float64)
         if out.ndim == 2 and out.shape[1] == 1:
             out = out[:, 0]
         if out.shape != (n,):
@@ -205,10 +220,10 @@ def _member_output(member: _Member, X, n: int, task: str, classes: np.ndarray) -
                 f"Member {type(est).__name__} predicted shape {out.shape}; HyReEnsemble "
                 f"needs one prediction per row, shape {(n,)}."
             )
-        return out
-    P = np.zeros((n, classes.shape[0]), dtype=np.float32)
+        P[:] = out
+        return
     if member.use_proba:
-        proba = np.asarray(est.predict_proba(X), dtype=np.float64)
+        proba = np.asarray(est.predict_proba(X, **kwargs), dtype=np.float64)
         if proba.shape != (n, member.columns.shape[0]):
             raise ValueError(
                 f"Member {type(est).__name__}.predict_proba returned shape {proba.shape}; "
@@ -216,8 +231,8 @@ def _member_output(member: _Member, X, n: int, task: str, classes: np.ndarray) -
             )
         _check_member_proba(proba, est)
         P[:, member.columns] = proba
-        return P
-    labels = np.asarray(est.predict(X)).reshape(-1)
+        return
+    labels = np.asarray(est.predict(X, **kwargs)).reshape(-1)
     if member.label_map is not None:
         labels = member.label_map[labels.astype(np.int64)]
     cols = np.searchsorted(classes, labels)
@@ -228,7 +243,6 @@ def _member_output(member: _Member, X, n: int, task: str, classes: np.ndarray) -
             f"{classes.tolist()}."
         )
     P[np.arange(n), cols] = 1.0
-    return P
 
 
 # ------------------------------------------------------------ estimator
@@ -752,10 +766,23 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         X_in, n = self._member_input(X)
         task = self._task
         classes = getattr(self, "classes_", None)
-        outs = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_member_output)(m, X_in, n, task, classes) for m in self._members
+        K = len(self._members)
+        if task == "regression":
+            out = np.empty((K, n), dtype=np.float64)
+        else:
+            out = np.zeros((K, n, classes.shape[0]), dtype=np.float32)
+        # trees of the forest get the float32 array _member_input made for them
+        checked = self._trees_only and hasattr(self, "ensemble_")
+        jobs = (
+            delayed(_member_output)(m, X_in, n, task, classes, out[k], checked)
+            for k, m in enumerate(self._members)
         )
-        return np.stack(outs)
+        if self.n_jobs in (None, 1):
+            for fn, args, kwargs in jobs:
+                fn(*args, **kwargs)
+        else:  # threads: each member fills its own row
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(jobs)
+        return out
 
     _member_matrix = predict_members
 

@@ -206,6 +206,12 @@ def test_prefit_forest_is_used_as_it_is(clf_data):
     assert_allclose(hyre.estimators_[0].classes_, [0.0, 1.0, 2.0])
     assert_allclose(hyre.predict_proba(X), forest.predict_proba(X), atol=1e-6)
     assert_array_equal(hyre.predict(X), forest.predict(X))
+    # the trees skip their own input checks (the ensemble made the float32 array);
+    # threads filling one row each give the same matrix
+    threaded = HyReEnsemble(forest, prefit=True, n_jobs=2).fit(X, y)
+    assert_array_equal(threaded.predict_members(X), hyre.predict_members(X))
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        hyre.predict_members(X[:, :3])
 
 
 def test_bagging_feature_subsets_string_labels_missing_classes(clf_data):
