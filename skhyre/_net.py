@@ -1,18 +1,21 @@
 """Training an ensemble module through skorch, and batched member forwards.
 
-The estimators hold a plain :class:`skorch.NeuralNet` in ``net_`` whose module
-is one of :mod:`skhyre.ensembles` (output ``(batch, K, out)``) and whose
-criterion is :class:`MemberSumLoss`: the task loss summed over members. The
-training loop, callbacks (epoch table with ``verbose=1``), device handling and
-CUDA-to-CPU unpickling are skorch's.
+The estimators hold a :class:`skorch.NeuralNet` (:class:`_EnsembleNet`, which
+pickles its module once) in ``net_`` whose module is one of
+:mod:`skhyre.ensembles` (output ``(batch, K, out)``) and whose criterion is
+:class:`MemberSumLoss`: the task loss summed over members. The training loop,
+callbacks (epoch table with ``verbose=1``), device handling and CUDA-to-CPU
+unpickling are skorch's.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import torch
+from skorch import NeuralNet
 from torch import nn
 from torch.nn import functional as F
 
@@ -100,8 +103,36 @@ class MemberSumLoss(nn.Module):
         return per.mean(dim=0).sum()
 
 
+_ACCELERATORS = ("cuda", "mps")  # the device types skhyre trains on besides the CPU
+
+
+def _accelerator_available(kind: str) -> bool:
+    """Whether torch can compute on devices of type ``kind`` ("cuda" or "mps")."""
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    return torch.backends.mps.is_available()
+
+
 def resolve_device(device: str) -> str:
-    """Map ``"auto"`` to ``"cuda"`` when available; reject unavailable CUDA.
+    """Check that ``device`` can train here; map ``"auto"`` to ``"cuda"`` when available.
+
+    Parameters
+    ----------
+    device : str
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"``.
+
+    Returns
+    -------
+    str
+        ``device`` itself, or the device ``"auto"`` stands for.
+
+    Raises
+    ------
+    ValueError
+        When ``device`` is not a torch device, is not a device that computes
+        (``"meta"`` and other types besides cpu, cuda and mps), names an
+        accelerator that is not available, or a CUDA index beyond
+        ``torch.cuda.device_count()``.
 
     Examples
     --------
@@ -112,34 +143,105 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise ValueError(
-            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N', 'auto' "
-            "or another name torch.device accepts (e.g. 'mps')."
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N', 'mps' "
+            "or 'auto'."
         ) from None
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
+    if dev.type == "cpu":
+        return device
+    if dev.type not in _ACCELERATORS:
         raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this machine "
-            "(torch.cuda.is_available() is False); use device='cpu' or 'auto'."
+            f"device={device!r} is a {dev.type!r} device, on which skhyre cannot train or "
+            "predict; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'."
         )
+    if not _accelerator_available(dev.type):
+        check = (
+            "torch.cuda.is_available()" if dev.type == "cuda" else "torch.backends.mps.is_available()"
+        )
+        raise ValueError(
+            f"device={device!r} was requested but {dev.type.upper()} is not available on this "
+            f"machine ({check} is False); use device='cpu' or 'auto'."
+        )
+    if dev.type == "cuda" and dev.index is not None:
+        n_devices = torch.cuda.device_count()
+        if dev.index >= n_devices:
+            raise ValueError(
+                f"device={device!r} was requested but this machine has {n_devices} CUDA "
+                f"device(s) (torch.cuda.device_count()), numbered from 0 to {n_devices - 1}."
+            )
     return device
 
 
 @contextlib.contextmanager
-def seeded(seed: int, device: str = "cpu"):
-    """Seed torch's global RNG inside the block and restore it afterwards.
+def seeded(seed: int, device: str | torch.device = "cpu") -> Iterator[None]:
+    """Seed torch's random generators for ``device`` inside the block, then restore them.
 
-    Batching order, dropout and Epinet index sampling during training use the
-    global RNG; this makes a fit reproducible without touching the caller's
-    random state.
+    Batching order, dropout and Epinet index sampling during training use
+    torch's default generators; this makes a fit reproducible without
+    touching the caller's random state. Only the CPU generator and, when
+    ``device`` is an available CUDA or MPS device, that one device's
+    generator are seeded and restored: unlike :func:`torch.manual_seed`,
+    other CUDA devices are left alone (neither reseeded nor, while CUDA is
+    not initialised, queued for a lazy reseed).
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+    device : str or torch.device, default="cpu"
+        The device the block computes on.
     """
-    devices = []
-    if str(device).startswith("cuda") and torch.cuda.is_available():
-        devices = [torch.device(device).index or 0]
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    dev = torch.device(device)
+    kind = dev.type if dev.type in _ACCELERATORS and _accelerator_available(dev.type) else None
+    index = None
+    if kind == "cuda":
+        index = dev.index if dev.index is not None else torch.cuda.current_device()
+    elif kind == "mps":
+        index = 0
+    # the CPU state is always forked; with devices=[] no accelerator is touched
+    with torch.random.fork_rng(devices=[] if index is None else [index], device_type=kind or "cuda"):
+        torch.random.default_generator.manual_seed(int(seed))
+        if kind == "cuda":
+            # fork_rng has initialised CUDA, so this seeds device `index` at once
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(int(seed))
+        elif kind == "mps":
+            torch.mps.manual_seed(int(seed))
         yield
+
+
+# what an _EnsembleNet pickle holds for `module` when it was `module_` itself
+_MODULE_IS_MODULE_ = "<skhyre: same object as module_>"
+
+
+class _EnsembleNet(NeuralNet):
+    """A skorch ``NeuralNet`` trained on a ready-built ensemble module.
+
+    The module instance is both the ``module`` init parameter and the
+    initialised ``module_``. Pickling (and so :func:`copy.deepcopy`) stores
+    it once, in skorch's CUDA-aware part of the state (``module_``, mapped to
+    the CPU when loaded on a machine without CUDA), and loading makes
+    ``module`` the same object as ``module_`` again. Pickling ``module`` as
+    well would double the file, hold two diverging copies of the weights
+    after a load, deep copy or ``partial_fit``, and make a model trained on a
+    GPU fail to load on a machine without one.
+    """
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        module = self.__dict__.get("module")
+        if module is not None and module is self.__dict__.get("module_"):
+            state["module"] = _MODULE_IS_MODULE_
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        module = state.get("module")
+        aliased = isinstance(module, str) and module == _MODULE_IS_MODULE_
+        super().__setstate__(state)
+        if aliased:
+            self.__dict__["module"] = self.__dict__["module_"]
 
 
 def make_net(
@@ -152,11 +254,24 @@ def make_net(
     weight_decay: float,
     device: str,
     verbose: int,
-):
-    """A skorch ``NeuralNet`` training ``module`` with :class:`MemberSumLoss`."""
-    from skorch import NeuralNet
+) -> _EnsembleNet:
+    """An :class:`_EnsembleNet` training ``module`` with :class:`MemberSumLoss`.
 
-    return NeuralNet(
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The ensemble, already built; it becomes the net's ``module_``.
+    task : {"regression", "classification", "preference"}
+        The :class:`MemberSumLoss` task.
+    max_epochs, batch_size, lr, weight_decay, device, verbose
+        The training settings (Adam with ``weight_decay``), as in skorch.
+
+    Returns
+    -------
+    _EnsembleNet
+        The uninitialised net.
+    """
+    return _EnsembleNet(
         module=module,
         criterion=MemberSumLoss,
         criterion__task=task,
@@ -172,12 +287,19 @@ def make_net(
     )
 
 
-def forward_members(net, X: np.ndarray, *, transform=None, chunk_size: int = 8192) -> np.ndarray:
+def forward_members(
+    net, X: np.ndarray, *, transform=None, chunk_size: int = 8192, reduce=None
+) -> np.ndarray:
     """Member outputs for all rows of ``X``, as float32 ``(K, n, out)``.
 
     One forward pass per chunk of rows through the (eval-mode) module, no
     Python loop over members; ``transform`` (for example a softmax) is
     applied on the device before copying back.
+
+    ``reduce``, when given, maps each chunk's ``(K, rows, out)`` outputs to a
+    per-row result (an array, or a tuple of arrays, with ``rows`` first); the
+    chunks' results are joined and returned instead of the member outputs,
+    so a weighted prediction never holds the whole ``(K, n, out)`` matrix.
     """
     module = net.module_
     was_training = module.training
@@ -185,6 +307,7 @@ def forward_members(net, X: np.ndarray, *, transform=None, chunk_size: int = 819
     device = net.device
     n = X.shape[0]
     out = None
+    single = True
     try:
         with torch.no_grad():
             for i0 in range(0, n, chunk_size):
@@ -192,10 +315,25 @@ def forward_members(net, X: np.ndarray, *, transform=None, chunk_size: int = 819
                 yb = module(xb)
                 if transform is not None:
                     yb = transform(yb)
-                yb = yb.permute(1, 0, 2).to("cpu", torch.float32).numpy()
+                # member-major and contiguous before the copy back: one block copy
+                yb = yb.permute(1, 0, 2).contiguous().to("cpu", torch.float32).numpy()
+                if reduce is not None:
+                    # written into arrays allocated once: chunk results kept in a
+                    # list between the large temporaries fragment the heap, and
+                    # the process then grows by about one chunk of members per chunk
+                    result = reduce(yb)
+                    single = not isinstance(result, tuple)
+                    columns = (result,) if single else result
+                    if out is None:
+                        out = tuple(np.empty((n, *c.shape[1:]), dtype=c.dtype) for c in columns)
+                    for full, c in zip(out, columns, strict=True):
+                        full[i0 : i0 + chunk_size] = c
+                    continue
                 if out is None:
                     out = np.empty((yb.shape[0], n, yb.shape[2]), dtype=np.float32)
                 out[:, i0 : i0 + chunk_size] = yb
     finally:
         module.train(was_training)
+    if reduce is not None and out is not None and single:
+        return out[0]
     return out

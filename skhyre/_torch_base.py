@@ -25,6 +25,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from torch import nn
 
 from ._adaptation import AdaptationMixin
 from ._groups import (
@@ -34,7 +36,7 @@ from ._groups import (
     fitted_group_codes,
     member_weight_matrix,
 )
-from ._net import forward_members, make_net, resolve_device, seeded
+from ._net import _EnsembleNet, forward_members, make_net, resolve_device, seeded
 from .ensembles import ENSEMBLE_KINDS, build_ensemble
 
 __all__: list[str] = []
@@ -279,6 +281,29 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         self.__dict__.update(group_state)
         self._init_adaptation_state()
 
+    # ------------------------------------------------------------ pickling
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickled estimator; ``device_`` becomes the device the net loaded on.
+
+        A model fitted on a GPU and loaded on a machine without CUDA has its
+        network mapped to the CPU by skorch, so ``device_`` then says
+        ``"cpu"``. A net pickled by skhyre versions whose ``net_`` was a plain
+        :class:`skorch.NeuralNet` holding the module twice is upgraded to
+        :class:`~skhyre._net._EnsembleNet` with the trained ``module_`` as
+        its only module.
+        """
+        super().__setstate__(state)
+        net = self.__dict__.get("net_")
+        if net is None:
+            return
+        if type(net) is NeuralNet:
+            module_ = net.__dict__.get("module_")
+            if isinstance(module_, nn.Module) and isinstance(net.__dict__.get("module"), nn.Module):
+                net.__dict__["module"] = module_
+                net.__class__ = _EnsembleNet
+        if "device_" in self.__dict__ and getattr(net, "device", None) is not None:
+            self.device_ = str(net.device)
+
     # ------------------------------------------------------- partial_fit
     def _validate_partial_X(self, X, y):
         """Like :meth:`_validate_fit_X`, against the fitted width (``reset=False``)."""
@@ -349,16 +374,20 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         self._init_adaptation_state()
 
     # ------------------------------------------------------------- predict
-    def _forward(self, X, transform=None) -> np.ndarray:
-        """Validated X -> member outputs (K, n, out) float32."""
+    def _forward(self, X, transform=None, reduce=None) -> np.ndarray:
+        """Validated X -> member outputs (K, n, out) float32 (or ``reduce``'s per-row result)."""
         check_is_fitted(self)
         X = validate_data(
             self, X, reset=False, dtype=[np.float32, np.float64], ensure_all_finite=True
         )
-        return self._forward_valid(_to_float32(X), transform)
+        return self._forward_valid(_to_float32(X), transform, reduce)
 
-    def _forward_valid(self, X32: np.ndarray, transform=None) -> np.ndarray:
+    def _forward_valid(self, X32: np.ndarray, transform=None, reduce=None) -> np.ndarray:
         """Already validated float32 X (fit's own data) -> member outputs (K, n, out)."""
         return forward_members(
-            self.net_, X32, transform=transform, chunk_size=max(8192, int(self.batch_size))
+            self.net_,
+            X32,
+            transform=transform,
+            chunk_size=max(8192, int(self.batch_size)),
+            reduce=reduce,
         )
