@@ -251,7 +251,9 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        return _kernels.mixture(self.predict_members(X), self.weights_)
+        # chunk by chunk: the (K, n, C) member probabilities are never all held
+        w = self.weights_ if self.__sklearn_is_fitted__() else None
+        return self._forward(X, transform=_softmax, reduce=lambda P: _kernels.mixture(P, w))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class under the weighted mixture.

@@ -271,7 +271,12 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         y_mean : ndarray of shape (n_samples,)
         y_std : ndarray of shape (n_samples,), only with ``return_std=True``
         """
-        mean, std = _kernels.weighted_mean_std(self._member_matrix(X), self.weights_)
+        w = self.weights_ if self.__sklearn_is_fitted__() else None
+
+        def weighted(F):  # chunk by chunk: the (K, n) matrix is never all held
+            return _kernels.weighted_mean_std(np.ascontiguousarray(F[..., 0]), w)
+
+        mean, std = self._forward(X, reduce=weighted)
         mean = self._to_original(mean)
         return (mean, std * self.y_scale_) if return_std else mean
 

@@ -509,7 +509,11 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         -------
         ndarray of shape (n_pairs, 2)
         """
-        return _kernels.mixture(self.predict_members(X), self.weights_)
+        # chunk by chunk: the (K, n, 2) member probabilities are never all held
+        w = self.weights_ if self.__sklearn_is_fitted__() else None
+        return self._forward(
+            X, transform=_pair_probabilities, reduce=lambda P: _kernels.mixture(P, w)
+        )
 
     def predict(self, X) -> np.ndarray:
         """``1`` where response A is preferred under the weighted mixture, else ``0``.
