@@ -67,6 +67,7 @@ __all__ = [
     "log_loss",
     "log_softmax_weights",
     "loo_log_weights",
+    "loo_weights",
     "member_entropies",
     "mixture",
     "pairwise_zero_one_loss",
@@ -1107,27 +1108,87 @@ def select_sequential_regression(
 # leave-one-out weights for temperature selection, and input checks
 # --------------------------------------------------------------------------
 @_jit
+def _loo_sums(losses):
+    """Leave-one-out cumulative losses, ``(n, K)``: row ``i`` sums every column but ``i``.
+
+    Each entry is a prefix sum (columns before ``i``, left to right) plus a
+    suffix sum (columns after ``i``, right to left): O(n K) and no subtraction,
+    so a +inf or NaN loss counts in every row but its own, exactly.
+    """
+    K, n = losses.shape
+    S = np.empty((n, K), dtype=np.float64)
+    for k in range(K):
+        s = 0.0
+        for j in range(n - 1, -1, -1):
+            S[j, k] = s
+            s += losses[k, j]
+        p = 0.0
+        for i in range(n):
+            S[i, k] = p + S[i, k]
+            p += losses[k, i]
+    return S
+
+
+@_jit
+def _loo_block(S, temperatures, log_prior, want_log, i0, i1, out):
+    """Rows ``i0:i1`` of :func:`loo_log_weights` (``want_log``) or :func:`loo_weights`."""
+    G = temperatures.shape[0]
+    scratch = np.empty(S.shape[1], dtype=np.float64)
+    for i in range(i0, i1):
+        for g in range(G):
+            if want_log:
+                _softmax_weights(S[i], temperatures[g], log_prior, out[g, i], scratch)
+            elif not _softmax_weights(S[i], temperatures[g], log_prior, scratch, out[g, i]):
+                out[g, i, :] = np.nan  # no member left to weight: what 0 / 0 gives
+
+
+@_jit
+def _loo_serial(S, temperatures, log_prior, want_log, B):
+    n, K = S.shape
+    out = np.empty((temperatures.shape[0], n, K), dtype=np.float64)
+    for b in range((n + B - 1) // B):
+        _loo_block(S, temperatures, log_prior, want_log, b * B, min(n, b * B + B), out)
+    return out
+
+
+@_pjit
+def _loo_parallel(S, temperatures, log_prior, want_log, B):
+    n, K = S.shape
+    out = np.empty((temperatures.shape[0], n, K), dtype=np.float64)
+    for b in numba.prange((n + B - 1) // B):
+        _loo_block(S, temperatures, log_prior, want_log, b * B, min(n, b * B + B), out)
+    return out
+
+
+def _loo(losses, temperatures, log_prior, want_log):
+    S = _loo_sums(losses)  # shared by every temperature: the sums do not depend on T
+    n, K = S.shape
+    if _use_parallel(temperatures.shape[0] * n * K):
+        B = max(1, -(-n // (4 * numba.get_num_threads())))  # a few blocks per thread
+        return _loo_parallel(S, temperatures, log_prior, want_log, B)
+    return _loo_serial(S, temperatures, log_prior, want_log, max(n, 1))
+
+
 def loo_log_weights(losses, temperatures, log_prior):
     """Leave-one-out log-weights, ``(G, n, K)``.
 
-    Entry ``[g, i]`` holds the log-weights at temperature ``temperatures[g]``
-    from the losses of every example except ``i`` (summed directly, so +inf
-    losses stay exact).
+    Entry ``[g, i]`` holds the log-weights (:func:`log_softmax_weights`) at
+    temperature ``temperatures[g]`` from the losses of every example except
+    ``i``. The leave-one-out sums are prefix plus suffix sums (no
+    subtraction, so +inf and NaN losses stay exact), computed once for the
+    whole grid: O(n K + G n K).
     """
-    K, n = losses.shape
-    G = temperatures.shape[0]
-    out = np.empty((G, n, K), dtype=np.float64)
-    Lm = np.empty(K, dtype=np.float64)
-    for i in range(n):
-        for k in range(K):
-            s = 0.0
-            for j in range(n):
-                if j != i:
-                    s += losses[k, j]
-            Lm[k] = s
-        for g in range(G):
-            out[g, i, :] = log_softmax_weights(Lm, temperatures[g], log_prior)
-    return out
+    return _loo(losses, temperatures, log_prior, True)
+
+
+def loo_weights(losses, temperatures, log_prior):
+    """Leave-one-out weights, ``(G, n, K)``, each row summing to 1.
+
+    The exponentials of :func:`loo_log_weights`, normalised, without a
+    second ``(G, n, K)`` array. A row with no member left to weight (every
+    member NaN or of zero prior) is all NaN.
+    """
+    return _loo(losses, temperatures, log_prior, False)
 
 
 @_jit

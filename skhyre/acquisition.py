@@ -342,11 +342,21 @@ def select_top(scores, n_queries: int = 1, exclude=None) -> np.ndarray:
         raise ValueError(f"scores must be 1-D, got ndim={s.ndim}.")
     mask = _check_exclude(exclude, s.size)
     n_queries = _check_n_queries(n_queries, int((~mask).sum()), s.size)
-    key = np.where(np.isnan(s), -np.inf, s)
-    key[mask] = -np.inf
-    candidates = np.flatnonzero(~mask)
-    order = np.argsort(-key[candidates], kind="stable")[:n_queries]
-    return candidates[order].astype(np.int64)
+    key = np.where(np.isnan(s), -np.inf, s)  # NaN ranks with -inf
+    key[mask] = -np.inf  # never above a selectable row; dropped below
+    if n_queries == 1:
+        i = int(np.argmax(key))  # the first maximum: the lowest index among ties
+        if key[i] == -np.inf:  # every selectable score is -inf or NaN: a tie
+            i = int(np.argmin(mask))  # the first selectable row
+        return np.array([i], dtype=np.int64)
+    # O(n): the n_queries-th largest key; the excluded -inf rows cannot move it, as
+    # at least n_queries rows are selectable. Only the rows above it are sorted
+    # (fewer than n_queries), then ties at it fill up in index order.
+    t = np.partition(key, key.size - n_queries)[key.size - n_queries]
+    above = np.flatnonzero(key > t)
+    above = above[np.argsort(-key[above], kind="stable")]
+    at = np.flatnonzero((key == t) & ~mask)[: n_queries - above.size]
+    return np.concatenate([above, at]).astype(np.int64)
 
 
 _LOSS_CODES = {

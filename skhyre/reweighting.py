@@ -398,9 +398,8 @@ def loo_temperature(
     K, n = L.shape
     temps = np.unique(np.append(temps, np.inf))  # sorted ascending, inf last
     lp = _check_log_prior(log_prior, K)
-    logW = _kernels.loo_log_weights(np.ascontiguousarray(L), temps, lp)
-    W = np.exp(logW)
-    W /= W.sum(axis=2, keepdims=True)
+    # normalised leave-one-out weights straight from the kernel: one (G, n, K) array
+    W = _kernels.loo_weights(np.ascontiguousarray(L), temps, lp)
     per_example = np.asarray(mixture_loss(W), dtype=np.float64)
     if per_example.shape != (temps.size, n):
         raise ValueError(

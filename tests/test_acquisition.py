@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import log_softmax, xlogy
 
 from skhyre import acquisition as acq
@@ -138,6 +140,60 @@ def test_select_top_bad_input(kwargs, match):
 def test_select_top_bad_scores():
     with pytest.raises(ValueError, match="scores must be 1-D, got ndim=2"):
         acq.select_top(np.ones((2, 2)))
+
+
+def _select_top_full_sort(scores, n_queries, exclude_mask):
+    """The reference: a stable argsort of the whole pool (NaN ranks with -inf)."""
+    s = np.asarray(scores, dtype=np.float64)
+    key = np.where(np.isnan(s), -np.inf, s)
+    candidates = np.flatnonzero(~exclude_mask)
+    if n_queries > candidates.size:
+        return None  # select_top raises
+    return candidates[np.argsort(-key[candidates], kind="stable")[:n_queries]]
+
+
+_TIED_SCORES = st.sampled_from([0.0, -0.0, 0.5, 0.5, 1.0, 2.0, np.nan, -np.inf, np.inf, -1.0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scores=st.lists(st.one_of(_TIED_SCORES, st.floats(-3.0, 3.0)), min_size=1, max_size=40),
+    data=st.data(),
+)
+def test_select_top_matches_a_full_stable_sort(scores, data):
+    """Partial selection (argmax for one, partition + sort of the few above) = full stable sort."""
+    n = len(scores)
+    exclude = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    as_indices = data.draw(st.booleans())
+    k = data.draw(st.integers(1, n + 1))
+    want = _select_top_full_sort(scores, k, exclude)
+    ex = np.flatnonzero(exclude) if as_indices else exclude
+    if want is None:
+        with pytest.raises(ValueError, match="selectable pool examples"):
+            acq.select_top(scores, k, exclude=ex)
+        return
+    got = acq.select_top(scores, k, exclude=ex)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("n_queries", [1, 2, 7, 500, 999, 1000])
+def test_select_top_large_tied_pool(n_queries):
+    """Many exact ties, NaN and -inf among excluded rows, k = 1 up to k = n."""
+    rng = np.random.default_rng(n_queries)
+    s = rng.integers(0, 5, 1000).astype(np.float64)
+    s[rng.random(1000) < 0.2] = np.nan
+    s[rng.random(1000) < 0.1] = -np.inf
+    for exclude in (np.zeros(1000, dtype=bool), rng.random(1000) < 0.3):
+        if n_queries > (~exclude).sum():
+            continue
+        want = _select_top_full_sort(s, n_queries, exclude)
+        np.testing.assert_array_equal(acq.select_top(s, n_queries, exclude=exclude), want)
+    # every selectable score NaN or -inf: a tie broken by index, excluded rows skipped
+    s2 = np.full(10, np.nan)
+    s2[::3] = -np.inf
+    np.testing.assert_array_equal(acq.select_top(s2, 1, exclude=[0, 1]), [2])
+    np.testing.assert_array_equal(acq.select_top(s2, 3, exclude=[0, 1]), [2, 3, 4])
 
 
 # --------------------------------------------------------------------------

@@ -523,6 +523,84 @@ def test_loo_log_weights():
     assert np.all(np.isfinite(out[:, 3, :]))  # ...except when it is the one left out
 
 
+def _ref_loo_log_weights(losses, temps, lp):
+    """Plain-NumPy leave-one-out log-weights with the rules of log_softmax_weights.
+
+    Sums are taken left to right over every column but ``i``, as the old
+    O(n^2 K) kernel did; the log-softmax is written out here (NaN or +inf
+    loss, or -inf prior: -inf; all usable members +inf: the prior).
+    """
+    K, n = losses.shape
+    out = np.empty((temps.size, n, K))
+    for i in range(n):
+        Li = np.zeros(K)
+        for j in range(n):
+            if j != i:
+                Li = Li + losses[:, j]
+        usable = ~np.isnan(Li) & (lp > -np.inf)
+        finite = usable & (Li < np.inf)
+        for g, T in enumerate(temps):
+            a = np.full(K, -np.inf)
+            if not usable.any():
+                out[g, i] = a
+                continue
+            if not finite.any():
+                a[usable] = lp[usable]
+            elif T == np.inf:
+                a[finite] = lp[finite]
+            else:
+                a[finite] = -(Li[finite] - Li[finite].min()) / T + lp[finite]
+            out[g, i] = a - np.logaddexp.reduce(a)
+    return out
+
+
+def _loo_case(rng, case):
+    K, n = int(rng.integers(1, 9)), int(rng.integers(1, 12))
+    losses = rng.random((K, n)) * 3
+    if case == "huge":
+        losses *= 1e300
+    elif case == "scaled":
+        losses = rng.exponential(size=(K, n)) * 10.0 ** rng.uniform(-5, 5)
+    elif case in ("inf_nan", "nan_members"):
+        u = rng.random((K, n))
+        losses[u < 0.1] = np.inf
+        losses[(u >= 0.1) & (u < 0.2)] = np.nan
+        if case == "nan_members":
+            losses[rng.random(K) < 0.5] = np.nan
+    lp = log_softmax(rng.normal(size=K))
+    if rng.random() < 0.3:
+        lp[rng.random(K) < 0.4] = -np.inf
+    return losses, lp
+
+
+@pytest.mark.parametrize("case", ["plain", "huge", "scaled", "inf_nan", "nan_members"])
+def test_loo_weights_against_reference(case, driver):
+    """Prefix + suffix sums give the old kernel's log-weights up to rounding (extremes too)."""
+    rng = np.random.default_rng(["plain", "huge", "scaled", "inf_nan", "nan_members"].index(case))
+    temps = np.array([1e-6, 1e-3, 0.1, 1.0, 30.0, 1e300, np.inf])
+    for _ in range(25):
+        losses, lp = _loo_case(rng, case)
+        ref = _ref_loo_log_weights(losses, temps, lp)
+        out = kr.loo_log_weights(losses, temps, lp)
+        assert out.shape == ref.shape
+        np.testing.assert_array_equal(np.isneginf(out), np.isneginf(ref))
+        fin = np.isfinite(ref)
+        assert np.isfinite(out[fin]).all()
+        np.testing.assert_allclose(out[fin], ref[fin], rtol=1e-9, atol=1e-12)
+        W = kr.loo_weights(losses, temps, lp)
+        dead = np.isneginf(ref).all(axis=2)  # no member left: NaN rows, as 0 / 0 gives
+        assert np.isnan(W[dead]).all() and not np.isnan(W[~dead]).any()
+        np.testing.assert_allclose(W[~dead], np.exp(ref[~dead]), rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(W[~dead].sum(-1), 1.0, rtol=1e-12)
+
+
+def test_loo_sums_are_exact_for_inf_and_nan():
+    losses = np.array([[1.0, np.inf, 2.0, 3.0], [np.nan, 1.0, 2.0, 4.0], [1e300, 1e300, 0.0, 1.0]])
+    S = kr._loo_sums(losses)
+    for i in range(4):
+        np.testing.assert_array_equal(S[i], np.delete(losses, i, axis=1).sum(1))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_proba_problems(dtype, layout):

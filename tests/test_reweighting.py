@@ -390,6 +390,54 @@ def test_loo_temperature_nan_disqualifies_a_candidate():
     assert T == 1.0 and scores[0] == np.inf
 
 
+def _old_loo_temperature(losses, mixture_loss, grid, log_prior):
+    """The selection as it was: exp of the leave-one-out log-weights, normalised by their sum."""
+    from skhyre import _kernels
+
+    temps = np.unique(np.append(grid, np.inf))
+    with np.errstate(invalid="ignore"):
+        W = np.exp(_kernels.loo_log_weights(losses, temps, log_prior))
+        W /= W.sum(axis=2, keepdims=True)
+    scores = mixture_loss(W).mean(axis=1)
+    scores = np.where(np.isnan(scores), np.inf, scores)
+    best = scores.min()
+    tol = 1e-12 * max(1.0, abs(best)) if np.isfinite(best) else 0.0
+    return float(temps[np.flatnonzero(scores <= best + tol)[-1]]), scores, W
+
+
+@pytest.mark.parametrize("case", ["plain", "huge", "inf_nan", "dead_rows"])
+def test_loo_temperature_same_choice_as_normalised_log_weights(case):
+    """loo_weights (one (G, n, K) array) picks what exp + normalise of the log-weights picked."""
+    rng = np.random.default_rng(["plain", "huge", "inf_nan", "dead_rows"].index(case) + 40)
+    grid = np.array([1e-3, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0])
+    for _ in range(20):
+        K, n = int(rng.integers(1, 7)), int(rng.integers(1, 15))
+        y = rng.normal(size=n)
+        F = y + rng.normal(size=(K, 1)) * rng.random((K, n))
+        losses = (F - y) ** 2
+        if case == "huge":
+            losses *= 1e300
+        elif case in ("inf_nan", "dead_rows"):
+            u = rng.random((K, n))
+            losses[u < 0.1] = np.inf
+            losses[(u >= 0.1) & (u < 0.2)] = np.nan
+            if case == "dead_rows":
+                losses[:, rng.integers(0, n)] = np.nan  # every member NaN on one example
+        lp = log_softmax(rng.normal(size=K))
+        seen = []
+
+        def mixture_loss(W, seen=seen, F=F, y=y):
+            seen.append(W)
+            return (np.einsum("gik,ki->gi", W, F) - y) ** 2
+
+        T, scores = loo_temperature(losses, mixture_loss, grid=grid, log_prior=lp)
+        T_old, scores_old, W_old = _old_loo_temperature(losses, mixture_loss, grid, lp)
+        assert T == T_old
+        np.testing.assert_array_equal(np.isnan(seen[0]), np.isnan(W_old))
+        np.testing.assert_allclose(seen[0], W_old, rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(scores, scores_old, rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     ("losses", "grid", "returned", "match"),
     [
