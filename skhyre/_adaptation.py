@@ -251,7 +251,8 @@ class AdaptationMixin:
         K = self._n_members_fitted()
         loss_key = self.adapt_loss if callable(self.adapt_loss) else loss_name
         losses = self._losses(fn, M_new, y_new, K)
-        old_parts = () if reset else self._history_parts()
+        old_parts = self._history_parts()  # also moves an old pickle's layout
+        old_parts = () if reset else old_parts
         parts = _append_history(old_parts, M_new, y_new)
         n_seen = sum(part_y.shape[0] for _, part_y in parts)
         if not old_parts:

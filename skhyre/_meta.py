@@ -24,7 +24,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier, is_regressor
 from sklearn.ensemble import (
     BaggingClassifier,
@@ -777,7 +777,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             delayed(_member_output)(m, X_in, n, task, classes, out[k], checked)
             for k, m in enumerate(self._members)
         )
-        if self.n_jobs in (None, 1):
+        if effective_n_jobs(self.n_jobs) == 1:  # honours a joblib context
             for fn, args, kwargs in jobs:
                 fn(*args, **kwargs)
         else:  # threads: each member fills its own row
