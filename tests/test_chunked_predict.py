@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from numpy.testing import assert_array_equal
 
 from skhyre import HyReClassifier, HyReRegressor, HyReRewardModel, _kernels
@@ -18,12 +17,7 @@ FAST = dict(n_members=5, hidden_layer_sizes=(8,), max_epochs=2, batch_size=64, r
 N = 2 * 8192 + 37  # three forward chunks, the last one short
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n_features=3, seed=0):

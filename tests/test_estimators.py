@@ -32,13 +32,7 @@ FAST = dict(
 KINDS = ("regressor", "classifier")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny nets train ~10x faster on one thread when the cores are shared."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(kind, n=150, d=3, seed=0):

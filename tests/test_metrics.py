@@ -7,7 +7,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 from numpy.testing import assert_array_equal
 from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error
@@ -21,13 +20,7 @@ from skhyre.metrics import adapted_scorer
 FAST = dict(n_members=6, hidden_layer_sizes=(16,), max_epochs=3, batch_size=32, random_state=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny nets train ~10x faster on one thread when the cores are shared."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

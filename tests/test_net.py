@@ -20,12 +20,7 @@ from skhyre._net import _EnsembleNet, resolve_device, seeded
 FAST = dict(n_members=5, hidden_layer_sizes=(8,), index_dim=4, max_epochs=2, random_state=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n=80):

@@ -28,13 +28,7 @@ FAST = dict(
 STATE = ("weights_", "log_weights_", "cumulative_loss_", "n_adapt_samples_", "temperature_")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny nets train ~10x faster on one thread when the cores are shared."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(kind, n=120):

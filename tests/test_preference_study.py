@@ -50,12 +50,7 @@ class KeywordEmbedder:
         return np.asarray(rows, dtype=np.float32)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_dsp(n: int = 24) -> Bunch:
