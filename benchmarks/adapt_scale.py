@@ -5,7 +5,7 @@ Four measurements, each against a plain reference measured in the same run:
 1. ``temperature="auto"``: one leave-one-out temperature search
    (:func:`skhyre.reweighting.loo_temperature`, the 26-candidate grid, squared
    loss of the weighted prediction) on ``n`` labelled examples and ``K``
-   members, against the plain NumPy reference of the tests (each example's
+   members, against a plain NumPy reference (each example's
    leave-one-out sum taken over the other ``n - 1`` columns: O(n^2 K)).
 2. ``partial_adapt`` one label at a time: a :class:`~skhyre.HyReEnsemble`
    over a 100-tree random forest receives 1,024 labels one by one, at

@@ -24,8 +24,10 @@ State kept after ``fit`` and every adaptation: ``weights_``,
 ``temperature_``; and, privately, the member predictions and targets of the
 adaptation examples since the last reset (``"auto"`` and ``"evidence"``
 re-choose the temperature from all of them, and switching to either later
-still sees them). They are kept in blocks merged geometrically, so a stream
-of one-label updates costs O(n log n) copies in all. With ``"auto"`` every
+still sees them). They are kept in blocks merged geometrically, so at a
+fixed temperature a stream of one-label updates costs O(n log n) copies in
+all. ``"auto"`` and ``"evidence"`` join and re-score the whole history at
+every update (O(n) copies each); with ``"auto"`` every
 update re-runs the leave-one-out search over all n examples seen: O(G n K)
 for G candidate temperatures (``benchmarks/results/adapt_scale.md``); fine for
 the few dozen labels HyRe is for, and about 0.1 s at K=100, n=2048.
@@ -93,8 +95,8 @@ def _append_history(parts: tuple, M: np.ndarray, y: np.ndarray) -> tuple:
     Blocks are merged when the last is at least half the size of the one
     before it, so their sizes fall geometrically: at most about log2(n) blocks,
     and each example is copied O(log n) times however the examples arrive
-    (one by one, a stream of ``partial_adapt`` calls, costs O(n log n) in all,
-    not O(n^2)). The tuple is never changed in place, so a snapshot of it stays
+    by appending (one by one, a stream of ``partial_adapt`` calls at a fixed
+    temperature costs O(n log n) in all, not O(n^2)). The tuple is never changed in place, so a snapshot of it stays
     valid.
     """
     blocks = [*parts, (M, y)]
