@@ -1,13 +1,14 @@
 """``temperature="auto"`` and ``"evidence"`` against fixed temperatures, for squared error.
 
 HyRe's weights are ``softmax(-L / T)`` with ``L`` the cumulative loss of each
-member on the adaptation examples. ``temperature="auto"`` picks ``T`` from
-those examples alone, by leave-one-out predictive loss over
-:data:`skhyre.reweighting.DEFAULT_TEMPERATURE_GRID` (the library's
-:func:`skhyre.reweighting.loo_temperature`, exactly as the estimators call
-it); ``temperature="evidence"`` picks the temperature that maximizes the
-marginal likelihood of the labels under Gaussian noise
-(:func:`skhyre.reweighting.evidence_temperature`). This script measures how
+member on the adaptation examples. ``temperature="evidence"`` picks the
+temperature that maximizes the marginal likelihood of the labels under
+Gaussian noise (:func:`skhyre.reweighting.evidence_temperature`);
+``temperature="auto"`` picks ``T`` by leave-one-out predictive loss over
+:data:`skhyre.reweighting.DEFAULT_TEMPERATURE_GRID`, never below the evidence
+temperature (:func:`skhyre.reweighting.auto_temperature`, exactly as the
+estimators call it). ``loo`` is the same search without that floor
+(:func:`skhyre.reweighting.loo_temperature`). This script measures how
 far each choice is from the best *fixed*
 temperature chosen in hindsight on the evaluation rows, and from the paper's
 ``T = 1``, for squared error on standardized targets:
@@ -46,11 +47,12 @@ from tqdm.auto import tqdm
 
 from skhyre import HypothesisWeights
 from skhyre.datasets import make_gp_functions
-from skhyre.reweighting import evidence_temperature, loo_temperature
+from skhyre.reweighting import auto_temperature, evidence_temperature, loo_temperature
 
 FIXED = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, np.inf)
-#: The temperatures chosen from the labels: the library's two rules.
-CHOSEN = ("auto", "evidence")
+#: The temperatures chosen from the labels: the library's two rules and the
+#: leave-one-out search without auto's evidence floor.
+CHOSEN = ("auto", "evidence", "loo")
 
 
 def _weights(losses: np.ndarray, temperature: float) -> np.ndarray:
@@ -71,15 +73,17 @@ def evaluate(F: np.ndarray, y: np.ndarray, adapt: np.ndarray) -> dict:
     def mixture_loss(W: np.ndarray) -> np.ndarray:  # (G, n, K) -> (G, n)
         return (np.einsum("gik,ki->gi", W, F_a) - y_a) ** 2
 
-    t_auto, _ = loo_temperature(losses, mixture_loss)
+    t_auto, _, _ = auto_temperature(losses, mixture_loss, "squared")
     t_ev, _ = evidence_temperature(losses, "squared")
-    chosen = {"auto": t_auto, "evidence": t_ev}
+    t_loo, _ = loo_temperature(losses, mixture_loss)
+    chosen = {"auto": t_auto, "evidence": t_ev, "loo": t_loo}
     out = {}
     for t in (*FIXED, *CHOSEN):
         w = _weights(losses, chosen.get(t, t))
         out[t] = float(np.sqrt(np.mean((w @ F[:, rest] - y[rest]) ** 2)))
     out["t_auto"] = float(t_auto)
     out["t_evidence"] = float(t_ev)
+    out["t_loo"] = float(t_loo)
     return out
 
 
@@ -101,6 +105,8 @@ def _summarize(records: list[dict]) -> dict:
         "evidence_vs_T1": rel("evidence", 1.0),
         "evidence_vs_uniform": rel("evidence", np.inf),
         "median_t_evidence": float(np.median([r["t_evidence"] for r in records])),
+        "loo_vs_uniform": rel("loo", np.inf),
+        "median_t_loo": float(np.median([r["t_loo"] for r in records])),
     }
 
 
@@ -208,6 +214,8 @@ def _rows(label: str, s: dict) -> list:
         f"{100 * s['evidence_vs_best_fixed']:+.2f}%",
         f"{100 * s['evidence_vs_uniform']:+.2f}%",
         _fmt_t(s["median_t_evidence"]),
+        f"{100 * s['loo_vs_uniform']:+.2f}%",
+        _fmt_t(s["median_t_loo"]),
     ]
 
 
@@ -253,6 +261,8 @@ def main(argv=None) -> int:
         "evidence vs best fixed",
         "evidence vs uniform",
         "median T evidence",
+        "loo (no floor) vs uniform",
+        "median T loo",
     ]
     rows = [_rows(f"GP, noise sd {noise:g}", s) for noise, s in gp.items()]
     rows += [_rows(f"UCI {cell}", s) for cell, s in uci.items()]

@@ -49,8 +49,8 @@ from .reweighting import (
     EVIDENCE_LOSSES,
     NaNMemberWarning,
     _check_no_overflow,
+    auto_temperature,
     evidence_temperature,
-    loo_temperature,
 )
 
 #: Temperatures chosen from the adaptation examples at every update.
@@ -277,11 +277,12 @@ class AdaptationMixin:
             # the whole history's losses: already in hand after a reset or a loss change
             whole = losses.shape[1] == n_seen
             hist_L = losses if whole else self._losses(fn, hist_M, hist_y, K)
+            # a one-class ensemble has nothing to be wrong about: C = 2 is harmless
+            n_classes = max(len(self.classes_), 2) if self._task == "classification" else 2
             if self.temperature == "auto":
-                T, _ = loo_temperature(hist_L, self._mixture_loss(fn, hist_M, hist_y))
+                mixture_loss = self._mixture_loss(fn, hist_M, hist_y)
+                T, _, _ = auto_temperature(hist_L, mixture_loss, loss_name, n_classes=n_classes)
             else:
-                # a one-class ensemble has nothing to be wrong about: C = 2 is harmless
-                n_classes = max(len(self.classes_), 2) if self._task == "classification" else 2
                 T, _ = evidence_temperature(hist_L, loss_name, n_classes=n_classes)
         else:
             T = float(self.temperature)

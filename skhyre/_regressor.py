@@ -45,7 +45,9 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
     temperature : float, "auto" or "evidence", default=1.0
         HyRe softmax temperature (> 0), in units of the adaptation loss. With
         ``"auto"`` it is re-chosen at every adaptation by leave-one-out
-        predictive loss (see :func:`skhyre.reweighting.loo_temperature`); with
+        predictive loss, never below the ``"evidence"`` temperature for
+        ``"squared"`` and ``"absolute"`` (see
+        :func:`skhyre.reweighting.auto_temperature`); with
         ``"evidence"``, as twice the Gaussian noise variance (``"squared"``) or
         the Laplace scale (``"absolute"``) that makes the adaptation labels
         most likely (see :func:`skhyre.reweighting.evidence_temperature`).

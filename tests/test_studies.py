@@ -88,7 +88,7 @@ def test_tiny_study_summary_and_runs(tiny_result):
     for arm in ("random", "active"):
         for variant in PREQUENTIAL_VARIANTS:
             assert math.isfinite(run[arm][variant]["prequential_change_pct"])
-        assert run[arm]["auto-1se"]["prequential_change_pct"] is None
+        assert run[arm]["loo"]["prequential_change_pct"] is None
     pq = res.summary["energy/shared_base"]["active/evidence"]["prequential_change_pct"]
     assert pq[0] == pytest.approx(run["active"]["evidence"]["prequential_change_pct"])
     # the random arm scores every variant on the same rows
@@ -259,3 +259,18 @@ def test_prequential_change_bad_input(small_regressor):
 
     with pytest.raises(TypeError, match="regression"):
         prequential_change(Classifierish(), X, y)
+
+
+def test_a_variant_csv_warns_once_per_study_not_once_per_fit(tmp_path):
+    import warnings
+
+    from skhyre.studies import _load_split
+
+    lines = (_uci_home() / "energy.csv").read_text().splitlines()
+    (tmp_path / "energy.csv").write_text("\n".join(lines[:601]) + "\n")  # 600 of 768 rows
+    with pytest.warns(UserWarning, match="differs from the published"):
+        check_uci_data(["energy"], data_home=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every fit's load is silent
+        split = _load_split("energy", 0, tmp_path)
+    assert split["n_train"] + split["n_val"] + split["n_ood"] == 600
