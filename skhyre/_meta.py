@@ -272,9 +272,9 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
     temperature : float, "auto" or "evidence", default=1.0
         HyRe softmax temperature (> 0), in units of the adaptation loss, or
         ``"auto"``: re-chosen at every adaptation by leave-one-out predictive
-        loss, never below the ``"evidence"`` temperature for ``"squared"``,
-        ``"absolute"`` and ``"zero_one"`` (see
-        :func:`skhyre.reweighting.auto_temperature`), or
+        loss, never below the ``"evidence"`` temperature for ``"squared"``
+        and ``"absolute"`` (see :func:`skhyre.reweighting.auto_temperature`),
+        or
         ``"evidence"``: the empirical-Bayes temperature of the loss's noise
         model (see :func:`skhyre.reweighting.evidence_temperature`).
     adapt_loss : str or callable, default=None

@@ -423,10 +423,9 @@ EVIDENCE_TEMPERATURE_GRID = np.append(np.logspace(-4, 4, 161), np.inf)
 
 #: The losses :func:`evidence_temperature` has a noise model for.
 EVIDENCE_LOSSES = ("squared", "absolute", "zero_one", "log_loss")
-#: The losses whose evidence temperature is estimated from the labels (a noise
-#: scale, a flip rate): :func:`auto_temperature`'s floor. ``"log_loss"``'s is 1
-#: by assumption.
-FLOORED_LOSSES = ("squared", "absolute", "zero_one")
+#: The losses whose evidence temperature (a noise scale estimated from the
+#: labels) is :func:`auto_temperature`'s floor.
+FLOORED_LOSSES = ("squared", "absolute")
 
 
 def _log_normalizer(loss: str, temps: np.ndarray, n_classes: int = 2) -> np.ndarray:
@@ -561,16 +560,18 @@ def auto_temperature(
     """Choose the temperature as the estimators' ``temperature="auto"`` does.
 
     A leave-one-out search (:func:`loo_temperature`) over candidates that are
-    never sharper than the labels support. When ``loss`` has a noise model
-    whose scale is estimated from the labels (``"squared"``, ``"absolute"``,
-    ``"zero_one"``: :data:`FLOORED_LOSSES`), its empirical-Bayes temperature
-    ``T_ev`` (:func:`evidence_temperature`, on its own finer grid) is the
-    floor: the candidates are ``T_ev``, the grid's temperatures above it, and
-    ``inf``. Otherwise the whole grid is searched: for a callable loss,
-    ``"brier"`` and ``"gaussian_nll"`` there is no noise model, and for
-    ``"log_loss"`` the evidence temperature is 1 by assumption (members'
-    probabilities taken as calibrated), not an estimate, so it is no floor
-    for members that are under-confident.
+    never sharper than the labels support. When ``loss`` is a regression
+    loss whose noise scale the labels estimate (``"squared"``: Gaussian,
+    ``"absolute"``: Laplace; :data:`FLOORED_LOSSES`), its empirical-Bayes
+    temperature ``T_ev`` (:func:`evidence_temperature`, on its own finer
+    grid) is the floor: the candidates are ``T_ev``, the grid's temperatures
+    above it, and ``inf``. Otherwise the whole grid is searched: a callable
+    loss, ``"brier"`` and ``"gaussian_nll"`` have no noise model;
+    ``"log_loss"``'s evidence temperature is 1 by assumption (calibrated
+    members), not an estimate; and with ``"zero_one"`` the leave-one-out
+    search already stays at high temperatures on few labels, while a floor
+    at the flip-rate estimate cost accuracy in the conflicting-labeler
+    study (with pooled members the labels look random to it, ``T_ev = inf``).
 
     Why a floor: a leave-one-out minimum over many candidates is optimistic
     (a winner's curse), and its errors lean towards the sharpest
