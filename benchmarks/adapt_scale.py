@@ -2,8 +2,8 @@
 
 Four measurements, each against a plain reference measured in the same run:
 
-1. ``temperature="auto"``: one leave-one-out temperature search
-   (:func:`skhyre.reweighting.loo_temperature`, the 26-candidate grid, squared
+1. The leave-one-out temperature search behind ``temperature="auto"``
+   (:func:`skhyre.reweighting.loo_temperature`, the whole 26-candidate grid, squared
    loss of the weighted prediction) on ``n`` labelled examples and ``K``
    members, against a plain NumPy reference (each example's
    leave-one-out sum taken over the other ``n - 1`` columns: O(n^2 K)).
@@ -265,9 +265,9 @@ def report(payload: dict) -> str:
         "",
         f"Machine: {machine_line(m['machine'])}. Medians of {m['repeats']} repeats in one run.",
         "",
-        '**`temperature="auto"`: one leave-one-out temperature search** (26 candidates; '
-        "squared loss) against the plain NumPy reference (each example's leave-one-out sum "
-        "over the other n - 1 columns).",
+        '**The leave-one-out temperature search behind `temperature="auto"`** (the full '
+        "26-candidate grid, as without auto's evidence floor; squared loss) against the plain "
+        "NumPy reference (each example's leave-one-out sum over the other n - 1 columns).",
         "",
         md_table(
             ["K", "n", "ours", "NumPy reference", "speed-up", "same temperature"],

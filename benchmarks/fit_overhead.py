@@ -586,8 +586,9 @@ def analysis(fits: dict, steps: dict, adapt: dict, n_steps: int) -> list[str]:
         f"({_fmt_seconds(adapt['hypothesis_weights_update']['wall_s'])} for the bare "
         "`HypothesisWeights.update`), well under a millisecond; with the forward pass, "
         f"`adapt` takes {_fmt_seconds(adapt['adapt_with_forward_T1']['wall_s'])}. "
-        "`temperature='auto'` re-runs the leave-one-out search over 26 candidate "
-        f"temperatures: {_fmt_seconds(adapt['committed_update_auto']['wall_s'])}.",
+        "`temperature='auto'` re-chooses the temperature (the evidence floor, then the "
+        "leave-one-out search over the grid's temperatures above it, at most 26): "
+        f"{_fmt_seconds(adapt['committed_update_auto']['wall_s'])}.",
     ]
     return out
 
