@@ -277,12 +277,13 @@ class AdaptationMixin:
             # the whole history's losses: already in hand after a reset or a loss change
             whole = losses.shape[1] == n_seen
             hist_L = losses if whole else self._losses(fn, hist_M, hist_y, K)
-            # a one-class ensemble has nothing to be wrong about: C = 2 is harmless
-            n_classes = max(len(self.classes_), 2) if self._task == "classification" else 2
             if self.temperature == "auto":
-                mixture_loss = self._mixture_loss(fn, hist_M, hist_y)
-                T, _, _ = auto_temperature(hist_L, mixture_loss, loss_name, n_classes=n_classes)
+                T, _, _ = auto_temperature(
+                    hist_L, self._mixture_loss(fn, hist_M, hist_y), loss_name
+                )
             else:
+                # a one-class ensemble has nothing to be wrong about: C = 2 is harmless
+                n_classes = max(len(self.classes_), 2) if self._task == "classification" else 2
                 T, _ = evidence_temperature(hist_L, loss_name, n_classes=n_classes)
         else:
             T = float(self.temperature)

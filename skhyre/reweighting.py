@@ -553,7 +553,6 @@ def auto_temperature(
     losses,
     mixture_loss: Callable[[np.ndarray], np.ndarray],
     loss: str | None = None,
-    n_classes: int = 2,
     grid=None,
     log_prior=None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
@@ -600,8 +599,6 @@ def auto_temperature(
         The name of the loss behind ``losses``; a name in
         :data:`FLOORED_LOSSES` sets the floor, anything else (``None`` for a
         callable) searches the whole grid.
-    n_classes : int, default=2
-        Number of classes of the ``"zero_one"`` noise model.
     grid : array-like, default=None
         Candidate temperatures (> 0). ``None`` uses
         :data:`DEFAULT_TEMPERATURE_GRID`.
@@ -633,7 +630,7 @@ def auto_temperature(
     """
     L, temps = _check_losses_and_grid(losses, grid, DEFAULT_TEMPERATURE_GRID, "auto_temperature")
     if loss in FLOORED_LOSSES:
-        floor, _ = evidence_temperature(L, loss, log_prior=log_prior, n_classes=n_classes)
+        floor, _ = evidence_temperature(L, loss, log_prior=log_prior)
         temps = np.append(temps[temps > floor], floor)
     temps = np.unique(np.append(temps, np.inf))
     T, scores = loo_temperature(L, mixture_loss, grid=temps, log_prior=log_prior)
