@@ -9,7 +9,7 @@ leave-one-out search without ``"auto"``'s evidence floor (``loo``) and a sweep
 of fixed temperatures;
 a prequential check on the labelled points; the paper's values beside ours.
 
-Run ``python benchmarks/uci_shift.py --n-jobs 2`` (about 22 minutes on 2
+Run ``python benchmarks/uci_shift.py --n-jobs 2`` (about 23 minutes on 2
 cores; add ``--cache-dir benchmarks/.cache/uci_full`` to keep the member
 predictions for ``benchmarks/temperature.py``) or
 ``--quick`` (1 seed, short training: a smoke run, not a result). Writes
