@@ -254,14 +254,17 @@ def _load_split(name: str, seed: int, data_home) -> dict:
     }
 
 
-def _plain_loo_temperature(F_a: np.ndarray, y_a: np.ndarray, scale: float) -> float:
-    """The leave-one-out search over the whole default grid, without a floor."""
+def _plain_loo_temperature(L: np.ndarray, F_a: np.ndarray, y_a: np.ndarray, scale: float) -> float:
+    """The leave-one-out search over the whole default grid, without a floor.
+
+    ``L = scale * (F_a - y_a) ** 2`` are the labelled points' member losses.
+    """
     from .reweighting import loo_temperature
 
     def mixture_loss(W: np.ndarray) -> np.ndarray:  # (G, n, K) -> (G, n)
         return scale * (np.einsum("gik,ki->gi", W, F_a) - y_a) ** 2
 
-    return loo_temperature(scale * (F_a - y_a) ** 2, mixture_loss)[0]
+    return loo_temperature(L, mixture_loss)[0]
 
 
 def prequential_change(model, X, y, order=None) -> float:
@@ -420,8 +423,9 @@ def _fit_and_evaluate(task: dict) -> dict:
             variants = [(tname, model.weights_, float(model.temperature_))]
             if tname == "auto":
                 # the plain leave-one-out search (no floor): same labelled points, same rows
-                t_loo = _plain_loo_temperature(F[:, idx], y_ood[idx], 1.0 / model.y_scale_**2)
-                L = (F[:, idx] - y_ood[idx]) ** 2 / model.y_scale_**2
+                scale = 1.0 / model.y_scale_**2
+                L = scale * (F[:, idx] - y_ood[idx]) ** 2
+                t_loo = _plain_loo_temperature(L, F[:, idx], y_ood[idx], scale)
                 variants.append(("loo", _weights_at(L.sum(axis=1), t_loo), t_loo))
             preq = None
             if tname in PREQUENTIAL_VARIANTS:
