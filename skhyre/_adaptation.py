@@ -471,7 +471,9 @@ class AdaptationMixin:
             ``"auto"`` is BALD for classifiers and reward models, variance for
             regressors.
         exclude : array-like of bool of shape (n_pool,) or of int, default=None
-            Pool examples never to return (for example, already labelled).
+            Pool examples never to return (for example, already labelled):
+            a boolean mask, or integer indices. A 0/1 integer array as long
+            as the pool is refused, since it would read as the indices 0 and 1.
         random_state : int, RandomState instance or None, default=None
             For ``criterion="random"``; defaults to one derived from the
             estimator's ``random_state``.
@@ -565,7 +567,8 @@ class AdaptationMixin:
         n_queries : int
         criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
         exclude : array-like of bool or int, default=None
-            Pool examples never to pick.
+            Pool examples never to pick: a boolean mask or integer indices,
+            as in :meth:`query`.
         random_state : int, RandomState instance or None, default=None
             For ``criterion="random"``.
         pool_memory_budget : int, float or str, default=None

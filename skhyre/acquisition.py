@@ -309,6 +309,13 @@ def _check_exclude(exclude, n: int) -> np.ndarray:
         raise ValueError("exclude must be a boolean mask or a 1-D array of integer indices.")
     if ex.min() < -n or ex.max() >= n:
         raise ValueError(f"exclude has indices outside the pool of {n} examples.")
+    if n > 2 and ex.shape == (n,) and np.isin(ex, (0, 1)).all():
+        # read as indices this would exclude only rows 0 and 1: a silent wrong answer
+        raise ValueError(
+            f"exclude looks like a 0/1 mask over the pool of {n} examples, but its dtype is "
+            f"{ex.dtype}, so it would be read as the indices 0 and 1. Pass a boolean mask "
+            "(exclude.astype(bool)) or the indices to exclude."
+        )
     mask[ex] = True
     return mask
 
@@ -324,6 +331,8 @@ def select_top(scores, n_queries: int = 1, exclude=None) -> np.ndarray:
     scores : array-like of shape (n,)
     n_queries : int, default=1
     exclude : array-like of bool of shape (n,) or of int indices, default=None
+        Examples never to return. A 0/1 integer array of length ``n`` is
+        refused (it would read as the indices 0 and 1): pass it as bool.
 
     Returns
     -------

@@ -117,6 +117,20 @@ def test_select_top():
     np.testing.assert_array_equal(acq.select_top(s, 2, exclude=[]), [1, 3])
 
 
+def test_select_top_refuses_an_integer_01_mask():
+    """A 0/1 int mask would silently exclude only rows 0 and 1; it is named instead."""
+    s = np.array([0.1, 0.9, 0.3, 0.9, 0.5, 0.2])
+    int_mask = np.array([0, 1, 0, 1, 0, 0])
+    with pytest.raises(ValueError, match=r"looks like a 0/1 mask.*boolean mask"):
+        acq.select_top(s, 2, exclude=int_mask)
+    # the same mask as bool, and index lists of other lengths, still work
+    np.testing.assert_array_equal(acq.select_top(s, 2, exclude=int_mask.astype(bool)), [4, 2])
+    np.testing.assert_array_equal(acq.select_top(s, 2, exclude=[0, 1]), [3, 4])
+    np.testing.assert_array_equal(acq.select_top(s[:2], 1, exclude=[0, 1][:1]), [1])
+    # a full-length index list is fine when it is not all 0s and 1s
+    np.testing.assert_array_equal(acq.select_top(s, 2, exclude=[5, 4, 5, 4, 5, 0]), [1, 3])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
