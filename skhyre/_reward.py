@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import itertools
 from types import SimpleNamespace
 from typing import ClassVar
@@ -12,13 +13,14 @@ import torch
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
+from skorch.utils import get_map_location
 from torch import nn
 
 from . import _kernels
 from ._adaptation import keep_state_on_failure
 from ._net import forward_members, seeded
 from ._torch_base import _check_hidden, _TorchHyReBase
-from .ensembles import build_ensemble
+from .ensembles import _floating_dtype, build_ensemble
 
 __all__ = ["HyReRewardModel", "PairDifference"]
 
@@ -120,6 +122,28 @@ def _check_binary_preferences(y, *, what: str = "y") -> np.ndarray:
             f"preferred), as ints, floats or booleans; got {bad.tolist()}."
         )
     return (arr == 1).astype(np.int64)
+
+
+class _SavedModule:
+    """A ``module`` parameter instance as pickled: ``torch.save`` bytes and its device.
+
+    Pickle would store a CUDA module's tensors as CUDA storages, which fail
+    to load on a machine without CUDA; ``torch.load`` with skorch's
+    ``get_map_location`` maps them to the CPU there (with a
+    ``DeviceWarning``), as skorch does for the trained network.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        first = next(itertools.chain(module.parameters(), module.buffers()), None)
+        self.device = str(first.device) if first is not None else "cpu"
+        buf = io.BytesIO()
+        torch.save(module, buf)
+        self.data = buf.getvalue()
+
+    def load(self) -> nn.Module:
+        return torch.load(
+            io.BytesIO(self.data), map_location=get_map_location(self.device), weights_only=False
+        )
 
 
 class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
@@ -316,6 +340,19 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         tags.classifier_tags.multi_class = False
         return tags
 
+    # ------------------------------------------------------------ pickling
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # a copy: on Python >= 3.11 it is self.__dict__
+        if isinstance(state.get("module"), nn.Module):
+            state["module"] = _SavedModule(state["module"])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickle; a ``module`` instance saved on a GPU loads on the CPU without one."""
+        if isinstance(state.get("module"), _SavedModule):
+            state = {**state, "module": state["module"].load()}
+        super().__setstate__(state)
+
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
@@ -435,14 +472,16 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         first = next(itertools.chain(feat.parameters(), feat.buffers()), None)
         device = first.device if first is not None else torch.device("cpu")
         d = self._module_inputs()
+        dtype = _floating_dtype(feat)  # the ensemble feeds it inputs in its own dtype
         was_training = feat.training
         feat.eval()
         try:
             with torch.no_grad():
-                out = feat(torch.zeros(1, d, dtype=torch.float32, device=device))
+                out = feat(torch.zeros(1, d, dtype=dtype, device=device))
         except Exception as exc:
+            name = str(dtype).removeprefix("torch.")
             raise ValueError(
-                f"module failed on a (1, {d}) float32 input (one response's features): {exc}"
+                f"module failed on a (1, {d}) {name} input (one response's features): {exc}"
             ) from exc
         finally:
             feat.train(was_training)

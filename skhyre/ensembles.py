@@ -199,6 +199,14 @@ def _mlp(
     return nn.Sequential(*layers)
 
 
+def _floating_dtype(module: nn.Module, default: torch.dtype = torch.float32) -> torch.dtype:
+    """The dtype of ``module``'s first floating parameter or buffer (``default`` without one)."""
+    for t in (*module.parameters(), *module.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return default
+
+
 # --------------------------------------------------------------------------- base class
 
 
@@ -228,8 +236,15 @@ class _EnsembleModule(nn.Module):
         self.in_features = self.n_features if feature_module is None else self.n_feature_outputs
 
     def _inputs(self, X, dtype: torch.dtype) -> torch.Tensor:
-        """Apply the feature module if any, check the width, cast to the module's dtype."""
+        """Apply the feature module if any, check the width, cast to the module's dtype.
+
+        The feature module sees ``X`` in its own floating dtype (a frozen
+        ``float16`` or ``bfloat16`` backbone works); the heads see its output
+        cast to theirs.
+        """
         if self.feature_module is not None:
+            if isinstance(X, torch.Tensor) and X.is_floating_point():
+                X = X.to(_floating_dtype(self.feature_module, X.dtype))
             Z = self.feature_module(X)
             if not isinstance(Z, torch.Tensor) or Z.ndim != 2 or Z.shape[1] != self.in_features:
                 shape = tuple(Z.shape) if isinstance(Z, torch.Tensor) else type(Z).__name__

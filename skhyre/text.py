@@ -380,7 +380,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ pickling
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: on Python >= 3.11 it is self.__dict__
         if self._loads_by_name():
             state.pop("model_", None)  # reloaded from the name or path on first use
         return state

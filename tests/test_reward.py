@@ -17,10 +17,11 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
+from skorch.exceptions import DeviceWarning
 from torch import nn
 
 from skhyre import HyReRewardModel, acquisition
-from skhyre._reward import PairDifference
+from skhyre._reward import PairDifference, _SavedModule
 
 ENSEMBLES = ("shared_base", "epinet", "vanilla", "mc_dropout")
 D = 3
@@ -401,6 +402,50 @@ def test_custom_feature_module_is_copied_and_trained(kind, data):
     assert other.net_.module_.ensemble.feature_module is not feat
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_feature_module(dtype, data):
+    """A frozen half-precision backbone gets inputs in its dtype; the heads stay float32."""
+    X, y, X_test, y_test = data
+    torch.manual_seed(0)
+    user = nn.Sequential(nn.Linear(D, 4), nn.Tanh()).to(dtype)
+    rm = HyReRewardModel(module=user, **FAST).fit(X, y)
+    feat = rm.net_.module_.ensemble.feature_module
+    assert feat[0].weight.dtype == dtype and user[0].weight.dtype == dtype
+    P = rm.predict_members(X_test)
+    assert P.dtype == np.float32 and np.isfinite(P).all()
+    assert rm.score(X_test, y_test) > 0.7
+    rm.adapt(X_test[:5], y_test[:5])
+    again = pickle.loads(pickle.dumps(rm))
+    assert_array_equal(again.predict_proba(X_test), rm.predict_proba(X_test))
+
+
+def test_module_instance_is_pickled_device_aware(data):
+    """The ``module`` instance is stored with torch.save and mapped on load, as skorch does."""
+    X, y, X_test, _ = data
+    torch.manual_seed(0)
+    user = nn.Sequential(nn.Linear(D, 4), nn.Tanh())
+    rm = HyReRewardModel(module=user, **{**FAST, "max_epochs": 2})
+    for est in (rm, clone(rm).fit(X, y)):  # clone holds a deep copy of user
+        live = est.module
+        state = est.__getstate__()
+        assert isinstance(state["module"], _SavedModule)
+        assert est.module is live  # pickling leaves the live estimator alone
+        again = pickle.loads(pickle.dumps(est))
+        assert type(again.module) is nn.Sequential and again.module is not live
+        for a, b in zip(again.module.state_dict().values(), user.state_dict().values()):
+            assert torch.equal(a, b)
+    assert_array_equal(again.predict_members(X_test), est.predict_members(X_test))
+    assert_array_equal(
+        clone(again).fit(X, y).predict_members(X_test), again.predict_members(X_test)
+    )
+    # saved from a GPU, loaded here without one: mapped to the CPU, with skorch's warning
+    saved = _SavedModule(user)
+    saved.device = "cuda:0"
+    if not torch.cuda.is_available():
+        with pytest.warns(DeviceWarning):
+            assert next(saved.load().parameters()).device.type == "cpu"
+
+
 def test_module_class_is_instantiated_reproducibly(data):
     X, y, X_test, _ = data
     a = HyReRewardModel(module=_Tiny, **{**FAST, "max_epochs": 2}).fit(X, y)
@@ -532,3 +577,7 @@ def test_cuda_training_with_a_feature_module(data, tmp_path):
     joblib.dump(rm, tmp_path / "rm.joblib")
     again = joblib.load(tmp_path / "rm.joblib")
     assert_allclose(again.predict_members(X_test), rm.predict_members(X_test))
+    # a module instance that lives on the GPU is saved with its device and loads there
+    on_gpu = HyReRewardModel(module=user.cuda(), device="cuda", **FAST)
+    again = pickle.loads(pickle.dumps(on_gpu))
+    assert next(again.module.parameters()).device.type == "cuda"

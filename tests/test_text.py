@@ -266,7 +266,9 @@ def test_minilm_cache_is_keyed_by_the_model_weights(minilm_path, tmp_path):
 
 
 def test_minilm_pickle_reloads_by_path(minilm):
+    loaded = minilm.model_
     blob = pickle.dumps(minilm)
+    assert minilm.model_ is loaded  # pickling leaves the live embedder's model in place
     assert len(blob) < 100_000  # the weights are not pickled with a path
     again = pickle.loads(blob)
     assert_allclose(again.transform(TEXTS[:1]), minilm.transform(TEXTS[:1]), atol=1e-6)
