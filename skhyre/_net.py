@@ -11,6 +11,8 @@ unpickling are skorch's.
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from collections.abc import Iterator
 
 import numpy as np
@@ -287,6 +289,36 @@ def make_net(
     )
 
 
+_EVAL_LOCK = threading.Lock()
+_IN_EVAL: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    """Eval mode for a forward pass, safe when several threads predict at once.
+
+    Eval mode is what makes the members fixed functions (the epinet's fixed
+    indices, the fixed dropout masks). The first of overlapping passes on a
+    module switches it to eval and the last one out restores the mode it
+    found, so one thread finishing never puts the module back in training
+    mode under another one still in its forward pass.
+    """
+    with _EVAL_LOCK:
+        entry = _IN_EVAL.get(module)
+        if entry is None:
+            entry = _IN_EVAL[module] = [0, module.training]
+            module.eval()
+        entry[0] += 1
+    try:
+        yield
+    finally:
+        with _EVAL_LOCK:
+            entry[0] -= 1
+            if entry[0] == 0:
+                del _IN_EVAL[module]
+                module.train(entry[1])
+
+
 def forward_members(
     net, X: np.ndarray, *, transform=None, chunk_size: int = 8192, reduce=None
 ) -> np.ndarray:
@@ -302,38 +334,33 @@ def forward_members(
     so a weighted prediction never holds the whole ``(K, n, out)`` matrix.
     """
     module = net.module_
-    was_training = module.training
-    module.eval()
     device = net.device
     n = X.shape[0]
     out = None
     single = True
-    try:
-        with torch.no_grad():
-            for i0 in range(0, n, chunk_size):
-                xb = torch.tensor(X[i0 : i0 + chunk_size], dtype=torch.float32, device=device)
-                yb = module(xb)
-                if transform is not None:
-                    yb = transform(yb)
-                # member-major and contiguous before the copy back: one block copy
-                yb = yb.permute(1, 0, 2).contiguous().to("cpu", torch.float32).numpy()
-                if reduce is not None:
-                    # written into arrays allocated once: chunk results kept in a
-                    # list between the large temporaries fragment the heap, and
-                    # the process then grows by about one chunk of members per chunk
-                    result = reduce(yb)
-                    single = not isinstance(result, tuple)
-                    columns = (result,) if single else result
-                    if out is None:
-                        out = tuple(np.empty((n, *c.shape[1:]), dtype=c.dtype) for c in columns)
-                    for full, c in zip(out, columns, strict=True):
-                        full[i0 : i0 + chunk_size] = c
-                    continue
+    with _eval_mode(module), torch.no_grad():
+        for i0 in range(0, n, chunk_size):
+            xb = torch.tensor(X[i0 : i0 + chunk_size], dtype=torch.float32, device=device)
+            yb = module(xb)
+            if transform is not None:
+                yb = transform(yb)
+            # member-major and contiguous before the copy back: one block copy
+            yb = yb.permute(1, 0, 2).contiguous().to("cpu", torch.float32).numpy()
+            if reduce is not None:
+                # written into arrays allocated once: chunk results kept in a
+                # list between the large temporaries fragment the heap, and
+                # the process then grows by about one chunk of members per chunk
+                result = reduce(yb)
+                single = not isinstance(result, tuple)
+                columns = (result,) if single else result
                 if out is None:
-                    out = np.empty((yb.shape[0], n, yb.shape[2]), dtype=np.float32)
-                out[:, i0 : i0 + chunk_size] = yb
-    finally:
-        module.train(was_training)
+                    out = tuple(np.empty((n, *c.shape[1:]), dtype=c.dtype) for c in columns)
+                for full, c in zip(out, columns, strict=True):
+                    full[i0 : i0 + chunk_size] = c
+                continue
+            if out is None:
+                out = np.empty((yb.shape[0], n, yb.shape[2]), dtype=np.float32)
+            out[:, i0 : i0 + chunk_size] = yb
     if reduce is not None and out is not None and single:
         return out[0]
     return out

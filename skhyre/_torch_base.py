@@ -273,6 +273,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         )
         with seeded(seed + 1, device):
             net.fit(X32, y_fit)
+        net.module_.eval()  # the members are fixed functions from here on (skorch trains per step)
         self.net_ = net
         self.device_ = device
         self.training_ = mode
@@ -370,6 +371,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             net.set_params(**changed)
         with seeded(seed + 3, self.device_):
             net.partial_fit(X32, y_fit, epochs=self.max_epochs)
+        net.module_.eval()
         self.net_ = net
         self._init_adaptation_state()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import pickle
+import threading
 import warnings
 
 import numpy as np
@@ -244,3 +245,54 @@ def test_fits_keep_every_cuda_rng_state():
     HyReRegressor(ensemble="epinet", device="cuda:0", **FAST).fit(X, y)
     after = torch.cuda.get_rng_state_all()
     assert all(torch.equal(a, b) for a, b in zip(before, after))
+
+
+@pytest.mark.parametrize("ensemble", ["epinet", "mc_dropout"])
+def test_concurrent_predictions_keep_the_members_fixed(ensemble):
+    """Two threads in predict_members at once: the first one out leaves eval mode alone.
+
+    Eval mode is what fixes the epinet's indices and the dropout masks. The
+    interleaving is forced with a forward pre-hook; the module is put in
+    training mode first, as an estimator pickled before fit ended in eval.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    reg = HyReRegressor(
+        ensemble=ensemble, n_members=4, hidden_layer_sizes=(8,), max_epochs=2, random_state=0
+    ).fit(X, X[:, 0])
+    module = reg.net_.module_
+    assert not module.training  # fit leaves the members fixed
+    ref = reg.predict_members(X)
+    module.train()
+    entered = {name: threading.Event() for name in "AB"}
+    go = {name: threading.Event() for name in "AB"}
+
+    def hook(mod, inputs):
+        name = threading.current_thread().name
+        if name in entered:
+            entered[name].set()
+            assert go[name].wait(30)
+
+    handle = module.register_forward_pre_hook(hook)
+    out = {}
+
+    def run():
+        out[threading.current_thread().name] = reg.predict_members(X)
+
+    a, b = threading.Thread(target=run, name="A"), threading.Thread(target=run, name="B")
+    try:
+        b.start()
+        assert entered["B"].wait(30)  # B is inside its forward pass
+        a.start()
+        assert entered["A"].wait(30)  # and so is A
+        go["B"].set()
+        b.join(30)  # B leaves first
+        go["A"].set()
+        a.join(30)
+    finally:
+        handle.remove()
+        for e in go.values():
+            e.set()
+    assert_array_equal(out["B"], ref)
+    assert_array_equal(out["A"], ref)
+    assert module.training  # the mode found is restored by the last one out
