@@ -114,6 +114,23 @@ def _fingerprint(model) -> str:
         ) from exc
 
 
+def _weights_token(model) -> tuple | None:
+    """Which weight tensors a torch model holds, and how often each was changed in place.
+
+    Every in-place write to a tensor (an optimizer step, ``add_``,
+    ``load_state_dict``) bumps its version counter, so an unchanged token
+    (with the same ``max_seq_length`` and ``truncate_dim``, which the
+    fingerprint also covers) means the fingerprint can be reused. ``None`` for
+    a model that is not a torch module: its fingerprint is taken every time.
+    """
+    state_dict = getattr(model, "state_dict", None)
+    if not callable(state_dict):
+        return None
+    settings = tuple(getattr(model, attr, None) for attr in ("max_seq_length", "truncate_dim"))
+    weights = tuple((name, id(t), t._version) for name, t in state_dict(keep_vars=True).items())
+    return settings + weights
+
+
 def _encode(model, model_key, texts, normalize, batch_size, show_progress) -> np.ndarray:
     """Embed ``texts`` with ``model``; ``model_key`` stands for the model in cache keys."""
     emb = model.encode(
@@ -312,9 +329,13 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
             return _encode(model, None, *args)
         import joblib
 
+        # the fingerprint hashes every weight: redone only when a weight tensor was
+        # replaced or changed in place (fine-tuning, load_state_dict) since the last one
+        token = _weights_token(model)
         key = getattr(self, "_model_key", None)
-        if key is None:
+        if key is None or token is None or token != getattr(self, "_model_token", None):
             key = self._model_key = _fingerprint(model)
+            self._model_token = token
         memory = joblib.Memory(location=os.fspath(self.cache_dir), verbose=0)
         cached = memory.cache(_encode, ignore=["model", "batch_size", "show_progress"])
         return cached(model, key, *args)

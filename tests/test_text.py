@@ -260,8 +260,9 @@ def test_minilm_cache_is_keyed_by_the_model_weights(minilm_path, tmp_path):
     assert calls == []  # same weights: read from the cache
     with torch.no_grad():
         next(other.model_.parameters()).add_(0.01)
-    other._model_key = None  # the weights changed in place: fingerprint again
-    other.transform(TEXTS[:2])
+    other.transform(TEXTS[:2])  # changed in place: fingerprinted again, not read
+    assert calls == [1]
+    other.transform(TEXTS[:2])  # unchanged since: from the cache
     assert calls == [1]
 
 
