@@ -123,10 +123,21 @@ def _encode_known_labels(arr: np.ndarray, classes: np.ndarray) -> np.ndarray:
     except TypeError:
         known = np.zeros(arr.shape, dtype=bool)
     if not known.all():
-        unknown = np.unique(arr[~known].astype(object).astype(str))[:10]
+        seen: dict = {}
+        for v in arr[~known].tolist():
+            seen.setdefault(repr(v), type(v).__name__)
+        shown = sorted(seen)[:10]
+        known_types = sorted({type(c).__name__ for c in classes.tolist()})
+        hint = ""
+        if set(seen.values()).isdisjoint(known_types):
+            # "1" and 1, or b"no" and "no", print alike: name the types
+            hint = (
+                f" (y holds {', '.join(sorted(set(seen.values())))} values, the classes "
+                f"are {', '.join(known_types)})"
+            )
         raise ValueError(
-            f"y contains labels never seen in fit: {unknown.tolist()}; "
-            f"known classes are {classes.tolist()}."
+            f"y contains labels never seen in fit: [{', '.join(shown)}]; "
+            f"known classes are {classes.tolist()!r}{hint}."
         )
     return np.searchsorted(classes, arr).astype(np.int64)
 
@@ -270,7 +281,16 @@ class AdaptationMixin:
         # batch and the same examples one by one give bit-identical weights
         with np.errstate(over="ignore"):  # -inf is named below; +inf is a member of no weight
             cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
-        _check_no_overflow(cum, "rescale adapt_loss")
+        _check_no_overflow(cum, "rescale adapt_loss", cum0, losses)
+        alive = ~np.isnan(cum)
+        if alive.any() and np.isposinf(cum[alive]).all():
+            # a tie at +inf would silently reset the weights to uniform for good
+            raise ValueError(
+                f"Every member's {loss_key if isinstance(loss_key, str) else 'adapt_loss'} "
+                "loss is now +inf (an adaptation label far outside every member's predictions, "
+                "or losses past float64's range), so no member is left to weight and no later "
+                "label could tell them apart. Nothing was changed; check or rescale these labels."
+            )
         if self.temperature in _DATA_TEMPERATURES:
             hist_M, hist_y = _joined(parts)
             parts = ((hist_M, hist_y),)  # joined once; later appends start from it
@@ -475,8 +495,11 @@ class AdaptationMixin:
             a boolean mask, or integer indices. A 0/1 integer array as long
             as the pool is refused, since it would read as the indices 0 and 1.
         random_state : int, RandomState instance or None, default=None
-            For ``criterion="random"``; defaults to one derived from the
-            estimator's ``random_state``.
+            For ``criterion="random"``. ``None`` derives one from the
+            estimator's integer ``random_state`` and the number of examples
+            adapted on; an estimator without one (``HyReEnsemble``), or with
+            ``random_state=None``, draws from NumPy's global random state, as
+            scikit-learn does for ``random_state=None``.
         pool_memory_budget : int, float or str, default=None
             Bytes the cached pool matrix may take before the pool is
             streamed (``"512MiB"`` also works); ``None`` uses
@@ -570,7 +593,7 @@ class AdaptationMixin:
             Pool examples never to pick: a boolean mask or integer indices,
             as in :meth:`query`.
         random_state : int, RandomState instance or None, default=None
-            For ``criterion="random"``.
+            For ``criterion="random"``, as in :meth:`query`.
         pool_memory_budget : int, float or str, default=None
             As for :meth:`query`.
 

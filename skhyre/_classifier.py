@@ -49,6 +49,10 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         or ``"evidence"`` (the empirical-Bayes temperature of the loss's noise
         model: 1 for ``"log_loss"``, for ``"zero_one"`` an error rate, spread
         over the other classes, fitted to the labels; see :func:`skhyre.reweighting.evidence_temperature`).
+        Changed with ``set_params`` after adapting, it takes effect at the next
+        ``adapt``, ``partial_adapt`` or ``active_adapt``, which re-weight all
+        examples seen since the last reset; until then ``weights_``,
+        ``predict`` and ``query`` keep the weights they have.
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-example loss used to reweight (``None``: ``"zero_one"``, the
         paper's choice). A callable gets ``(member_probabilities (K, n, C),

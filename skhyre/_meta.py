@@ -245,7 +245,31 @@ def _member_output(
     P[np.arange(n), cols] = 1.0
 
 
+def _target_scale(y) -> float:
+    """The standard deviation of a regression target: the unit of the adaptation losses.
+
+    Squared errors are divided by its square, so a target whose spread
+    squares past float64's range is refused by name (the losses would all be
+    0 or inf and the weights silently uniform); a constant target gives 1.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = float(y.std())
+    if not np.isfinite(scale):  # |y| near float64's limit: the std of y / max|y|, scaled back
+        big = float(np.abs(y).max())
+        scale = float((y / big).std()) * big
+    if not np.isfinite(scale * scale):
+        raise ValueError(
+            f"y's standard deviation ({scale:.3g}) squared overflows float64, so the "
+            "squared adaptation losses (in units of it) cannot be computed; rescale y, "
+            "for example wrap the ensemble in TransformedTargetRegressor."
+        )
+    return scale if scale > 0 else 1.0
+
+
 # ------------------------------------------------------------ estimator
+
+
 class HyReEnsemble(AdaptationMixin, _BaseComposition):
     """Hypothesis Reweighting over any fitted scikit-learn models.
 
@@ -277,6 +301,10 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         or
         ``"evidence"``: the empirical-Bayes temperature of the loss's noise
         model (see :func:`skhyre.reweighting.evidence_temperature`).
+        Changed with ``set_params`` after adapting, it takes effect at the next
+        ``adapt``, ``partial_adapt`` or ``active_adapt``, which re-weight all
+        examples seen since the last reset; until then ``weights_``,
+        ``predict`` and ``query`` keep the weights they have.
     adapt_loss : str or callable, default=None
         Per-example loss used to reweight. Regression: ``"squared"``
         (default) or ``"absolute"``, scale-free (in units of the training
@@ -570,6 +598,8 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         X_valid, y_valid = self._validate_X(X, y, reset=True)
         if task == "classification":
             check_classification_targets(y_valid)
+        else:
+            scale = _target_scale(y_valid)
 
         if pairs is not None:
             members, names = self._fit_list(pairs, X, y_valid, X_valid.shape[1])
@@ -587,9 +617,6 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
                     spec.features = np.asarray(feats)
         if task == "classification":
             classes = self._classes_from(y_valid, specs, names, parent)
-        else:
-            scale = float(np.std(np.asarray(y_valid, dtype=np.float64)))
-            scale = scale if scale > 0 and np.isfinite(scale) else 1.0
 
         # assign the fitted state only now: a failure above leaves the old one
         self._fitted_task = task
@@ -809,7 +836,19 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         if self._task == "classification":
             if return_std:
                 raise ValueError("return_std=True is only available for regression.")
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+            M = self.predict_members(X)
+            P = _kernels.mixture(M, self.weights_)
+            bad = np.isnan(P).any(axis=1)
+            if bad.any():  # argmax would silently call those rows classes_[0]
+                culprits = np.flatnonzero(np.isnan(M).any(axis=(1, 2)) & (self.weights_ > 0))
+                names = [list(self.named_estimators_)[k] for k in culprits[:5]]
+                raise ValueError(
+                    f"The weighted class probabilities are NaN on {int(bad.sum())} of "
+                    f"{bad.size} rows: member(s) {names} returned NaN probabilities there "
+                    "and have weight > 0. Adapt on labelled rows where they are NaN (a NaN "
+                    "member gets weight 0) or fix those members."
+                )
+            return self.classes_[np.argmax(P, axis=1)]
         mean, std = _kernels.weighted_mean_std(self.predict_members(X), self.weights_)
         return (mean, std) if return_std else mean
 

@@ -51,6 +51,10 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         ``"evidence"``, as twice the Gaussian noise variance (``"squared"``) or
         the Laplace scale (``"absolute"``) that makes the adaptation labels
         most likely (see :func:`skhyre.reweighting.evidence_temperature`).
+        Changed with ``set_params`` after adapting, it takes effect at the next
+        ``adapt``, ``partial_adapt`` or ``active_adapt``, which re-weight all
+        examples seen since the last reset; until then ``weights_``,
+        ``predict`` and ``query`` keep the weights they have.
     adapt_loss : {"squared", "absolute", "gaussian_nll"} or callable, default=None
         Per-example loss used to reweight (``None``: ``"squared"``). Losses are
         scale-free: measured in units of the training target's standard

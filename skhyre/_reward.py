@@ -19,7 +19,7 @@ from torch import nn
 from . import _kernels
 from ._adaptation import keep_state_on_failure
 from ._net import forward_members, seeded
-from ._torch_base import _check_hidden, _TorchHyReBase
+from ._torch_base import _check_hidden, _to_float32, _TorchHyReBase
 from .ensembles import _floating_dtype, build_ensemble
 
 __all__ = ["HyReRewardModel", "PairDifference"]
@@ -181,6 +181,10 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         or ``"evidence"`` (the empirical-Bayes temperature of the loss's noise
         model: 1 for ``"log_loss"``, a label-flip rate fitted to the labels
         for ``"zero_one"`` (two outcomes per pair); see :func:`skhyre.reweighting.evidence_temperature`).
+        Changed with ``set_params`` after adapting, it takes effect at the next
+        ``adapt``, ``partial_adapt`` or ``active_adapt``, which re-weight all
+        examples seen since the last reset; until then ``weights_``,
+        ``predict`` and ``query`` keep the weights they have.
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-pair loss used to reweight (``None``: ``"zero_one"``, the pairwise
         0-1 error, a tie costing 1/2). A callable gets ``(member_probabilities
@@ -595,9 +599,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
                 "pairs use predict or predict_proba."
             )
         heads = SimpleNamespace(module_=self.net_.module_.ensemble, device=self.net_.device)
-        R = forward_members(
-            heads, X.astype(np.float32, copy=False), chunk_size=max(8192, int(self.batch_size))
-        )
+        R = forward_members(heads, _to_float32(X), chunk_size=max(8192, int(self.batch_size)))
         return R[..., 0]
 
     def reward(self, X) -> np.ndarray:

@@ -279,6 +279,8 @@ def random(n: int, random_state=None) -> np.ndarray:
     >>> select_top(random(10, random_state=0), 3).shape
     (3,)
     """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n must be a non-negative integer (the pool size), got {n!r}.")
     return check_random_state(random_state).random_sample(n)
 
 
@@ -525,9 +527,9 @@ def select_sequential(
         or resum_every < 1
     ):
         raise ValueError(f"resum_every must be a positive integer, got {resum_every!r}.")
-    if not 0.0 < eps < 1.0:
-        raise ValueError(f"eps must be in (0, 1), got {eps!r}.")
-    if not (np.isfinite(loss_scale) and loss_scale > 0):
+    if not _is_real(eps) or not 0.0 < eps < 1.0:
+        raise ValueError(f"eps must be a number in (0, 1), got {eps!r}.")
+    if not _is_real(loss_scale) or not (np.isfinite(loss_scale) and loss_scale > 0):
         raise ValueError(f"loss_scale must be a finite number > 0, got {loss_scale!r}.")
     if criterion == "random":
         idx = select_top(random(n, random_state), n_queries, exclude=mask)
@@ -540,15 +542,15 @@ def select_sequential(
         else:
             kern = _kernels.squared_loss if loss == "squared" else _kernels.absolute_loss
             fn = lambda: kern(P[:, idx], yv[idx], float(loss_scale))  # noqa: E731
-        return idx, L0 + fn().sum(axis=1)
-    if task == "classification":
+        L = L0 + fn().sum(axis=1)
+    elif task == "classification":
         Hm = (
             _kernels.member_entropies(P)
             if criterion == "bald"
             else np.zeros((1, 1), dtype=np.float64)
         )
         crit = _kernels.CRITERION_BALD if criterion == "bald" else _kernels.CRITERION_ENTROPY
-        return _kernels.select_sequential_proba(
+        idx, L = _kernels.select_sequential_proba(
             P,
             Hm,
             yv,
@@ -562,6 +564,19 @@ def select_sequential(
             float(eps),
             int(resum_every),
         )
-    return _kernels.select_sequential_regression(
-        P, yv, L0, lp, T, n_queries, _LOSS_CODES[loss], float(loss_scale), mask
-    )
+    else:
+        idx, L = _kernels.select_sequential_regression(
+            P, yv, L0, lp, T, n_queries, _LOSS_CODES[loss], float(loss_scale), mask
+        )
+    alive = ~np.isnan(L) & np.isfinite(lp)
+    if alive.any() and np.isposinf(L[alive]).all() and np.isfinite(L0[alive]).any():
+        raise ValueError(
+            f"Every member's cumulative {loss} loss became +inf (a label far outside every "
+            "member's predictions, or losses past float64's range): the weights would "
+            "silently go back to the prior. Check or rescale the labels."
+        )
+    return idx, L
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)

@@ -748,7 +748,16 @@ def make_preference_labelers(
 
     def draw_labelers(count: int) -> np.ndarray:
         own = _unit_rows(rng.standard_normal((count, n_features)))
-        return _unit_rows(agreement * shared + (1.0 - agreement) * own)
+        mixed = agreement * shared + (1.0 - agreement) * own
+        # a labeler's own direction can cancel the shared one (with one feature
+        # and agreement=0.5, half of them do): that is no boundary, draw it again
+        for _ in range(1000):
+            flat = np.linalg.norm(mixed, axis=1) <= 1e-12
+            if not flat.any():
+                return _unit_rows(mixed)
+            own = _unit_rows(rng.standard_normal((int(flat.sum()), n_features)))
+            mixed[flat] = agreement * shared + (1.0 - agreement) * own
+        raise RuntimeError("could not draw labelers whose normals do not cancel")
 
     labeler_weights = draw_labelers(n_labelers)
     X = rng.standard_normal((n_samples, n_features))
@@ -947,7 +956,12 @@ def make_gp_functions(
     rng = check_random_state(random_state)
 
     x = np.linspace(-1.0, 1.0, n_points)
-    cov = np.exp(-0.5 * np.subtract.outer(x, x) ** 2 / length_scale**2)
+    d = np.subtract.outer(x, x)
+    if length_scale**2 > 0:
+        cov = np.exp(-0.5 * d**2 / length_scale**2)
+    else:  # length_scale**2 underflows: scale first (exp(-inf) = 0, white noise)
+        with np.errstate(over="ignore"):
+            cov = np.exp(-0.5 * (d / length_scale) ** 2)
     # The RBF kernel matrix is numerically singular on a fine grid; a clipped
     # eigendecomposition gives a square root that a Cholesky would refuse.
     eigval, eigvec = np.linalg.eigh(cov)

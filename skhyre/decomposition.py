@@ -159,6 +159,8 @@ class EnsemblePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         K = M.shape[0]
         if K < 2:
             raise ValueError(f"EnsemblePCA needs at least 2 members; got {K}.")
+        if isinstance(self.n_components, bool):  # an Integral to sklearn's validation
+            raise ValueError(f"n_components must be an int or None, got {self.n_components!r}.")
         flat = M.reshape(K, -1)
         max_components = min(flat.shape)
         n_components = max_components if self.n_components is None else self.n_components
@@ -173,8 +175,15 @@ class EnsemblePCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         U, S, Vt = linalg.svd(centred, full_matrices=False, check_finite=False)
         U, Vt = svd_flip(U, Vt, u_based_decision=False)
 
-        variance = S**2 / (K - 1)
-        total = variance.sum()
+        with np.errstate(over="ignore", invalid="ignore"):
+            variance = S**2 / (K - 1)
+            total = variance.sum()
+        if not np.isfinite(total):
+            big = float(np.max(np.abs(flat)))
+            raise ValueError(
+                f"The members' variance overflows float64 (predictions up to |{big:.3g}|): "
+                "rescale the member predictions before EnsemblePCA."
+            )
         ratio = variance / total if total > 0 else np.zeros_like(variance)
 
         self.components_ = Vt[:n_components]

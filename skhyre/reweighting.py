@@ -289,7 +289,7 @@ class HypothesisWeights:
         )
         if status == 1:
             raise ValueError("losses must not contain -inf.")
-        _check_no_overflow(new_cum, "rescale the losses")
+        _check_no_overflow(new_cum, "rescale the losses", self._cum, arr, self._log_prior)
         if status == 2:
             raise ValueError(
                 "Every member has NaN losses (or zero prior): no member is left to weight."
@@ -316,14 +316,43 @@ class HypothesisWeights:
         )
 
 
-def _check_no_overflow(cum: np.ndarray, hint: str) -> None:
-    """Name cumulative losses that overflowed to -inf (finite, very negative losses)."""
+def _check_no_overflow(
+    cum: np.ndarray,
+    hint: str,
+    old_cum: np.ndarray | None = None,
+    losses: np.ndarray | None = None,
+    log_prior: np.ndarray | None = None,
+) -> None:
+    """Name cumulative losses that overflowed past float64's range.
+
+    To -inf (finite, very negative losses) always. To +inf (finite losses
+    whose sum passes about 1.8e308; pass ``old_cum`` and ``losses``) when no
+    member with a finite cumulative loss is left: every member would then be
+    tied at +inf, the evidence seen so far would be lost, and no later label
+    could bring it back.
+    """
     overflow = np.isneginf(cum)
     if overflow.any():
         raise ValueError(
             f"The cumulative loss of member(s) {np.flatnonzero(overflow)[:10].tolist()} "
             "overflowed to -inf: these negative losses sum past float64's range "
             f"(about -1.8e308); {hint}."
+        )
+    if old_cum is None or losses is None:
+        return
+    usable = ~np.isnan(cum)
+    if log_prior is not None:
+        usable &= np.isfinite(log_prior)
+    if not usable.any() or not np.isposinf(cum[usable]).all():
+        return
+    L = losses if losses.ndim == 2 else losses[:, None]
+    overflowed = usable & np.isposinf(cum) & np.isfinite(old_cum) & np.isfinite(L).all(axis=1)
+    if overflowed.any():
+        raise ValueError(
+            f"The cumulative loss of member(s) {np.flatnonzero(overflowed)[:10].tolist()} "
+            "overflowed to +inf: these finite losses sum past float64's range (about "
+            "1.8e308), and with every member at +inf the weights would silently go back "
+            f"to the prior, losing what the earlier losses said; {hint}."
         )
 
 
@@ -332,6 +361,8 @@ def _check_losses_and_grid(losses, grid, default_grid, who: str):
     L = np.asarray(losses, dtype=np.float64)
     if L.ndim != 2:
         raise ValueError(f"losses must be a (K, n) matrix, got ndim={L.ndim}.")
+    if L.shape[0] == 0:
+        raise ValueError(f"{who} needs at least one member (losses has shape {L.shape}).")
     if L.shape[1] == 0:
         raise ValueError(f"{who} needs at least one adaptation example.")
     if np.isneginf(L).any():

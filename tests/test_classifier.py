@@ -109,8 +109,13 @@ def test_integer_and_boolean_labels(data):
     assert_array_equal(clf.classes_, [0, 10, 20])
     clf.adapt(X[:5], y_int[:5])
     assert set(clf.predict(X[:30])) <= {0, 10, 20}
-    with pytest.raises(ValueError, match=r"never seen in fit: \['30'\]"):
+    with pytest.raises(
+        ValueError, match=r"never seen in fit: \[30\]; known classes are \[0, 10, 20\]\."
+    ):
         clf.adapt(X[:2], [0, 30])
+    # labels that print like known ones but have another type: the types are named
+    with pytest.raises(ValueError, match=r"\['0', '10'\].*y holds str values, the classes are int"):
+        clf.adapt(X[:2], ["0", "10"])
 
 
 def test_query_bald_and_entropy_match_reference(clf, data):
