@@ -120,18 +120,6 @@ def _use_parallel(n_values: int) -> bool:
 # per-member, per-example losses
 # --------------------------------------------------------------------------
 @_jit
-def _argmax_row(P, k, i):
-    best = 0
-    best_v = P[k, i, 0]
-    for c in range(1, P.shape[2]):
-        v = P[k, i, c]
-        if v > best_v:
-            best_v = v
-            best = c
-    return best
-
-
-@_jit
 def _row_has_nan(P, k, i):
     for c in range(P.shape[2]):
         if np.isnan(P[k, i, c]):
@@ -140,10 +128,34 @@ def _row_has_nan(P, k, i):
 
 
 @_jit
-def zero_one_loss_proba(P, y):
-    """0-1 loss of each member's argmax class (first maximum wins ties).
+def _zero_one_row(P, k, i, yi):
+    """0-1 loss of member ``k``'s most probable class, a tie broken at random.
 
-    NaN where the member's probability row holds a NaN.
+    The expected loss when a fair draw picks among the ``t`` tied classes:
+    ``1 - 1/t`` if the label is one of them, else 1 (a two-way tie with the
+    label costs 1/2, as a tied preference pair does).
+    """
+    best_v = P[k, i, 0]
+    for c in range(1, P.shape[2]):
+        if P[k, i, c] > best_v:
+            best_v = P[k, i, c]
+    if P[k, i, yi] != best_v:
+        return 1.0
+    tied = 0
+    for c in range(P.shape[2]):
+        if P[k, i, c] == best_v:
+            tied += 1
+    return 1.0 - 1.0 / tied
+
+
+@_jit
+def zero_one_loss_proba(P, y):
+    """0-1 loss of each member's most probable class; ties cost ``1 - 1/t``.
+
+    A member whose top probability is shared by ``t`` classes, the label
+    among them, is charged the expected loss of a random pick among them,
+    so no class is favoured by its index. NaN where the member's
+    probability row holds a NaN.
     """
     K, n = P.shape[0], P.shape[1]
     out = np.empty((K, n), dtype=np.float64)
@@ -152,7 +164,7 @@ def zero_one_loss_proba(P, y):
             if _row_has_nan(P, k, i):
                 out[k, i] = np.nan
             else:
-                out[k, i] = 0.0 if _argmax_row(P, k, i) == y[i] else 1.0
+                out[k, i] = _zero_one_row(P, k, i, y[i])
     return out
 
 
@@ -796,7 +808,7 @@ def _argmax_allowed(scores, taken):
 @_jit
 def _member_loss_proba(P, k, i, yi, loss, eps):
     if loss == LOSS_ZERO_ONE:
-        return 0.0 if _argmax_row(P, k, i) == yi else 1.0
+        return _zero_one_row(P, k, i, yi)
     elif loss == LOSS_LOG:
         return -math.log(max(np.float64(P[k, i, yi]), eps))
     else:

@@ -533,14 +533,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         """
         return self._forward(X, transform=_pair_probabilities)
 
-    def _member_matrix(self, X) -> np.ndarray:
-        P = self.predict_members(X)
-        # The compiled active-learning loop scores 0-1 loss by argmax, which
-        # counts a tie as "B preferred" instead of 1/2. Remember whether some
-        # but not all members tie on a pair, where that would change weights.
-        ties = P[..., 0] == P[..., 1]
-        self._partial_ties = bool((ties.any(axis=0) & ~ties.all(axis=0)).any())
-        return P
+    _member_matrix = predict_members
 
     def predict_proba(self, X) -> np.ndarray:
         """Weighted mixture ``[P(B preferred), P(A preferred)]`` of the members.
@@ -630,7 +623,3 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
             "brier": lambda M, y: _kernels.brier_loss(M, y),
         }
 
-    def _compiled_loss(self, loss_name):
-        if loss_name == "zero_one" and getattr(self, "_partial_ties", True):
-            return None  # exact ties on the pool: the Python loop scores them 1/2
-        return super()._compiled_loss(loss_name)

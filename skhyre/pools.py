@@ -438,9 +438,11 @@ ALL_NAN_POOL = (
     "with NaN adaptation losses get weight 0) or fix those members."
 )
 
-# A pool-level fact that an estimator's ``_member_matrix`` records as a side
-# effect (HyReRewardModel: whether some members tie on a pair, which decides
-# whether its compiled loop applies). Streamed, it is OR-ed over the blocks.
+# A pool-level fact that an estimator's ``_member_matrix`` may record as a side
+# effect, when whether its compiled loop applies depends on the pool; streamed,
+# it is OR-ed over the blocks. No built-in estimator records one now: the reward
+# model did for pairs where some members tie, until the compiled 0-1 loss
+# charged a tie 1/2 as its exact loop does.
 _POOL_FLAG = "_partial_ties"
 
 

@@ -86,7 +86,7 @@ def test_classification_losses(dtype, layout):
     P = make_proba(rng, K, n, C, dtype, layout)
     y = rng.integers(0, C, n)
     P64 = np.asarray(P, dtype=np.float64)
-    expected_01 = (P64.argmax(-1) != y).astype(float)  # first maximum wins ties
+    expected_01 = ref_zero_one(P64, y)
     _allclose(kr.zero_one_loss_proba(P, y), expected_01)
     true_p = np.take_along_axis(P64, np.broadcast_to(y[None, :, None], (K, n, 1)), -1)[..., 0]
     _allclose(kr.log_loss(P, y, 1e-15), -np.log(np.maximum(true_p, 1e-15)))
@@ -94,11 +94,25 @@ def test_classification_losses(dtype, layout):
     assert np.isfinite(kr.log_loss(P, y, 1e-15)).all()  # exact zeros are clipped at eps
 
 
+def ref_zero_one(P64, y):
+    """0-1 loss of the top class, a t-way tie with the label costing 1 - 1/t."""
+    top = P64 == P64.max(axis=-1, keepdims=True)
+    label_on_top = np.take_along_axis(
+        top, np.broadcast_to(y[None, :, None], (*top.shape[:2], 1)), -1
+    )[..., 0]
+    return np.where(label_on_top, 1.0 - 1.0 / top.sum(-1), 1.0)
+
+
 def test_zero_one_ties_and_nan_rows():
     P = np.array([[[0.5, 0.5], [0.2, 0.8]], [[np.nan, 0.5], [0.5, np.nan]]])
     y = np.array([0, 1])
     out = kr.zero_one_loss_proba(P, y)
-    np.testing.assert_array_equal(out[0], [0.0, 0.0])  # tie -> class 0
+    np.testing.assert_array_equal(out[0], [0.5, 0.0])  # a tie costs 1/2, whichever the label
+    np.testing.assert_array_equal(kr.zero_one_loss_proba(P[:1], np.array([1, 1]))[0], [0.5, 0.0])
+    # three-way ties: 2/3 with the label among them, 1 without
+    P3 = np.array([[[0.3, 0.3, 0.3, 0.1], [0.3, 0.3, 0.3, 0.1]]])
+    np.testing.assert_allclose(kr.zero_one_loss_proba(P3, np.array([2, 3])), [[2 / 3, 1.0]])
+    np.testing.assert_allclose(ref_zero_one(P3, np.array([2, 3])), [[2 / 3, 1.0]])
     assert np.isnan(out[1]).all()  # a NaN anywhere in the row, not only in column 0
     assert np.isnan(kr.log_loss(P, y, 1e-15)[1]).all()
     assert np.isnan(kr.brier_loss(P, y)[1]).all()
@@ -326,7 +340,7 @@ def ref_select_proba(P, y, T, n_queries, criterion, loss, exclude, eps=1e-15, L0
         taken[i] = True
         row = P64[:, i]
         if loss == "zero_one":
-            L += row.argmax(-1) != y[i]
+            L += ref_zero_one(row[:, None], y[i : i + 1])[:, 0]
         elif loss == "log_loss":
             L += -np.log(np.maximum(row[:, y[i]], eps))
         else:
@@ -397,7 +411,7 @@ def ref_replay_scores(P, y, T, picked, criterion, loss, exclude, eps=1e-15, L0=N
         taken[i] = True
         row = P64[:, i]
         if loss == "zero_one":
-            L += row.argmax(-1) != y[i]
+            L += ref_zero_one(row[:, None], y[i : i + 1])[:, 0]
         elif loss == "log_loss":
             L += -np.log(np.maximum(row[:, y[i]], eps))
         else:

@@ -311,7 +311,7 @@ def test_query_is_bald_over_candidate_pairs(rm, data):
 def test_active_adapt_compiled_and_python_loops_agree(rm, data):
     _, _, X_test, y_test = data
     by_array = copy.deepcopy(rm).active_adapt(X_test, y_test, n_queries=6)
-    assert by_array._partial_ties is False  # so the compiled loop ran
+    assert rm._compiled_loss("zero_one") == ("zero_one", 1.0)  # so the compiled loop ran
     by_call = copy.deepcopy(rm).active_adapt(X_test, lambda idx: y_test[idx], n_queries=6)
     assert_array_equal(by_array.queried_indices_, by_call.queried_indices_)
     assert_allclose(by_array.weights_, by_call.weights_)
@@ -319,33 +319,30 @@ def test_active_adapt_compiled_and_python_loops_agree(rm, data):
     assert len(set(by_array.queried_indices_)) == 6
 
 
-def test_partial_ties_fall_back_to_the_exact_loop(rm):
-    """The compiled loop scores a 0-1 tie as "B preferred"; with members tying on
-    some pool pair but not all, active_adapt must use the 1/2-tie loop."""
+def test_ties_cost_one_half_in_the_compiled_loop_too(rm):
+    """Members tying on some pool pairs: the compiled active loop charges a tie 1/2,
+    as the pairwise 0-1 loss of ``adapt`` does, so it agrees with the exact loop."""
     K = FAST["n_members"]
-    rng = np.random.default_rng(17)  # a pool where the argmax tie rule changes the picks
+    rng = np.random.default_rng(17)  # a pool where a tie rule by class index picks differently
     p = rng.uniform(0.05, 0.95, size=(K, 12)).astype(np.float32)
     p[: K // 2, :6] = 0.5  # half the members tie on the first six pairs
     P = np.stack([1 - p, p], axis=-1)
     X_pool = np.zeros((12, 2 * D))
     y_pool = rng.integers(2, size=12)
-    rm.predict_members = lambda X: P[:, : np.asarray(X).shape[0]]
-    rm._member_matrix(X_pool)
-    assert rm._compiled_loss("zero_one") is None
-    assert rm._compiled_loss("log_loss") == ("log_loss", 1.0)
-    by_array = copy.deepcopy(rm).active_adapt(X_pool, y_pool, n_queries=5)
+    rm.predict_members = rm._member_matrix = lambda X: P[:, : np.asarray(X).shape[0]]
+    assert rm._compiled_loss("zero_one") == ("zero_one", 1.0)
+    by_array = copy.deepcopy(rm).active_adapt(X_pool, y_pool, n_queries=5)  # compiled
     by_call = copy.deepcopy(rm).active_adapt(X_pool, lambda i: y_pool[i], n_queries=5)
     assert_array_equal(by_array.queried_indices_, by_call.queried_indices_)
     assert_allclose(by_array.weights_, by_call.weights_)
-    # the compiled loop on this pool would pick differently
-    forced = copy.deepcopy(rm)
-    forced._compiled_loss = lambda name: ("zero_one", 1.0)
-    forced.active_adapt(X_pool, y_pool, n_queries=5)
-    assert not np.array_equal(forced.queried_indices_, by_call.queried_indices_)
-    # without partial ties (all members tie, or none) the compiled loop is exact
-    P[:, :6] = 0.5
-    rm._member_matrix(X_pool)
-    assert rm._compiled_loss("zero_one") == ("zero_one", 1.0)
+    # both charge the queried pairs as a plain NumPy count does, ties at 1/2
+    q = by_call.queried_indices_
+    assert (q < 6).any()  # some queried pairs are ties for half the members
+    tie = P[:, q, 1] == P[:, q, 0]
+    wrong = (P[:, q, 1] > P[:, q, 0]) != (y_pool[q] == 1)
+    expected = np.where(tie, 0.5, wrong.astype(float)).sum(axis=1)
+    assert_allclose(by_array.cumulative_loss_, expected)
+    assert_allclose(by_call.cumulative_loss_, expected)
 
 
 # --------------------------------------------------------------------------- persistence
