@@ -130,8 +130,10 @@ class UCIDataNotFoundError(FileNotFoundError):
         self.details = details
         where = ", ".join(str(p) for p in self.places) or "no folder"
         super().__init__(
-            f"{dataset}.csv not found in {where}; put energy.csv, kin8nm.csv and ccpp.csv "
-            "(from the UCI repository) in a folder and pass --data-home DIR (or set "
+            f"{dataset}.csv not found in {where}. Download the three files (checked against "
+            "SHA-256 sums, written as the CSVs this study reads) with python -c \"from "
+            "skhyre.datasets import load_uci; [load_uci(n, data_home='DIR') for n in "
+            "('energy', 'kin8nm', 'ccpp')]\", then pass --data-home DIR (or set "
             "SKHYRE_DATA=DIR)"
         )
 

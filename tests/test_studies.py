@@ -160,6 +160,7 @@ def test_cli_missing_data_exits_2_with_one_line(no_data, tmp_path, capsys):
     assert len(err.splitlines()) == 1
     assert err.startswith("skhyre uci: energy.csv not found in ")
     assert str(no_data) in err and "Traceback" not in err
+    assert "load_uci(n, data_home='DIR')" in err  # how to get the files
     assert not (tmp_path / "o" / "uci_shift.json").exists()
 
 
