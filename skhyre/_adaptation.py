@@ -416,9 +416,11 @@ class AdaptationMixin:
 
         Updating on a batch or on its examples one at a time gives the same
         weights (with a fixed temperature): the losses are added in order, so
-        the same member predictions give bit-identical weights. (A torch
-        network's float32 output for a row can differ in its last bit between
-        batch sizes, so there the two agree to about 1e-6.) After
+        the same member predictions give bit-identical weights. (A model's
+        prediction for a row can differ in its last bit between batch sizes:
+        a torch network's float32 output, so there the two agree to about
+        1e-6, and some scikit-learn models' float64 output, to about 1e-15.)
+        After
         ``set_params(adapt_loss=...)`` every example seen since the last reset
         is measured again with the new loss.
 
