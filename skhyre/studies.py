@@ -120,8 +120,11 @@ class UCIDataNotFoundError(FileNotFoundError):
     >>> from pathlib import Path
     >>> from skhyre.studies import UCIDataNotFoundError
     >>> err = UCIDataNotFoundError("energy", [Path("/data")], "details")
-    >>> str(err).splitlines()[0]
-    'energy.csv not found in /data; put energy.csv, kin8nm.csv and ccpp.csv (from the UCI repository) in a folder and pass --data-home DIR (or set SKHYRE_DATA=DIR)'
+    >>> msg = str(err)
+    >>> msg.startswith("energy.csv not found in /data. Download the three files")
+    True
+    >>> "load_uci(n, data_home='DIR')" in msg and "--data-home DIR" in msg
+    True
     """
 
     def __init__(self, dataset: str, places: Sequence[Path], details: str = ""):
