@@ -460,3 +460,40 @@ def test_an_old_pickle_layout_keeps_adapting(setup):
     assert "_adapt_M" not in est.__dict__ and est.n_adapt_samples_ == 25
     assert_array_equal(est.weights_, new.weights_)
     assert est.temperature_ == new.temperature_
+
+
+def test_random_queries_follow_random_state_and_labels_seen():
+    """criterion="random" without random_state: derived from the estimator's integer
+    random_state and the number of examples adapted on, so each new label gives a
+    new draw, and the same state gives the same one."""
+    X, y = _regression()
+    est = HyReRegressor(**FAST).fit(X, y)
+    pool = X[:80]
+    first = est.query(pool, n_queries=5, criterion="random")
+    assert_array_equal(est.query(pool, n_queries=5, criterion="random"), first)
+    expected = np.random.RandomState(FAST["random_state"]).random_sample(80)
+    assert_array_equal(first, np.argsort(-expected, kind="stable")[:5])
+    est.partial_adapt(X[80:81], y[80:81])
+    after = est.query(pool, n_queries=5, criterion="random")
+    expected = np.random.RandomState(FAST["random_state"] + 1).random_sample(80)
+    assert_array_equal(after, np.argsort(-expected, kind="stable")[:5])
+
+
+def test_nan_member_warning_counts_only_newly_nan_members():
+    from skhyre.reweighting import NaNMemberWarning
+
+    X, y = _regression()
+    est = HyReRegressor(**FAST).fit(X, y)
+    calls = iter([0, 1])
+
+    def loss(M, yy):  # member 0 NaN on the first update, members 0 and 1 on the second
+        L = (M - yy) ** 2
+        L[: next(calls) + 1] = np.nan
+        return L
+
+    est.set_params(adapt_loss=loss)
+    with pytest.warns(NaNMemberWarning, match=r"^1 member\(s\) gave NaN"):
+        est.adapt(X[:2], y[:2])
+    with pytest.warns(NaNMemberWarning, match=r"^1 member\(s\) gave NaN"):
+        est.partial_adapt(X[2:4], y[2:4])
+    assert (est.weights_[:2] == 0).all() and est.weights_[2:].sum() == pytest.approx(1.0)

@@ -490,6 +490,10 @@ def test_ood_split_ordering_property():
     low, high = ood[split.ood_side == -1], ood[split.ood_side == 1]
     assert low.max() <= in_dist.min() and high.min() >= in_dist.max()
     assert len(low) == len(high) == 50
+    # documented order: low end then high end, each in increasing score
+    assert (np.diff(low) >= 0).all() and (np.diff(high) >= 0).all()
+    assert (split.ood_side == np.repeat([-1, 1], 50)).all()
+    assert (np.diff(split.train_index) > 0).all() and (np.diff(split.val_index) > 0).all()
     # a test that ignores standardization would pick rows by feature 1 alone
     assert not np.array_equal(
         np.sort(split.ood_index), np.sort(np.argsort(X[:, 1])[[*range(50), *range(-50, 0)]])

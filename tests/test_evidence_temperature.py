@@ -25,8 +25,12 @@ from skhyre.reweighting import EVIDENCE_TEMPERATURE_GRID, evidence_temperature
 GRID = np.logspace(-3, 3, 49)
 
 
-def reference_log_evidence(L: np.ndarray, loss: str, temps: np.ndarray) -> np.ndarray:
-    """log( mean_k prod_i p(y_i | member k) ) with every constant, per temperature."""
+def reference_log_evidence(
+    L: np.ndarray, loss: str, temps: np.ndarray, log_prior: np.ndarray | None = None
+) -> np.ndarray:
+    """log( sum_k prior_k prod_i p(y_i | member k) ) with every constant, per temperature
+    (a uniform prior without ``log_prior``)."""
+    prior = np.full(L.shape[0], 1.0 / L.shape[0]) if log_prior is None else np.exp(log_prior)
     out = []
     for T in temps:
         if loss == "squared":  # Gaussian, variance T / 2: density (pi T)^-1/2 exp(-l / T)
@@ -39,7 +43,7 @@ def reference_log_evidence(L: np.ndarray, loss: str, temps: np.ndarray) -> np.nd
             per = np.where(L > 0.5, log_eps, log_keep)
         member = per.sum(axis=1)
         m = member.max()
-        out.append(m + np.log(np.mean(np.exp(member - m))))
+        out.append(m + np.log(np.sum(prior * np.exp(member - m))))
     return np.array(out)
 
 
@@ -290,3 +294,33 @@ def test_classifier_evidence_uses_its_number_of_classes():
     L = (hyre.predict_members(X[200:230]).argmax(axis=2) != y[200:230]).astype(float)
     assert hyre.temperature_ == evidence_temperature(L, "zero_one", n_classes=4)[0]
     assert hyre.temperature_ != evidence_temperature(L, "zero_one", n_classes=2)[0]
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute", "zero_one"])
+def test_log_prior_matches_numpy_reference(loss):
+    """A non-uniform prior enters the evidence as log sum_k prior_k prod_i p(y_i | k)."""
+    rng = np.random.default_rng(5)
+    K, n = 5, 12
+    if loss == "zero_one":
+        L = (rng.random((K, n)) < rng.uniform(0.05, 0.6, size=(K, 1))).astype(float)
+    else:
+        y = rng.normal(size=n)
+        F = y + rng.normal(scale=rng.uniform(0.2, 2.0, size=(K, 1)), size=(K, n))
+        L = (F - y) ** 2 if loss == "squared" else np.abs(F - y)
+    log_prior = np.log(rng.dirichlet(np.full(K, 0.3)))
+    _, log_ev = evidence_temperature(L, loss, grid=GRID, log_prior=log_prior)
+    ref = reference_log_evidence(L, loss, GRID, log_prior=log_prior)
+    diff = log_ev - ref
+    assert_allclose(diff, diff[0], atol=1e-8)
+    _, uniform = evidence_temperature(L, loss, grid=GRID)
+    assert not np.allclose(log_ev - uniform, (log_ev - uniform)[0])  # the prior matters
+
+
+def test_ties_go_to_the_higher_temperature():
+    # one member, zero loss: the likelihood of the labels grows without bound as
+    # T shrinks for squared loss, but for 0-1 loss with a perfect member every
+    # small temperature is (numerically) equally good: the highest of them wins
+    L = np.zeros((2, 6))
+    T, log_ev = evidence_temperature(L, "zero_one", grid=GRID)
+    best = GRID[log_ev >= log_ev.max() - 1e-12]
+    assert best.size > 1 and T == best.max()

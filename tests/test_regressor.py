@@ -322,3 +322,20 @@ def test_a_dataframe_fit_and_partial_fit_say_nothing_about_feature_names():
         reg.partial_fit(df[:10], df["a"][:10])
         assert reg.predict(df[:3]).shape == (3,)
     assert list(reg.feature_names_in_) == ["a", "b", "c"]
+
+
+def test_gaussian_nll_matches_its_formula_and_the_compiled_loop(reg, data):
+    """-log N(y; f_k, s^2) in standardized units, s^2 = noise_variance_; the compiled
+    active loop (array oracle) and the Python loop (callable oracle) agree."""
+    X, y = data
+    reg.set_params(adapt_loss="gaussian_nll", temperature=1.0)
+    s2 = reg.noise_variance_
+    reg.adapt(X[:12], y[:12])
+    F = (reg.predict_members(X[:12]).astype(np.float64) - reg.y_mean_) / reg.y_scale_
+    ys = (y[:12] - reg.y_mean_) / reg.y_scale_
+    expected = (0.5 * np.log(2 * np.pi * s2) + (F - ys) ** 2 / (2 * s2)).sum(axis=1)
+    assert_allclose(reg.cumulative_loss_, expected, rtol=1e-5, atol=1e-5)
+    by_array = copy.deepcopy(reg).reset_weights().active_adapt(X, y, n_queries=8)
+    by_call = copy.deepcopy(reg).reset_weights().active_adapt(X, lambda i: y[i], n_queries=8)
+    assert_array_equal(by_array.queried_indices_, by_call.queried_indices_)
+    assert_allclose(by_array.weights_, by_call.weights_, rtol=1e-10, atol=1e-12)
