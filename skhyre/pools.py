@@ -762,7 +762,8 @@ def _dask_rows(X, est, criterion: str):
     """
     rows = X.chunks[0]
     align = _align_rows(est)
-    aligned = all(r % align == 0 for r in rows[:-1])
+    # an empty chunk (left by boolean indexing, say) is not kept: rows are re-blocked
+    aligned = all(r % align == 0 for r in rows[:-1]) and all(r > 0 for r in rows)
     small = max(rows) * _row_nbytes(est, criterion) <= 8 * _BLOCK_BYTES
     if get_config()["block_rows"] == "auto" and aligned and small:
         return rows

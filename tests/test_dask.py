@@ -135,3 +135,18 @@ def test_grid_search_on_dask_backend(client):
 
 def test_pools_module_has_no_eager_dask():
     assert pools._pool_kind(da.zeros((4, 2), chunks=2)) == "dask"
+
+
+def test_empty_chunks_are_reblocked(client, reg):
+    """Boolean indexing can leave 0-row chunks, even first: the pool re-blocks them."""
+    r, Xr, yr = reg
+    keep = Xr[:, 0] > 1.0
+    n = int(keep.sum())
+    sub = da.from_array(Xr[keep], chunks=((0, n), (4,)))
+    assert sub.chunks[0][0] == 0  # what the default block_rows="auto" used to keep
+    want = r.query(Xr[keep], n_queries=4)
+    np.testing.assert_array_equal(r.query(sub, n_queries=4), want)
+    got = copy.deepcopy(r).active_adapt(sub, yr[keep], n_queries=3)
+    ref = copy.deepcopy(r).active_adapt(Xr[keep], yr[keep], n_queries=3)
+    np.testing.assert_array_equal(got.queried_indices_, ref.queried_indices_)
+    np.testing.assert_allclose(got.weights_, ref.weights_)
