@@ -47,17 +47,20 @@ def reference_log_evidence(
     return np.array(out)
 
 
+def _random_losses(rng, loss: str, K: int, n: int) -> np.ndarray:
+    """(K, n) losses of members of different quality: flips at 0-1 loss, else noise."""
+    if loss == "zero_one":
+        return (rng.random((K, n)) < rng.uniform(0.05, 0.6, size=(K, 1))).astype(float)
+    y = rng.normal(size=n)
+    F = y + rng.normal(scale=rng.uniform(0.2, 2.0, size=(K, 1)), size=(K, n))
+    return (F - y) ** 2 if loss == "squared" else np.abs(F - y)
+
+
 @pytest.mark.parametrize("loss", ["squared", "absolute", "zero_one"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_matches_numpy_reference(loss, seed):
     rng = np.random.default_rng(seed)
-    K, n = 7, 15
-    if loss == "zero_one":
-        L = (rng.random((K, n)) < rng.uniform(0.05, 0.6, size=(K, 1))).astype(float)
-    else:
-        y = rng.normal(size=n)
-        F = y + rng.normal(scale=rng.uniform(0.2, 2.0, size=(K, 1)), size=(K, n))
-        L = (F - y) ** 2 if loss == "squared" else np.abs(F - y)
+    L = _random_losses(rng, loss, K=7, n=15)
     T, log_ev = evidence_temperature(L, loss, grid=GRID)
     ref = reference_log_evidence(L, loss, GRID)
     # equal up to one constant per loss (the normalizers' constants are dropped)
@@ -300,13 +303,8 @@ def test_classifier_evidence_uses_its_number_of_classes():
 def test_log_prior_matches_numpy_reference(loss):
     """A non-uniform prior enters the evidence as log sum_k prior_k prod_i p(y_i | k)."""
     rng = np.random.default_rng(5)
-    K, n = 5, 12
-    if loss == "zero_one":
-        L = (rng.random((K, n)) < rng.uniform(0.05, 0.6, size=(K, 1))).astype(float)
-    else:
-        y = rng.normal(size=n)
-        F = y + rng.normal(scale=rng.uniform(0.2, 2.0, size=(K, 1)), size=(K, n))
-        L = (F - y) ** 2 if loss == "squared" else np.abs(F - y)
+    K = 5
+    L = _random_losses(rng, loss, K=K, n=12)
     log_prior = np.log(rng.dirichlet(np.full(K, 0.3)))
     _, log_ev = evidence_temperature(L, loss, grid=GRID, log_prior=log_prior)
     ref = reference_log_evidence(L, loss, GRID, log_prior=log_prior)
