@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -17,3 +18,51 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n_threads)
+
+
+#: Small, fast ensembles for the temperature tests (auto and evidence).
+TEMPERATURE_FAST = dict(
+    n_members=8,
+    hidden_layer_sizes=(16,),
+    max_epochs=4,
+    batch_size=32,
+    lr=1e-2,
+    prior_scale=3.0,
+    random_state=0,
+)
+
+
+def _fit_on_one_thread(est, X, y):
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return est.fit(X, y)
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+@pytest.fixture(scope="session")
+def temperature_regressor():
+    """A small regressor fitted on 120 rows, and 80 further rows ``(X, y)`` to adapt on.
+
+    Tests deep-copy the estimator before adapting it.
+    """
+    from skhyre import HyReRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=200)
+    est = _fit_on_one_thread(HyReRegressor(**TEMPERATURE_FAST), X[:120], y[:120])
+    return est, X[120:], y[120:]
+
+
+@pytest.fixture(scope="session")
+def temperature_classifier():
+    """A small classifier of string labels fitted on 120 rows, and 80 further rows."""
+    from skhyre import HyReClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3))
+    y = np.where(X[:, 0] + 0.3 * X[:, 2] > 0, "yes", "no")
+    est = _fit_on_one_thread(HyReClassifier(**TEMPERATURE_FAST), X[:120], y[:120])
+    return est, X[120:], y[120:]

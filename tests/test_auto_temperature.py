@@ -14,12 +14,10 @@ import copy
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from skhyre import HyReClassifier, HyReRegressor
 from skhyre.reweighting import (
     DEFAULT_TEMPERATURE_GRID,
     EVIDENCE_TEMPERATURE_GRID,
@@ -244,17 +242,11 @@ def test_bad_input():
 
 
 # ---------------------------------------------------------------- estimators
-FAST = dict(n_members=8, hidden_layer_sizes=(16,), max_epochs=4, batch_size=32, lr=1e-2,
-            prior_scale=3.0, random_state=0)
-
-
 @pytest.fixture(scope="module")
-def regressor():
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(200, 3))
-    y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=200)
-    return HyReRegressor(**FAST).fit(X[:120], y[:120]), X[120:], 1.3 * y[120:]
+def regressor(temperature_regressor):
+    """The shared small regressor, adapted on a target stretched by 1.3 (a shift)."""
+    est, X, y = temperature_regressor
+    return est, X, 1.3 * y
 
 
 @pytest.mark.parametrize("loss", ["squared", "absolute"])
@@ -290,14 +282,12 @@ def test_one_example_still_falls_back_to_uniform(regressor):
     np.testing.assert_allclose(est.weights_, 1 / 8)
 
 
-def test_classifier_auto_is_the_plain_search():
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(200, 3))
-    y = np.where(X[:, 0] + 0.3 * X[:, 2] > 0, "yes", "no")
-    est = HyReClassifier(**FAST).fit(X[:120], y[:120])
-    est.set_params(temperature="auto").adapt(X[120:150], y[120:150])
-    P = est.predict_members(X[120:150]).astype(np.float64)
-    yi = np.searchsorted(est.classes_, y[120:150])
+def test_classifier_auto_is_the_plain_search(temperature_classifier):
+    est, Xp, yp = copy.deepcopy(temperature_classifier)
+    X, y = Xp[:30], yp[:30]
+    est.set_params(temperature="auto").adapt(X, y)
+    P = est.predict_members(X).astype(np.float64)
+    yi = np.searchsorted(est.classes_, y)
     wrong = (P.argmax(axis=2) != yi).astype(float)
 
     def mixture_loss(W):

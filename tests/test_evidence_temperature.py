@@ -13,13 +13,12 @@ import copy
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose
 
-from skhyre import HyReClassifier, HyReRegressor
+from skhyre import HyReRegressor
 from skhyre.reweighting import EVIDENCE_TEMPERATURE_GRID, evidence_temperature
 
 GRID = np.logspace(-3, 3, 49)
@@ -155,30 +154,9 @@ def test_bad_input(kwargs, match):
 
 
 # ---------------------------------------------------------------- estimators
-FAST = dict(n_members=8, hidden_layer_sizes=(16,), max_epochs=4, batch_size=32, lr=1e-2,
-            prior_scale=3.0, random_state=0)
-
-
-@pytest.fixture(scope="module")
-def regressor():
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(200, 3))
-    y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=200)
-    return HyReRegressor(**FAST).fit(X[:120], y[:120]), X[120:], y[120:]
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(200, 3))
-    y = np.where(X[:, 0] + 0.3 * X[:, 2] > 0, "yes", "no")
-    return HyReClassifier(**FAST).fit(X[:120], y[:120]), X[120:], y[120:]
-
-
 @pytest.mark.parametrize("loss", ["squared", "absolute"])
-def test_regressor_weights_at_the_evidence_temperature(regressor, loss):
-    est, Xp, yp = copy.deepcopy(regressor)
+def test_regressor_weights_at_the_evidence_temperature(temperature_regressor, loss):
+    est, Xp, yp = copy.deepcopy(temperature_regressor)
     est.set_params(temperature="evidence", adapt_loss=loss).adapt(Xp[:20], yp[:20])
     F = est.predict_members(Xp[:20]).astype(np.float64)
     r = (F - yp[:20]) / est.y_scale_
@@ -191,8 +169,8 @@ def test_regressor_weights_at_the_evidence_temperature(regressor, loss):
 
 
 @pytest.mark.parametrize("loss, expected", [("zero_one", None), ("log_loss", 1.0)])
-def test_classifier_evidence(classifier, loss, expected):
-    est, Xp, yp = copy.deepcopy(classifier)
+def test_classifier_evidence(temperature_classifier, loss, expected):
+    est, Xp, yp = copy.deepcopy(temperature_classifier)
     est.set_params(temperature="evidence", adapt_loss=loss).adapt(Xp[:20], yp[:20])
     if expected is not None:
         assert est.temperature_ == expected
@@ -202,8 +180,8 @@ def test_classifier_evidence(classifier, loss, expected):
         assert est.temperature_ == evidence_temperature(wrong, "zero_one")[0]
 
 
-def test_evidence_history_and_active_loop(regressor):
-    est, Xp, yp = copy.deepcopy(regressor)
+def test_evidence_history_and_active_loop(temperature_regressor):
+    est, Xp, yp = copy.deepcopy(temperature_regressor)
     est.set_params(temperature="evidence")
     est.adapt(Xp[:6], yp[:6]).partial_adapt(Xp[6:15], yp[6:15])
     ref = copy.deepcopy(est).adapt(Xp[:15], yp[:15])
@@ -217,14 +195,14 @@ def test_evidence_history_and_active_loop(regressor):
     assert_allclose(est.weights_, again.weights_, rtol=1e-6, atol=1e-12)
 
 
-def test_evidence_rejects_losses_without_a_noise_model(regressor, classifier):
-    est, Xp, yp = copy.deepcopy(classifier)
+def test_evidence_rejects_losses_without_a_noise_model(temperature_regressor, temperature_classifier):
+    est, Xp, yp = copy.deepcopy(temperature_classifier)
     est.set_params(temperature="evidence", adapt_loss="brier")
     before = est.weights_.copy()
     with pytest.raises(ValueError, match="noise model"):
         est.adapt(Xp[:5], yp[:5])
     assert_allclose(est.weights_, before)  # nothing changed
-    reg, Xp, yp = copy.deepcopy(regressor)
+    reg, Xp, yp = copy.deepcopy(temperature_regressor)
     reg.set_params(temperature="evidence", adapt_loss=lambda F, y: (F - y) ** 2)
     with pytest.raises(ValueError, match="a callable"):
         reg.adapt(Xp[:5], yp[:5])
@@ -240,7 +218,7 @@ def test_fit_rejects_evidence_with_a_loss_without_noise_model():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
     with pytest.raises(ValueError, match="noise model"):
-        HyReRegressor(**FAST, temperature="evidence", adapt_loss="gaussian_nll").fit(X, y)
+        HyReRegressor(n_members=2, max_epochs=1, temperature="evidence", adapt_loss="gaussian_nll").fit(X, y)
     with pytest.raises(ValueError, match="noise model"):
         HyReRewardModel(n_members=2, max_epochs=1, temperature="evidence",
                         adapt_loss="brier").fit(np.hstack([X, X]), (y > 0).astype(int))
@@ -254,8 +232,8 @@ def test_fit_rejects_evidence_with_a_loss_without_noise_model():
     assert hyre.temperature_ == pytest.approx(evidence_temperature(L, "squared")[0])
 
 
-def test_streamed_active_loop_matches_in_memory(regressor):
-    est, Xp, yp = regressor
+def test_streamed_active_loop_matches_in_memory(temperature_regressor):
+    est, Xp, yp = temperature_regressor
     est = copy.deepcopy(est).set_params(temperature="evidence")
     streamed = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=6, pool_memory_budget=0)
     cached = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=6)
