@@ -150,6 +150,22 @@ def _num_samples_or_none(X) -> int | None:
     return len(X) if hasattr(X, "__len__") else None
 
 
+
+def _nonfinite_rows(M: np.ndarray, w) -> np.ndarray | None:
+    """Pool rows on which a member of nonzero weight predicts NaN or inf; ``None`` if none.
+
+    One reduction over ``M`` when every prediction is finite (the usual case);
+    otherwise a row mask from the weighted members' views (no copy of ``M``).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(M)):
+            return None
+    n = M.shape[1]
+    bad = np.zeros(n, dtype=bool)
+    for k in np.flatnonzero(np.asarray(w) > 0):
+        bad |= ~np.isfinite(M[k].reshape(n, -1)).all(axis=1)
+    return bad if bad.any() else None
+
 class AdaptationMixin:
     """Adaptation, queries and weighted combination over cached member predictions."""
 
@@ -450,6 +466,8 @@ class AdaptationMixin:
         return criterion
 
     def _scores(self, M: np.ndarray, w: np.ndarray, criterion: str, Hm, rng) -> np.ndarray:
+        """Acquisition scores of the pool rows: NaN (ranked last) on rows where a member
+        of nonzero weight predicts NaN or inf."""
         if criterion == "random":
             return acquisition.random(M.shape[1], rng)
         if criterion == "variance":
@@ -532,12 +550,12 @@ class AdaptationMixin:
         answer would be arbitrary); otherwise those rows are picked last and
         a :class:`~skhyre.reweighting.NaNMemberWarning` says how many.
         """
-        n = M.shape[1]
-        bad = np.zeros(n, dtype=bool)
-        for k in np.flatnonzero(np.asarray(self.weights_) > 0):  # views: no copy of M
-            bad |= ~np.isfinite(M[k].reshape(n, -1)).all(axis=1)
-        bad &= ~mask
-        n_bad, n_cand = int(bad.sum()), int((~mask).sum())
+        bad = _nonfinite_rows(M, self.weights_)
+        if bad is not None:
+            self._warn_pool_nan(int((bad & ~mask).sum()), int((~mask).sum()), who)
+
+    def _warn_pool_nan(self, n_bad: int, n_cand: int, who: str) -> None:
+        """Refuse (``query``, every candidate bad) or warn about ``n_bad`` NaN-scored rows."""
         if n_bad == 0:
             return
         if n_bad == n_cand and who == "query":
@@ -546,7 +564,7 @@ class AdaptationMixin:
             f"Members with nonzero weight predict NaN or inf on {n_bad} of {n_cand} candidate pool "
             f"row(s); those rows score NaN and {who} picks them last.",
             NaNMemberWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     def active_adapt(

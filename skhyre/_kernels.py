@@ -605,20 +605,33 @@ def mixture(P, w):
 
 @_jit
 def _mixture_scores_block(P, w, nz, Hm, with_bald, i0, i1, out):
-    """Entropy (or BALD when ``with_bald``) of the weighted mixture for rows i0..i1."""
+    """Entropy (or BALD when ``with_bald``) of the weighted mixture for rows i0..i1.
+
+    A row whose mixture is not finite (a weighted member predicts NaN or inf
+    there) scores NaN: ``x log x`` alone would read NaN as 0.
+    """
     C = P.shape[2]
-    m = (i1 - i0) * C
+    rows = i1 - i0
+    m = rows * C
     acc = np.empty(m, dtype=np.float64)
     ib = np.empty(m, dtype=np.int64)
     kb = np.empty(m, dtype=np.float64)
     _mix_rows(P, w, nz, i0, i1, acc)
+    bad = np.zeros(rows, dtype=np.float64)  # 0, or NaN where the row is not finite
+    for j in range(rows):
+        z = 0.0
+        for c in range(C):
+            z += acc[j * C + c] * 0.0  # NaN * 0 and inf * 0 are NaN
+        bad[j] = z
     _xlogx_inplace(acc, ib, kb)
     _neg_row_sums(acc, C, out, i0)
     if with_bald:
-        e = np.empty(i1 - i0, dtype=np.float64)
+        e = np.empty(rows, dtype=np.float64)
         _mix_rows(Hm, w, nz, i0, i1, e)
-        for j in range(i1 - i0):
+        for j in range(rows):
             out[i0 + j] = max(out[i0 + j] - e[j], 0.0)
+    for j in range(rows):
+        out[i0 + j] += bad[j]
 
 
 @_jit
@@ -652,7 +665,10 @@ _NO_HM = np.zeros((1, 1), dtype=np.float64)
 
 
 def entropy_scores(P, w):
-    """Entropy of the weighted mixture, ``H[sum_k w_k p_k(x)]``, ``(n,)``."""
+    """Entropy of the weighted mixture, ``H[sum_k w_k p_k(x)]``, ``(n,)``.
+
+    NaN where a member of nonzero weight predicts NaN or inf (as in :func:`bald_scores`).
+    """
     return _mixture_scores(P, w, _NO_HM, False)
 
 
@@ -826,10 +842,12 @@ def _refresh_block(P, Hm, with_bald, s, coef, members, full, i0, i1, M, Hbar, sc
     ``full``: ``M = sum_{k in members} coef_k P_k`` (a re-sum from scratch);
     otherwise ``M = s * M + sum_{k in members} coef_k P_k`` (incremental).
     ``Hbar`` (BALD) likewise with the member entropies ``Hm``. Then
-    ``scores`` = entropy of ``M`` (minus ``Hbar``, clamped at 0, for BALD).
+    ``scores`` = entropy of ``M`` (minus ``Hbar``, clamped at 0, for BALD);
+    NaN where ``M`` is not finite, as in :func:`_mixture_scores_block`.
     """
     C = P.shape[2]
-    m = (i1 - i0) * C
+    rows = i1 - i0
+    m = rows * C
     Mb = M[i0 * C : i1 * C]
     acc = np.empty(m, dtype=np.float64)
     _mix_rows(P, coef, members, i0, i1, acc)
@@ -841,17 +859,25 @@ def _refresh_block(P, Hm, with_bald, s, coef, members, full, i0, i1, M, Hbar, sc
             Mb[j] = s * Mb[j] + acc[j]
     for j in range(m):
         acc[j] = Mb[j]
+    bad = np.zeros(rows, dtype=np.float64)  # 0, or NaN where the row is not finite
+    for j in range(rows):
+        z = 0.0
+        for c in range(C):
+            z += acc[j * C + c] * 0.0
+        bad[j] = z
     ib = np.empty(m, dtype=np.int64)
     kb = np.empty(m, dtype=np.float64)
     _xlogx_inplace(acc, ib, kb)
     _neg_row_sums(acc, C, scores, i0)
     if with_bald:
-        e = np.empty(i1 - i0, dtype=np.float64)
+        e = np.empty(rows, dtype=np.float64)
         _mix_rows(Hm, coef, members, i0, i1, e)
-        for j in range(i1 - i0):
+        for j in range(rows):
             h = e[j] if full else s * Hbar[i0 + j] + e[j]
             Hbar[i0 + j] = h
             scores[i0 + j] = max(scores[i0 + j] - h, 0.0)
+    for j in range(rows):
+        scores[i0 + j] += bad[j]
 
 
 @_jit

@@ -177,6 +177,9 @@ def entropy(P, w, *, check_input: bool = True) -> np.ndarray:
     Returns
     -------
     ndarray of shape (n,)
+        NaN (never chosen before a finite score by :func:`select_top`) for an
+        example where a member of nonzero weight gives NaN or inf, which
+        ``check_input=False`` lets through.
 
     Examples
     --------
@@ -211,6 +214,7 @@ def bald(P, w, *, member_entropies=None, check_input: bool = True) -> np.ndarray
     Returns
     -------
     ndarray of shape (n,)
+        NaN where a member of nonzero weight gives NaN or inf, as in :func:`entropy`.
 
     Examples
     --------

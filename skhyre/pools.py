@@ -438,29 +438,17 @@ ALL_NAN_POOL = (
     "with NaN adaptation losses get weight 0) or fix those members."
 )
 
-# A pool-level fact that an estimator's ``_member_matrix`` may record as a side
-# effect, when whether its compiled loop applies depends on the pool; streamed,
-# it is OR-ed over the blocks. No built-in estimator records one now: the reward
-# model did for pairs where some members tie, until the compiled 0-1 loss
-# charged a tie 1/2 as its exact loop does.
-_POOL_FLAG = "_partial_ties"
 
+def _nan_rows(plans: list, scores_list: list, mask: np.ndarray, offset: int) -> np.ndarray:
+    """Global indices of the block's selectable rows that the first plan scored NaN.
 
-def _members(est, Xb):
-    """(member matrix of one block, the estimator's pool flag after computing it)."""
-    M = est._member_matrix(Xb)
-    return M, est.__dict__.get(_POOL_FLAG)
-
-
-def _merge_flag(flag, new):
-    if new is None:
-        return flag
-    return bool(new) if flag is None else flag or bool(new)
-
-
-def _set_flag(est, flag) -> None:
-    if flag is not None:
-        setattr(est, _POOL_FLAG, flag)
+    Only a ``"fresh"`` plan (``query``'s scoring) marks such rows: a weighted
+    member predicts NaN or inf there. The caller counts them over the pass
+    (after resolving the exclusion) to refuse or warn as the in-memory path does.
+    """
+    if plans[0][0] != "fresh":
+        return np.empty(0, dtype=np.int64)
+    return (np.flatnonzero(np.isnan(scores_list[0]) & ~mask) + offset).astype(np.int64)
 
 
 def _score_block(est, M: np.ndarray, plans: list) -> list[np.ndarray]:
@@ -622,7 +610,9 @@ def _local_pass(
 ):
     """One pass over a local pool.
 
-    Returns ``(n_rows, [top-k per plan], cached member blocks or None, flag)``.
+    Returns ``(n_rows, [top-k per plan], cached member blocks or None, NaN rows)``:
+    the last are the global indices of the rows the first plan scored NaN (see
+    :func:`_nan_rows`), before any negative ``exclude`` index is resolved.
     ``plans=[("random",)]`` draws the scores from ``rng`` block by block (the
     same stream as one draw over the whole pool) and runs the members only
     for the surviving candidates' columns, or for the cache.
@@ -631,21 +621,16 @@ def _local_pass(
     cache: list | None = [] if cache_budget is not None else None
     cached = 0
     n = 0
-    flag = None
-    complete = True  # every block's members computed (the flag covers the pool)
+    nan_rows = []
     for offset, rows, Xb in pool.blocks(block_rows):
         M = None
         if plans[0][0] == "random":
             _check_width(est, Xb)
             scores_list = [rng.random_sample(rows)]
             if cache is not None:
-                M, f = _members(est, Xb)
-                flag = _merge_flag(flag, f)
-            else:
-                complete = False
+                M = est._member_matrix(Xb)
         else:
-            M, f = _members(est, Xb)
-            flag = _merge_flag(flag, f)
+            M = est._member_matrix(Xb)
             scores_list = _score_block(est, M, plans)
         if cache is not None:
             cached += _cache_nbytes(M, criterion)
@@ -656,6 +641,7 @@ def _local_pass(
                 if on_overflow is not None:
                     on_overflow()
         mask = exclusion.block(offset, rows)
+        nan_rows.append(_nan_rows(plans, scores_list, mask, offset))
 
         def fetch(positions, idx, M=M, Xb=Xb, offset=offset):
             if M is None:
@@ -668,9 +654,7 @@ def _local_pass(
         n = offset + rows
     if n == 0:
         raise ValueError("The pool is empty: it yielded no rows.")
-    flag = flag if complete else None
-    _set_flag(est, flag)  # as the in-memory path leaves it: from the whole pool
-    return n, tops, cache, flag
+    return n, tops, cache, np.concatenate(nan_rows)
 
 
 # --------------------------------------------------------------------------
@@ -721,25 +705,26 @@ def _one(obj) -> np.ndarray:
 
 
 def _dask_top_block(Xb, mask_b, shipped, plans, ks, want_cols, taken, base, block_info=None):
-    """Worker task: each plan's top-k of the block (keys, indices, member columns), flag."""
+    """Worker task: each plan's top-k of the block (keys, indices, member columns), NaN rows."""
     est = _unship(shipped)
     offset = base + block_info[0]["array-location"][0][0]
-    M, flag = _members(est, Xb)
+    M = est._member_matrix(Xb)
     rows = M.shape[1]
     mask = np.zeros(rows, dtype=bool) if mask_b is None else np.asarray(mask_b)[:, 0].copy()
     local = taken[(taken >= offset) & (taken < offset + rows)] - offset
     mask[local] = True
     out = []
-    for scores, k in zip(_score_block(est, M, plans), ks):
+    scores_list = _score_block(est, M, plans)
+    for scores, k in zip(scores_list, ks):
         keys, idx = _block_top(scores, mask, offset, k)
         cols = [M[:, [int(i) - offset]] for i in idx] if want_cols else None
         out.append((keys, idx, cols))
-    return _one((out, flag))
+    return _one((out, _nan_rows(plans, scores_list, mask, offset)))
 
 
 def _dask_members_block(Xb, shipped, block_info=None):
-    """Worker task: the block's member matrix and flag."""
-    return _one(_members(_unship(shipped), Xb))
+    """Worker task: the block's member matrix."""
+    return _one(_unship(shipped)._member_matrix(Xb))
 
 
 def _distributed_client():
@@ -829,7 +814,7 @@ class _DaskPool:
         )
 
     def top(self, plans, ks, want_cols=False, taken=()):
-        """([top-k per plan], flag) of one distributed pass."""
+        """([top-k per plan], NaN rows as in :func:`_local_pass`) of one distributed pass."""
         taken = np.asarray(taken, dtype=np.int64)
         args = (self.shipped, plans, ks, want_cols, taken, 0)
         if self.mask_d is None:
@@ -837,30 +822,25 @@ class _DaskPool:
         else:
             out = self._map(_dask_top_block, self.mask_d, *args)
         tops = [_TopK(k) for k in ks]
-        flag = None
-        for per_plan, f in out.compute():
-            flag = _merge_flag(flag, f)
+        nan_rows = []
+        for per_plan, bad in out.compute():
+            nan_rows.append(bad)
             for top, (keys, idx, cols) in zip(tops, per_plan):
                 fetch = (lambda pos, cols=cols: [cols[p] for p in pos]) if want_cols else None
                 top.push(keys, idx, fetch)
-        _set_flag(self.est, flag)
-        return tops, flag
+        return tops, np.concatenate(nan_rows)
 
     def members(self):
-        """(the whole pool's member matrix, gathered on the client; flag)."""
+        """The whole pool's member matrix, gathered on the client."""
         blocks = self._map(_dask_members_block, self.shipped).compute()
-        flag = None
-        for _, f in blocks:
-            flag = _merge_flag(flag, f)
-        _set_flag(self.est, flag)
-        return np.concatenate([M for M, _ in blocks], axis=1), flag
+        return np.concatenate(list(blocks), axis=1)
 
     def column(self, i: int):
         """Member column of pool row ``i``, computed from its whole block."""
         starts = np.cumsum((0, *self.sizes))
         b = int(np.searchsorted(starts, i, side="right")) - 1
         sub = self.X[int(starts[b]) : int(starts[b + 1])]
-        ((M, _),) = self._map(_dask_members_block, self.shipped, X=sub).compute()
+        (M,) = self._map(_dask_members_block, self.shipped, X=sub).compute()
         return M[:, [i - int(starts[b])]]
 
     def random_top(self, rng, k, mask):
@@ -894,12 +874,13 @@ def _query(est, X_pool, n_queries, criterion, exclude, random_state, pool_memory
         if criterion == "random":
             return pool.random_top(est._query_rng(random_state), n_queries, mask).idx
         pool.set_exclusion(mask)
-        (top,), _ = pool.top([plan], [n_queries])
+        (top,), bad = pool.top([plan], [n_queries])
+        est._warn_pool_nan(bad.size, int((~mask).sum()), "query")
         idx, _ = top.best(None, n_queries, refuse_nan=True)
         return idx
     pool = _Pool(X_pool, _pool_kind(X_pool))
     exclusion = _LazyExclusion(exclude, pool.n_rows)
-    n, (top,), _, _ = _local_pass(
+    n, (top,), _, bad = _local_pass(
         est,
         pool,
         [plan],
@@ -910,6 +891,7 @@ def _query(est, X_pool, n_queries, criterion, exclude, random_state, pool_memory
     )
     mask = acquisition._check_exclude(exclude, n)
     acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
+    est._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "query")
     idx, _ = top.best(mask, n_queries, refuse_nan=criterion != "random")
     return np.asarray(idx, dtype=np.int64)
 
@@ -1020,8 +1002,8 @@ def _active_adapt(
     y_all = None if callable(oracle) else est._encode_adapt_y(oracle)
     rng = est._query_rng(random_state)
     # The compiled loop (array oracle, fixed temperature, a kernel loss) or
-    # the Python loop; whether the estimator has a kernel loss may depend on
-    # the pool (see _POOL_FLAG), so the first pass scores for both.
+    # the Python loop; the first pass scores for both (the loop's scoring also
+    # finds the rows a weighted member predicts NaN on, which are counted).
     compiled_possible = (
         y_all is not None and not isinstance(est.temperature, str) and criterion != "random"
     )
@@ -1040,12 +1022,13 @@ def _active_adapt(
         acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
         _check_oracle_rows(y_all, n)
         if n * _row_nbytes(est, criterion) <= budget:  # gather the matrix once
-            M, _ = pool.members()
+            M = pool.members()
             return est._active_adapt_matrix(M, oracle, n_queries, criterion, exclude, random_state)
         pool.set_exclusion(mask)
         tops = None
         if criterion != "random":
-            tops, _ = pool.top(plans0, [1] * len(plans0), want_cols=True)
+            tops, bad = pool.top(plans0, [1] * len(plans0), want_cols=True)
+            est._warn_pool_nan(bad.size, int((~mask).sum()), "active_adapt")
 
         def pass_pick(plan, taken_mask, taken):
             if plan[0] == "random":
@@ -1067,7 +1050,7 @@ def _active_adapt(
 
         exclusion = _LazyExclusion(exclude, pool.n_rows)
         state = rng.get_state()
-        n, tops, cache, _ = _local_pass(
+        n, tops, cache, bad = _local_pass(
             est,
             pool,
             plans0,
@@ -1090,6 +1073,7 @@ def _active_adapt(
             return est._active_adapt_matrix(M, oracle, n_queries, criterion, exclude, random_state)
         if n_queries > 1 and not pool.reiterable:
             raise _one_shot_error(n_queries, budget)
+        est._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "active_adapt")
 
         def pass_pick(plan, taken_mask, taken):
             n_again, (top,), _, _ = _local_pass(

@@ -74,6 +74,33 @@ def test_entropy_bald_variance_match_numpy(dtype):
     )
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_rows_a_weighted_member_breaks_score_nan(bad):
+    """A NaN or inf prediction of a member of nonzero weight makes its row's entropy
+    and BALD NaN (ranked last), not the 0 that ``x log x`` alone would give; a member
+    of weight 0 changes nothing, and the compiled sequential loop picks such rows last."""
+    rng = np.random.default_rng(3)
+    P = make_proba(rng, 4, 30, 3)
+    w = np.array([0.3, 0.3, 0.4, 0.0])
+    P[1, [2, 7]] = bad  # weighted member: rows 2 and 7 break
+    P[3, 11] = np.nan  # weight 0: row 11 is still scored
+    ok = np.ones(30, dtype=bool)
+    ok[[2, 7]] = False
+    Hm = ref_entropy(np.where(np.isfinite(P), P, 0.5))
+    for crit, got in [
+        ("entropy", acq.entropy(P, w, check_input=False)),
+        ("bald", acq.bald(P, w, member_entropies=Hm, check_input=False)),
+    ]:
+        assert np.isnan(got[~ok]).all()
+        P_ok = P[:3][:, ok]
+        np.testing.assert_allclose(got[ok], ref_scores(P_ok, w[:3], crit), rtol=1e-10, atol=1e-12)
+    y = rng.integers(0, 3, 30)
+    idx, _ = acq.select_sequential(
+        P[:3], y, 28, criterion="entropy", loss="brier", check_input=False
+    )
+    assert set(idx) == set(np.flatnonzero(ok))  # the broken rows are left to the end
+
+
 def test_scores_accept_lists_and_ints():
     P = [[[1, 0], [0, 1]], [[0, 1], [0, 1]]]  # integer probabilities
     np.testing.assert_allclose(acq.bald(P, [0.5, 0.5]), [np.log(2), 0.0])

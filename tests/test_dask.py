@@ -150,3 +150,57 @@ def test_empty_chunks_are_reblocked(client, reg):
     ref = copy.deepcopy(r).active_adapt(Xr[keep], yr[keep], n_queries=3)
     np.testing.assert_array_equal(got.queried_indices_, ref.queried_indices_)
     np.testing.assert_allclose(got.weights_, ref.weights_)
+
+
+def test_nan_rows_are_named_as_in_memory(client):
+    """A member predicting NaN on some rows: same picks, warning and refusal on workers."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.ensemble import RandomForestClassifier
+
+    from skhyre import HyReEnsemble
+    from skhyre.reweighting import NaNMemberWarning
+
+    class NaNOnSomeRows(ClassifierMixin, BaseEstimator):  # local: shipped by value
+        def __init__(self, threshold=1.0):
+            self.threshold = threshold
+
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            self.n_features_in_ = X.shape[1]
+            return self
+
+        def predict_proba(self, X):
+            P = np.full((X.shape[0], self.classes_.size), 1.0 / self.classes_.size)
+            P[np.asarray(X)[:, 0] > self.threshold] = np.nan
+            return P
+
+        def predict(self, X):
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] > 0).astype(int)
+    Xp = rng.normal(size=(1000, 3))
+    yp = (Xp[:, 0] > 0).astype(int)
+    n_bad = int((Xp[:, 0] > 1.0).sum())
+
+    def make(threshold):
+        forest = RandomForestClassifier(n_estimators=6, max_depth=3, random_state=0)
+        return HyReEnsemble([("forest", forest), ("nan", NaNOnSomeRows(threshold))]).fit(X, y)
+
+    est = make(1.0)
+    pool = da.from_array(Xp, chunks=(256, 3))
+    match = f"on {n_bad} of 1000 candidate"
+    with pytest.warns(NaNMemberWarning, match=match):
+        want = est.query(Xp, n_queries=5)
+    with config_context(memory_budget=0), pytest.warns(NaNMemberWarning, match=match):
+        np.testing.assert_array_equal(est.query(pool, n_queries=5), want)
+    with pytest.warns(NaNMemberWarning, match=match):
+        ref = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=3)
+    with config_context(memory_budget=0), pytest.warns(NaNMemberWarning, match=match):
+        got = copy.deepcopy(est).active_adapt(pool, yp, n_queries=3)
+    np.testing.assert_array_equal(got.queried_indices_, ref.queried_indices_)
+    np.testing.assert_array_equal(got.weights_, ref.weights_)
+    with config_context(memory_budget=0):
+        with pytest.raises(ValueError, match="predict NaN or inf on every candidate"):
+            make(-np.inf).query(pool, n_queries=2)

@@ -18,11 +18,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from skhyre import HyReClassifier, HyReEnsemble, HyReRegressor, pools
 from skhyre.acquisition import select_top
 from skhyre.pools import config_context, get_config, set_config
+from skhyre.reweighting import NaNMemberWarning
 
 torch.set_num_threads(1)
 
@@ -403,45 +405,86 @@ def test_dask_is_imported_lazily():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-class _FlaggedEnsemble(HyReEnsemble):
-    """Like HyReRewardModel: ``_member_matrix`` records a pool-level fact that decides
-    whether the compiled loop applies (here: some row has x0 > 2.5)."""
+class _NaNOnSomeRows(ClassifierMixin, BaseEstimator):
+    """A broken member: uniform probabilities, NaN on rows with ``x0 > threshold``."""
 
-    def _member_matrix(self, X):
-        M = super()._member_matrix(X)
-        self._partial_ties = bool((np.asarray(X)[:, 0] > 2.5).any())
-        return M
+    def __init__(self, threshold=1.0):
+        self.threshold = threshold
 
-    def _compiled_loss(self, loss_name):
-        return None if getattr(self, "_partial_ties", True) else super()._compiled_loss(loss_name)
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def predict_proba(self, X):
+        X = np.asarray(X)
+        P = np.full((X.shape[0], self.classes_.size), 1.0 / self.classes_.size)
+        P[X[:, 0] > self.threshold] = np.nan
+        return P
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
-def test_pool_level_flag_is_decided_on_the_whole_pool(forest_clf, monkeypatch):
-    base, Xp, yp = forest_clf
-    est = _FlaggedEnsemble(base.estimators).fit(*_train_set())
-    for flagged in (True, False):
-        pool = Xp.copy()
-        pool[:, 0] = np.clip(pool[:, 0], -2.4, 2.4)
-        if flagged:
-            pool[3, 0] = 3.0  # in the first block only
-        loops = []
-        original = type(est)._sequential_loop
+def _with_nan_member(threshold):
+    forests = [
+        (f"forest{s}", RandomForestClassifier(n_estimators=6, max_depth=3, random_state=s))
+        for s in range(2)
+    ]
+    return HyReEnsemble([*forests, ("nan", _NaNOnSomeRows(threshold))]).fit(*_train_set())
 
-        def spy(self, *args, loops=loops, original=original, **kw):
-            loops.append(1)
-            return original(self, *args, **kw)
 
-        monkeypatch.setattr(type(est), "_sequential_loop", spy)
-        a = copy.deepcopy(est).active_adapt(pool, yp, n_queries=4, random_state=0)
-        n_in_memory = len(loops)
-        b = copy.deepcopy(est)
-        with config_context(memory_budget=0, block_rows=50):
-            b.active_adapt(_chunks(pool, [64]), yp, n_queries=4, random_state=0)
-        assert n_in_memory == (1 if flagged else 0)
-        assert len(loops) == 2 * n_in_memory  # the streamed run took the same path
-        assert b._partial_ties is flagged
-        _assert_same_state(_state(a), _state(b))
-        monkeypatch.undo()
+@pytest.mark.parametrize("criterion", ["entropy", "bald"])
+def test_streamed_pool_names_nan_rows_as_in_memory(forest_clf, criterion):
+    """Rows a weighted member predicts NaN on score NaN (ranked last) in both paths, the
+    warning counts the same candidates, and a pool of only such rows is refused."""
+    _, Xp, _ = forest_clf
+    est = _with_nan_member(1.0)
+    bad = Xp[:, 0] > 1.0
+    n = Xp.shape[0]
+    n_good = int((~bad).sum())
+    excl = np.flatnonzero(bad)[:10]
+    excl = np.append(excl[:-1], excl[-1] - n)  # one given as a negative index
+    pools_ = {
+        "memory": lambda: Xp,
+        "chunks": lambda: _chunks(Xp, [64]),
+        "callable": lambda: lambda: iter(_chunks(Xp, [64, 37])),  # size unknown up front
+    }
+    got = {}
+    for name, make in pools_.items():
+        with config_context(memory_budget=0 if name != "memory" else "1GiB", block_rows=50):
+            with pytest.warns(NaNMemberWarning, match=f"on {int(bad.sum())} of {n} candidate"):
+                top = est.query(make(), n_queries=n_good + 2, criterion=criterion)
+            with pytest.warns(NaNMemberWarning, match=f"on {int(bad.sum()) - 10} of {n - 10} "):
+                est.query(make(), n_queries=3, criterion=criterion, exclude=excl)
+        assert not bad[top[:n_good]].any()  # every good row before any NaN one
+        assert bad[top[n_good:]].all()
+        got[name] = top
+    np.testing.assert_array_equal(got["chunks"], got["memory"])
+    np.testing.assert_array_equal(got["callable"], got["memory"])
+    broken = _with_nan_member(-np.inf)  # NaN everywhere: any answer would be arbitrary
+    for name, make in pools_.items():
+        with config_context(memory_budget=0 if name != "memory" else "1GiB", block_rows=50):
+            with pytest.raises(ValueError, match="predict NaN or inf on every candidate"):
+                broken.query(make(), n_queries=2, criterion=criterion)
+
+
+@pytest.mark.parametrize("criterion", ["entropy", "bald"])
+def test_streamed_active_adapt_names_nan_rows_as_in_memory(forest_clf, criterion):
+    _, Xp, yp = forest_clf
+    est = _with_nan_member(1.0)
+    n_bad = int((Xp[:, 0] > 1.0).sum())
+    states = []
+    for budget, oracle in [("1GiB", yp), (0, yp), ("1GiB", yp.__getitem__), (0, yp.__getitem__)]:
+        e = copy.deepcopy(est)
+        with config_context(memory_budget=budget, block_rows=50):
+            with pytest.warns(
+                NaNMemberWarning, match=f"on {n_bad} of {Xp.shape[0]} .*active_adapt"
+            ):
+                e.active_adapt(_chunks(Xp, [64]), oracle, n_queries=4, criterion=criterion)
+        states.append(_state(e))
+    _assert_same_state(states[0], states[1])
+    _assert_same_state(states[2], states[3])
 
 
 def _train_set():
