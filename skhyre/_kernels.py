@@ -569,6 +569,28 @@ def member_entropies(P):
 
 
 @_jit
+def _nonfinite_row_flags(acc, C):
+    """Per row of the flat ``(rows * C)`` mixture ``acc``: 0, or NaN where it is not finite.
+
+    Empty when every value is finite (the usual case, found by one vectorised
+    pass: ``NaN * 0`` and ``inf * 0`` are NaN), so callers skip the row loop.
+    """
+    t = 0.0
+    for j in range(acc.shape[0]):
+        t += acc[j] * 0.0
+    if t == 0.0:
+        return np.empty(0, dtype=np.float64)
+    rows = acc.shape[0] // C
+    bad = np.zeros(rows, dtype=np.float64)
+    for j in range(rows):
+        z = 0.0
+        for c in range(C):
+            z += acc[j * C + c] * 0.0
+        bad[j] = z
+    return bad
+
+
+@_jit
 def _mixture_block(P, w, nz, i0, i1, out):
     C = P.shape[2]
     flat = out.reshape(out.shape[0] * C)
@@ -617,12 +639,7 @@ def _mixture_scores_block(P, w, nz, Hm, with_bald, i0, i1, out):
     ib = np.empty(m, dtype=np.int64)
     kb = np.empty(m, dtype=np.float64)
     _mix_rows(P, w, nz, i0, i1, acc)
-    bad = np.zeros(rows, dtype=np.float64)  # 0, or NaN where the row is not finite
-    for j in range(rows):
-        z = 0.0
-        for c in range(C):
-            z += acc[j * C + c] * 0.0  # NaN * 0 and inf * 0 are NaN
-        bad[j] = z
+    bad = _nonfinite_row_flags(acc, C)
     _xlogx_inplace(acc, ib, kb)
     _neg_row_sums(acc, C, out, i0)
     if with_bald:
@@ -630,8 +647,9 @@ def _mixture_scores_block(P, w, nz, Hm, with_bald, i0, i1, out):
         _mix_rows(Hm, w, nz, i0, i1, e)
         for j in range(rows):
             out[i0 + j] = max(out[i0 + j] - e[j], 0.0)
-    for j in range(rows):
-        out[i0 + j] += bad[j]
+    if bad.size:
+        for j in range(rows):
+            out[i0 + j] += bad[j]
 
 
 @_jit
@@ -859,12 +877,7 @@ def _refresh_block(P, Hm, with_bald, s, coef, members, full, i0, i1, M, Hbar, sc
             Mb[j] = s * Mb[j] + acc[j]
     for j in range(m):
         acc[j] = Mb[j]
-    bad = np.zeros(rows, dtype=np.float64)  # 0, or NaN where the row is not finite
-    for j in range(rows):
-        z = 0.0
-        for c in range(C):
-            z += acc[j * C + c] * 0.0
-        bad[j] = z
+    bad = _nonfinite_row_flags(acc, C)
     ib = np.empty(m, dtype=np.int64)
     kb = np.empty(m, dtype=np.float64)
     _xlogx_inplace(acc, ib, kb)
@@ -876,8 +889,9 @@ def _refresh_block(P, Hm, with_bald, s, coef, members, full, i0, i1, M, Hbar, sc
             h = e[j] if full else s * Hbar[i0 + j] + e[j]
             Hbar[i0 + j] = h
             scores[i0 + j] = max(scores[i0 + j] - h, 0.0)
-    for j in range(rows):
-        scores[i0 + j] += bad[j]
+    if bad.size:
+        for j in range(rows):
+            scores[i0 + j] += bad[j]
 
 
 @_jit

@@ -607,6 +607,7 @@ def _local_pass(
     cache_budget: float | None = None,
     criterion: str = "",
     on_overflow: Callable | None = None,
+    later_pass: bool = False,
 ):
     """One pass over a local pool.
 
@@ -615,7 +616,8 @@ def _local_pass(
     :func:`_nan_rows`), before any negative ``exclude`` index is resolved.
     ``plans=[("random",)]`` draws the scores from ``rng`` block by block (the
     same stream as one draw over the whole pool) and runs the members only
-    for the surviving candidates' columns, or for the cache.
+    for the surviving candidates' columns, or for the cache. ``later_pass``:
+    an empty pass returns 0 rows (the caller compares with the first pass).
     """
     tops = [_TopK(k) for k in ks]
     cache: list | None = [] if cache_budget is not None else None
@@ -652,9 +654,9 @@ def _local_pass(
             keys, idx = _block_top(scores, mask, offset, k)
             top.push(keys, idx, (lambda pos, idx=idx: fetch(pos, idx)) if want_cols else None)
         n = offset + rows
-    if n == 0:
+    if n == 0 and not later_pass:  # a later pass's caller names a changed row count
         raise ValueError("The pool is empty: it yielded no rows.")
-    return n, tops, cache, np.concatenate(nan_rows)
+    return n, tops, cache, np.concatenate([np.empty(0, dtype=np.int64), *nan_rows])
 
 
 # --------------------------------------------------------------------------
@@ -1085,6 +1087,7 @@ def _active_adapt(
                 block_rows,
                 rng=rng,
                 want_cols=True,
+                later_pass=True,
             )
             if n_again != n:
                 raise ValueError(

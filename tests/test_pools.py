@@ -352,6 +352,9 @@ def test_bad_chunks_raise(forest_clf):
 
         with pytest.raises(ValueError, match="fresh iterator over the same rows"):
             est.active_adapt(shrinking, lambda i: np.zeros(len(i), dtype=int), n_queries=3)
+        once = iter(_chunks(Xp, [100]))  # the same iterator each call: empty on a later pass
+        with pytest.raises(ValueError, match=f"gave 0 rows on a later pass but {len(Xp)}"):
+            est.active_adapt(lambda: once, lambda i: np.zeros(len(i), dtype=int), n_queries=3)
 
 
 def test_config_validation_and_context():
