@@ -150,7 +150,6 @@ def _num_samples_or_none(X) -> int | None:
     return len(X) if hasattr(X, "__len__") else None
 
 
-
 def _nonfinite_rows(M: np.ndarray, w) -> np.ndarray | None:
     """Pool rows on which a member of nonzero weight predicts NaN or inf; ``None`` if none.
 
@@ -165,6 +164,7 @@ def _nonfinite_rows(M: np.ndarray, w) -> np.ndarray | None:
     for k in np.flatnonzero(np.asarray(w) > 0):
         bad |= ~np.isfinite(M[k].reshape(n, -1)).all(axis=1)
     return bad if bad.any() else None
+
 
 class AdaptationMixin:
     """Adaptation, queries and weighted combination over cached member predictions."""

@@ -16,7 +16,6 @@ temperature from the adaptation examples alone (the estimators'
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from collections.abc import Callable
@@ -332,7 +331,7 @@ def _check_no_overflow(
     tied at +inf, the evidence seen so far would be lost, and no later label
     could bring it back.
     """
-    if math.isfinite(cum.sum()):  # the usual case, in one reduction: nothing overflowed
+    if np.isfinite(cum).all():  # the usual case: nothing overflowed (and no warning)
         return
     overflow = np.isneginf(cum)
     if overflow.any():
