@@ -351,11 +351,12 @@ def update_cumulative_loss(cum_loss, losses, temperature, log_prior, new_cum, lo
     cumulative losses (coherence). Fills ``new_cum``, ``logw`` and ``w``
     (``(K,)`` each).
 
-    Returns ``(status, n_new_nan)``: ``status`` is 0 on success, 1 when
-    ``losses`` holds -inf, 2 when no member is left to weight (every member
-    NaN or of zero prior); ``n_new_nan`` counts members whose cumulative loss
-    became NaN with this update. On ``status != 0`` the outputs are
-    meaningless.
+    Returns ``(status, n_new_nan, n_inf)``: ``status`` is 0 on success, 1
+    when ``losses`` holds -inf, 2 when no member is left to weight (every
+    member NaN or of zero prior); ``n_new_nan`` counts members whose
+    cumulative loss became NaN with this update, ``n_inf`` those whose
+    cumulative loss is now infinite (the caller then checks for an overflow).
+    On ``status != 0`` the outputs are meaningless.
     """
     K, n = losses.shape
     k = 0
@@ -375,17 +376,22 @@ def update_cumulative_loss(cum_loss, losses, temperature, log_prior, new_cum, lo
         new_cum[k] = s0
         k += 1
     n_new_nan = 0
+    n_inf = 0
     for k in range(K):
         v = new_cum[k]
-        if v == -np.inf or np.isnan(v):
+        if v == np.inf:
+            n_inf += 1
+        elif v == -np.inf or np.isnan(v):
             for j in range(n):
                 if losses[k, j] == -np.inf:
-                    return 1, 0
-            if not np.isnan(cum_loss[k]):
+                    return 1, 0, 0
+            if v == -np.inf:
+                n_inf += 1
+            elif not np.isnan(cum_loss[k]):
                 n_new_nan += 1
     if not _softmax_weights(new_cum, temperature, log_prior, logw, w):
-        return 2, n_new_nan
-    return 0, n_new_nan
+        return 2, n_new_nan, n_inf
+    return 0, n_new_nan, n_inf
 
 
 @_jit
@@ -572,20 +578,22 @@ def member_entropies(P):
 def _nonfinite_row_flags(acc, C):
     """Per row of the flat ``(rows * C)`` mixture ``acc``: 0, or NaN where it is not finite.
 
-    Empty when every value is finite (the usual case, found by one vectorised
-    pass: ``NaN * 0`` and ``inf * 0`` are NaN), so callers skip the row loop.
+    Empty when every value is finite (the usual case), so callers skip the row
+    loop. That check reads the exponent bits (all ones only for NaN and inf):
+    an integer OR, which vectorises, where a float sum would be one serial chain.
     """
-    t = 0.0
+    bits = acc.view(np.int64)
+    f = 0
     for j in range(acc.shape[0]):
-        t += acc[j] * 0.0
-    if t == 0.0:
+        f |= (((bits[j] >> 52) & 0x7FF) + 1) >> 11
+    if f == 0:
         return np.empty(0, dtype=np.float64)
     rows = acc.shape[0] // C
     bad = np.zeros(rows, dtype=np.float64)
     for j in range(rows):
         z = 0.0
         for c in range(C):
-            z += acc[j * C + c] * 0.0
+            z += acc[j * C + c] * 0.0  # NaN * 0 and inf * 0 are NaN
         bad[j] = z
     return bad
 

@@ -284,12 +284,13 @@ class HypothesisWeights:
         arr = self._check_losses(losses)
         K = self.n_members
         new_cum, logw, w = np.empty(K), np.empty(K), np.empty(K)
-        status, n_new_nan = _kernels.update_cumulative_loss(
+        status, n_new_nan, n_inf = _kernels.update_cumulative_loss(
             self._cum, arr, self._temperature, self._log_prior, new_cum, logw, w
         )
         if status == 1:
             raise ValueError("losses must not contain -inf.")
-        _check_no_overflow(new_cum, "rescale the losses", self._cum, arr, self._log_prior)
+        if n_inf:
+            _check_no_overflow(new_cum, "rescale the losses", self._cum, arr, self._log_prior)
         if status == 2:
             raise ValueError(
                 "Every member has NaN losses (or zero prior): no member is left to weight."

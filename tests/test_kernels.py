@@ -200,8 +200,7 @@ def test_update_cumulative_loss():
     losses = rng.random((K, n))
     lp = np.full(K, -np.log(K))
     new, logw, w = np.empty(K), np.empty(K), np.empty(K)
-    status, n_nan = kr.update_cumulative_loss(cum, losses, 1.0, lp, new, logw, w)
-    assert (status, n_nan) == (0, 0)
+    assert kr.update_cumulative_loss(cum, losses, 1.0, lp, new, logw, w) == (0, 0, 0)
     expected = cum.copy()
     for j in range(n):  # in order, one example at a time
         expected = expected + losses[:, j]
@@ -215,8 +214,13 @@ def test_update_cumulative_loss():
     assert kr.update_cumulative_loss(cum, bad, 1.0, lp, new, logw, w)[0] == 1
     bad[3, 4] = np.nan
     bad[5, 0] = np.nan
-    assert kr.update_cumulative_loss(cum, bad, 1.0, lp, new, logw, w) == (0, 2)
+    assert kr.update_cumulative_loss(cum, bad, 1.0, lp, new, logw, w) == (0, 2, 0)
     assert w[3] == w[5] == 0.0
+    bad[1, 2] = np.inf  # members 1 (+inf) and 6 (finite losses summing past -1.8e308)
+    bad[6, :2] = -1.7e308
+    # (status 2 here: a -inf cumulative loss leaves no weights; the caller names it first)
+    assert kr.update_cumulative_loss(cum, bad, 1.0, lp, new, logw, w)[1:] == (2, 2)
+    assert np.isposinf(new[1]) and np.isneginf(new[6])
     assert kr.update_cumulative_loss(cum, np.full((K, 1), np.nan), 1.0, lp, new, logw, w)[0] == 2
 
 
