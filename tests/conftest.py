@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
+
+
+@contextlib.contextmanager
+def _one_thread():
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n_threads)
 
 
 @pytest.fixture(scope="module")
@@ -14,10 +26,8 @@ def one_torch_thread():
     Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``;
     torch's thread count is restored after the module.
     """
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+    with _one_thread():
+        yield
 
 
 #: Small, fast ensembles for the temperature tests (auto and evidence).
@@ -33,12 +43,8 @@ TEMPERATURE_FAST = dict(
 
 
 def _fit_on_one_thread(est, X, y):
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with _one_thread():
         return est.fit(X, y)
-    finally:
-        torch.set_num_threads(n_threads)
 
 
 @pytest.fixture(scope="session")
