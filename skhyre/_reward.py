@@ -124,6 +124,21 @@ def _check_binary_preferences(y, *, what: str = "y") -> np.ndarray:
     return (arr == 1).astype(np.int64)
 
 
+def _check_fit_preferences(y) -> np.ndarray:
+    """Training labels as 0/1 int64; sklearn's "Unknown label type" error, then ours."""
+    if y.dtype == object:  # bools or 0/1 in an object array: sklearn calls them "unknown"
+        y = _check_binary_preferences(y)
+    try:
+        check_classification_targets(y)
+    except ValueError as exc:
+        try:
+            _check_binary_preferences(y)
+        except ValueError as ours:
+            raise ValueError(f"{exc} {ours}") from None
+        raise
+    return y
+
+
 class _SavedModule:
     """A ``module`` parameter instance as pickled: ``torch.save`` bytes and its device.
 
@@ -247,7 +262,11 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     Rewards are identified only up to a constant per member (the
     Bradley-Terry likelihood sees differences), so :meth:`reward` values are
     meaningful for ranking responses and as differences, not in absolute
-    terms. Preprocess responses with transformers fitted on single
+    terms. :meth:`reward` averages the heads' rewards and
+    :meth:`predict_proba` their probabilities, and a mixture of
+    Bradley-Terry models is not one: the order of two responses by
+    :meth:`reward` can disagree with :meth:`predict` on their pair (most
+    often once the weights are far from uniform). Preprocess responses with transformers fitted on single
     responses (``d`` columns) and applied to both halves: a scaler fitted on
     pair rows scales A's and B's columns differently, so one response would
     get a different reward as A than as B.
@@ -378,15 +397,22 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         -------
         self : HyReRewardModel
         """
-        X32, y = self._validate_fit_X(X, y)
+        try:
+            X32, y = self._validate_fit_X(X, y)
+        except ValueError as exc:
+            if "could not convert string" in str(exc):
+                raise ValueError(
+                    f"{exc}. HyReRewardModel takes numeric pair features; embed text pairs "
+                    "first, e.g. make_pipeline(skhyre.text.SentenceEmbedder(), "
+                    "HyReRewardModel())."
+                ) from exc
+            raise
         if X32.shape[1] % 2:
             raise ValueError(
                 f"X has an odd number of columns ({X32.shape[1]}): a pair row must hold "
                 "response A's d features followed by response B's d features (2 * d columns)."
             )
-        if y.dtype == object:  # bools or 0/1 in an object array: sklearn calls them "unknown"
-            y = _check_binary_preferences(y)
-        check_classification_targets(y)
+        y = _check_fit_preferences(y)
         y_type = type_of_target(y, input_name="y")
         if y_type != "binary":
             raise ValueError(
@@ -449,9 +475,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         if not self.__sklearn_is_fitted__():
             return self.fit(X, y, groups=groups)
         X32, y = self._validate_partial_X(X, y)
-        if y.dtype == object:
-            y = _check_binary_preferences(y)
-        check_classification_targets(y)
+        y = _check_fit_preferences(y)
         self._continue_training(X32, _check_binary_preferences(y).astype(np.float32), groups)
         return self
 
@@ -609,6 +633,24 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         """
         mean, _ = _kernels.weighted_mean_std(self.reward_members(X), self.weights_)
         return mean
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy of :meth:`predict` on labelled pairs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2 * d)
+        y : array-like of shape (n_pairs,)
+            ``1`` (or ``True``) when response A is preferred, ``0`` when B
+            is; other labels (``-1``, ``2``, ``0.5``) are a ``ValueError``,
+            as in :meth:`fit` and :meth:`adapt`.
+        sample_weight : array-like of shape (n_pairs,), default=None
+
+        Returns
+        -------
+        float
+        """
+        return super().score(X, _check_binary_preferences(y), sample_weight=sample_weight)
 
     # ------------------------------------------------------------ adapt
     def _encode_adapt_y(self, y) -> np.ndarray:

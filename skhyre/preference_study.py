@@ -870,6 +870,18 @@ def _n_headline(cfg: dict) -> int:
     return 5 if 5 in ns else ns[min(1, len(ns) - 1)]
 
 
+def _check_modes(modes, name: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+    """``modes`` as a tuple; unknown training modes are a ValueError before any work."""
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    unknown = [m for m in modes if m not in ("pooled", "by_group", "mixed")]
+    if unknown or not (modes or allow_empty):
+        raise ValueError(
+            f"{name} must be a {'' if allow_empty else 'non-empty '}sequence of 'pooled', "
+            f"'by_group', 'mixed'; got {modes!r}."
+        )
+    return modes
+
+
 def _domain_fits(groups, modes) -> int:
     return len(modes) * (1 + len(groups))
 
@@ -931,10 +943,10 @@ def run_domain_study(
     >>> print(res.markdown)  # doctest: +SKIP
     """
     t0 = time.perf_counter()
+    modes = _check_modes(modes, "modes")
     cfg, make_bar, embedder, dsp, prompt_ids, table = _prepare(
         quick, seeds, config, progress, embedder, cache_dir, dsp, data_home
     )
-    modes = tuple(modes)
     bar = make_bar(len(cfg["seeds"]) * _domain_fits(DSP_GROUPS, modes), "annotator-aware fits")
     rows = []
     for seed in cfg["seeds"]:
@@ -1019,6 +1031,13 @@ def run_preference_study(
     >>> print(res.markdown)  # doctest: +SKIP
     """
     t0 = time.perf_counter()
+    given = _check_modes(trainings, "trainings", allow_empty=True)
+    trainings = ("pooled", *[t for t in dict.fromkeys(given) if t != "pooled"])
+    encoder = (
+        f"all-MiniLM-L6-v2 (first {DEFAULT_MAX_SEQ_LENGTH} tokens"
+        if embedder is None
+        else f"the given embedder ({type(embedder).__name__}"
+    )
     cfg, make_bar, embedder, dsp, prompt_ids, table = _prepare(
         quick, seeds, config, progress, embedder, cache_dir, dsp, data_home
     )
@@ -1035,12 +1054,6 @@ def run_preference_study(
             bar = make_bar(-(-n // HH_BLOCK), f"embedding HH {name}")
             hh_table.update(embed_items(items, embedder, HH_BLOCK, bar))
             bar.close()
-    trainings = ("pooled", *[t for t in dict.fromkeys(trainings) if t != "pooled"])
-    unknown = [t for t in trainings if t not in ("pooled", "by_group", "mixed")]
-    if unknown:
-        raise ValueError(
-            f"trainings must be among 'pooled', 'by_group', 'mixed'; got {unknown!r}."
-        )
     extra_fits = len(trainings) - 1
     fits_per_seed = 2 + len(DSP_GROUPS) + extra_fits
     if include_hh:
@@ -1062,9 +1075,9 @@ def run_preference_study(
     m = cfg["model"]
     md = [
         "## Personalizing a reward ensemble on real text preferences\n",
-        f"Responses embedded as `Human: <prompt>\\n\\nAssistant: <answer>` by all-MiniLM-L6-v2 "
-        f"(first {DEFAULT_MAX_SEQ_LENGTH} tokens; standardized per dimension on the training "
-        f"responses). HyReRewardModel: shared-base, K={m['n_members']}, hidden "
+        f"Responses embedded as `Human: <prompt>\\n\\nAssistant: <answer>` by {encoder}; "
+        "standardized per dimension on the training responses). HyReRewardModel: "
+        f"{m.get('ensemble', 'shared_base').replace('_', '-')}, K={m['n_members']}, hidden "
         f"{tuple(m['hidden_layer_sizes'])}, prior scale {m['prior_scale']}, "
         f"{m['max_epochs']} epochs, temperature {m['temperature']!r}, trained pooled on the "
         f"aggregate of all groups' training pairs. Split by prompt "

@@ -115,19 +115,22 @@ def _fingerprint(model) -> str:
 
 
 def _weights_token(model) -> tuple | None:
-    """Which weight tensors a torch model holds, and how often each was changed in place.
+    """Which weight tensors a torch model holds, where, how often each was changed in place.
 
     Every in-place write to a tensor (an optimizer step, ``add_``,
-    ``load_state_dict``) bumps its version counter, so an unchanged token
-    (with the same ``max_seq_length`` and ``truncate_dim``, which the
+    ``load_state_dict``) bumps its version counter, and replacing a tensor's
+    data (``param.data = ...``) moves its storage, so an unchanged token (with
+    the same ``repr``, ``max_seq_length`` and ``truncate_dim``, which the
     fingerprint also covers) means the fingerprint can be reused. ``None`` for
     a model that is not a torch module: its fingerprint is taken every time.
     """
     state_dict = getattr(model, "state_dict", None)
     if not callable(state_dict):
         return None
-    settings = tuple(getattr(model, attr, None) for attr in ("max_seq_length", "truncate_dim"))
-    weights = tuple((name, id(t), t._version) for name, t in state_dict(keep_vars=True).items())
+    settings = (repr(model), *(getattr(model, a, None) for a in ("max_seq_length", "truncate_dim")))
+    weights = tuple(
+        (name, id(t), t.data_ptr(), t._version) for name, t in state_dict(keep_vars=True).items()
+    )
     return settings + weights
 
 
@@ -173,7 +176,10 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     cache_dir : str, path or None, default=None
         A directory where :class:`joblib.Memory` keeps embeddings, keyed by
         the model's content (class, configuration and weights), the set of
-        distinct texts and ``normalize``. ``None`` caches nothing.
+        distinct texts and ``normalize``. ``None`` caches nothing. The content
+        is hashed again when a torch model's weights are written in place or
+        replaced or its ``repr`` changes; a change that shows in none of these
+        (a replaced ``encode`` method, say) is not seen: call ``fit`` again.
     device : {"cpu", "cuda", "auto"} or str, default="cpu"
         Where a model loaded from a name or path runs (``"auto"``: CUDA when
         available). A model passed already loaded runs where it is.

@@ -210,6 +210,30 @@ def test_domain_study_pairs_the_training_modes(monkeypatch):
         assert seen[g, "pooled"] == seen[g, "by_group"], g
 
 
+class _NoEmbedding:
+    def transform(self, texts):
+        raise AssertionError("embedded before the parameters were checked")
+
+
+def test_training_modes_are_checked_before_any_embedding():
+    with pytest.raises(ValueError, match="trainings must be a sequence of 'pooled'"):
+        ps.run_preference_study(dsp=tiny_dsp(), embedder=_NoEmbedding(), include_hh=False,
+                                config=TINY, trainings=("pooled", "by_grup"), progress=False)
+    for modes in (("pooled", "mixd"), ()):
+        with pytest.raises(ValueError, match="modes must be a non-empty sequence"):
+            ps.run_domain_study(dsp=tiny_dsp(), embedder=_NoEmbedding(), modes=modes,
+                                config=TINY, progress=False)
+
+
+def test_report_names_the_embedder_and_ensemble_used():
+    cfg = {**TINY, "model": {**TINY.get("model", {}), "ensemble": "vanilla"}}
+    res = ps.run_preference_study(dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False,
+                                  config=cfg, progress=False)
+    assert "by the given embedder (KeywordEmbedder;" in res.markdown
+    assert "HyReRewardModel: vanilla, K=" in res.markdown
+    assert "MiniLM" not in res.markdown.split("\n\n")[1]
+
+
 def test_bad_configuration():
     with pytest.raises(ValueError, match="three positive fractions"):
         ps._split_ids(np.arange(10), (0.5, 0.5), np.random.RandomState(0))

@@ -222,13 +222,27 @@ def test_one_label_throughout_is_fine():
         (np.array(["0", "1"] * 50), r"got \['0', '1'\]"),
         (np.array(["a", "b"] * 50), r"got \['a', 'b'\]"),
         (np.array([0, 1, 2, 1] * 25), "Only binary classification is supported"),
-        (np.linspace(0, 1, 100), "Unknown label type"),
+        (np.linspace(0, 1, 100), r"Unknown label type.*preference labels 1 .*got \['0.0"),
     ],
 )
 def test_bad_labels(labels, match):
     X, _ = _pairs(100)
     with pytest.raises(ValueError, match=match):
         HyReRewardModel(**FAST).fit(X, labels)
+
+
+def test_score_refuses_labels_fit_refuses(rm, data):
+    _, _, X_test, y_test = data
+    assert rm.score(X_test, y_test) == rm.score(X_test, y_test.astype(bool))
+    for labels in (2 * y_test - 1, np.full_like(y_test, 2), y_test.astype(str)):
+        with pytest.raises(ValueError, match="preference labels 1"):
+            rm.score(X_test, labels)  # a -1/1 encoding was scored against 0/1 predictions
+
+
+def test_text_input_points_to_an_embedder():
+    pairs = np.array([["a good answer", "a bad one"], ["yes", "no"]])
+    with pytest.raises(ValueError, match=r"embed text pairs first.*SentenceEmbedder"):
+        HyReRewardModel(**FAST).fit(pairs, [1, 0])
 
 
 def test_bad_adaptation_labels(rm, data):

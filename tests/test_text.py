@@ -145,6 +145,36 @@ def test_cache_reuses_embeddings_across_instances(counting, tmp_path):
     assert len(Counting.calls) == 2
 
 
+class TorchStandIn(torch.nn.Module):
+    """A torch encoder: a linear map of character counts, times a setting shown in its repr."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 2, bias=False)
+        self.scale = 1.0
+
+    def extra_repr(self):
+        return f"scale={self.scale}"
+
+    def encode(self, texts, batch_size=32, show_progress_bar=None, **kw):
+        feats = [[t.count("a"), t.count(" "), len(t)] for t in texts]
+        with torch.no_grad():
+            return (self.lin(torch.tensor(feats, dtype=torch.float32)) * self.scale).numpy()
+
+
+def test_cache_sees_replaced_weights_and_settings(tmp_path):
+    torch.manual_seed(0)
+    model = TorchStandIn()
+    emb = SentenceEmbedder(model=model, normalize=False, cache_dir=tmp_path).fit()
+    assert_allclose(emb.transform(TEXTS), model.encode(TEXTS))
+    model.lin.weight.data = torch.ones(2, 3)  # new storage, no in-place write
+    assert_allclose(emb.transform(TEXTS), model.encode(TEXTS))
+    model.scale = 10.0  # a setting: changes the repr, not the weights
+    assert_allclose(emb.transform(TEXTS), model.encode(TEXTS))
+    model.scale = 1.0  # back to the second state's key: read from the cache, still right
+    assert_allclose(emb.transform(TEXTS), model.encode(TEXTS))
+
+
 def test_feature_names(counting):
     emb = SentenceEmbedder(model=counting).fit(TEXTS)
     assert emb.get_feature_names_out().tolist() == ["embedding_0", "embedding_1", "embedding_2"]
