@@ -200,16 +200,14 @@ class AdaptationMixin:
     # ----------------------------------------------------------- validation
     def _check_temperature_param(self) -> None:
         t = self.temperature
-        msg = f"temperature must be a finite float > 0, 'auto' or 'evidence', got {t!r}."
+        msg = (
+            "temperature must be a float > 0 (inf: the uniform ensemble), 'auto' or "
+            f"'evidence', got {t!r}."
+        )
         if isinstance(t, str):
             if t not in _DATA_TEMPERATURES:
                 raise ValueError(msg)
-        elif (
-            isinstance(t, bool)
-            or not isinstance(t, numbers.Real)
-            or not t > 0
-            or not np.isfinite(t)
-        ):
+        elif isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:  # NaN too
             raise ValueError(msg)
 
     def _resolve_adapt_loss(self) -> tuple[str | None, Callable]:
@@ -728,7 +726,14 @@ class AdaptationMixin:
             for _ in range(n_queries):
                 i, column = pick(mask)
                 lab = oracle(np.array([i]))
-                lab_enc = np.asarray(lab) if encoded else self._encode_adapt_y(np.atleast_1d(lab))
+                try:
+                    lab_enc = (
+                        np.asarray(lab) if encoded else self._encode_adapt_y(np.atleast_1d(lab))
+                    )
+                except ValueError as exc:  # name the oracle: the user passed no y
+                    raise ValueError(
+                        f"The oracle's label for queried index {i} is not usable ({lab!r}): {exc}"
+                    ) from exc
                 lab_enc = np.asarray(lab_enc).reshape(-1)
                 if lab_enc.shape[0] != 1:
                     raise ValueError(

@@ -44,8 +44,9 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     lr : float, default=1e-3
     weight_decay : float, default=0.0
     temperature : float, "auto" or "evidence", default=1.0
-        HyRe softmax temperature (> 0), or ``"auto"`` (leave-one-out choice;
-        see :func:`skhyre.reweighting.auto_temperature`),
+        HyRe softmax temperature (> 0; ``inf`` keeps the weights uniform),
+        or ``"auto"`` (leave-one-out choice; see
+        :func:`skhyre.reweighting.auto_temperature`),
         or ``"evidence"`` (the empirical-Bayes temperature of the loss's noise
         model: 1 for ``"log_loss"``, for ``"zero_one"`` an error rate, spread
         over the other classes, fitted to the labels; see :func:`skhyre.reweighting.evidence_temperature`).

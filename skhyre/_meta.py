@@ -36,13 +36,21 @@ from sklearn.ensemble import (
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.pipeline import Pipeline
 from sklearn.tree import BaseDecisionTree
 from sklearn.utils import Bunch, ClassifierTags, RegressorTags, get_tags
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_y,
+    _num_samples,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
 
 from . import _kernels
 from ._adaptation import AdaptationMixin, _encode_known_labels, keep_state_on_failure
@@ -67,6 +75,23 @@ _ENCODED_LABEL_ENSEMBLES = (
 def _unwrap(est):
     """The estimator inside a :class:`~sklearn.frozen.FrozenEstimator`, else ``est``."""
     return est.estimator if isinstance(est, FrozenEstimator) else est
+
+
+def _input_tags(est):
+    """Input tags of what first sees X: a Pipeline's first step, else the estimator.
+
+    scikit-learn's Pipeline does not pass on its first step's ``allow_nan``
+    or ``string`` input tags, so a member ``make_pipeline(SimpleImputer(),
+    ...)`` or ``make_pipeline(TfidfVectorizer(), ...)`` would look as if it
+    took neither NaN nor text.
+    """
+    est = _unwrap(est)
+    while isinstance(est, Pipeline):
+        steps = [step for _, step in est.steps if step is not None and step != "passthrough"]
+        if not steps:
+            break
+        est = _unwrap(steps[0])
+    return get_tags(est).input_tags
 
 
 def _task_of(est) -> str | None:
@@ -294,7 +319,8 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         :class:`~sklearn.ensemble.BaggingClassifier`) whose fitted
         ``estimators_`` become the members.
     temperature : float, "auto" or "evidence", default=1.0
-        HyRe softmax temperature (> 0), in units of the adaptation loss, or
+        HyRe softmax temperature (> 0; ``inf`` keeps the weights uniform),
+        in units of the adaptation loss, or
         ``"auto"``: re-chosen at every adaptation by leave-one-out predictive
         loss, never below the ``"evidence"`` temperature for ``"squared"``
         and ``"absolute"`` (see :func:`skhyre.reweighting.auto_temperature`),
@@ -364,7 +390,16 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
     -----
     ``X`` is validated once by the meta-estimator (feature count and names,
     finiteness) and then passed to the members as given. NaN is accepted only
-    when every member accepts it; infinite values never are.
+    when every member accepts it (a Pipeline member: when its first step
+    does); infinite values never are. When every member reads raw text (a
+    vectorizer first), ``X`` goes to them unchecked, as in
+    :class:`~sklearn.ensemble.VotingClassifier`.
+
+    Member predictions are kept in float32, like the torch estimators'. Class
+    probabilities within about ``1e-7`` of a tie therefore become an exact
+    tie: :meth:`predict` then returns the first of the tied classes in
+    ``classes_`` (a member's own ``predict`` may pick the other), and the
+    0-1 adaptation loss charges such a member 1/2.
 
     Examples
     --------
@@ -415,7 +450,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
     _parameter_constraints: ClassVar[dict] = {
         "estimators": [list, HasMethods(["fit", "predict"])],
         "temperature": [
-            Interval(Real, 0, None, closed="neither"),
+            Interval(Real, 0, np.inf, closed="right"),  # inf: the uniform ensemble
             StrOptions({"auto", "evidence"}),
         ],
         "adapt_loss": [
@@ -512,10 +547,13 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         tags.target_tags.required = True
         members = self._param_members()
         if members:
-            member_tags = [get_tags(est) for est in members]
-            tags.input_tags.allow_nan = all(t.input_tags.allow_nan for t in member_tags)
-            tags.input_tags.sparse = all(t.input_tags.sparse for t in member_tags)
-            tags.non_deterministic = any(t.non_deterministic for t in member_tags)
+            inputs = [_input_tags(est) for est in members]
+            tags.input_tags.allow_nan = all(t.allow_nan for t in inputs)
+            tags.input_tags.sparse = all(t.sparse for t in inputs)
+            # members that read raw text (a vectorizer first) take no 2-D array
+            tags.input_tags.string = all(t.string for t in inputs)
+            tags.input_tags.two_d_array = any(t.two_d_array for t in inputs)
+            tags.non_deterministic = any(get_tags(est).non_deterministic for est in members)
         return tags
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -526,11 +564,25 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
 
     # ---------------------------------------------------------------- fit
     def _validate_X(self, X, y=None, reset: bool = False):
-        """Validate X (and y at fit); NaN and sparse X only where every member takes them."""
+        """Validate X (and y at fit); NaN and sparse X only where every member takes them.
+
+        When every member reads raw text (``string`` input tag, no 2-D array),
+        X goes to the members as given, as in :class:`~sklearn.ensemble.VotingClassifier`.
+        """
         if reset:  # decided by the members being fitted, kept for prediction
             input_tags = get_tags(self).input_tags
-            self._input_rules = (input_tags.sparse, input_tags.allow_nan)
-        sparse_ok, nan_ok = self._input_rules
+            raw = input_tags.string and not input_tags.two_d_array
+            self._input_rules = (input_tags.sparse, input_tags.allow_nan, raw)
+        sparse_ok, nan_ok, raw = self._input_rules
+        if raw:
+            if _num_samples(X) == 0:
+                raise ValueError("X has 0 samples; HyReEnsemble needs at least one.")
+            if reset:
+                validate_data(self, X, reset=True, skip_check_array=True)
+                y = _check_y(y, y_numeric=self._task_from_params() == "regression")
+                check_consistent_length(X, y)
+                return X, y
+            return validate_data(self, X, reset=False, skip_check_array=True)
         kwargs = dict(
             dtype=None,
             accept_sparse=["csr", "csc"] if sparse_ok else False,
@@ -601,11 +653,12 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         else:
             scale = _target_scale(y_valid)
 
+        n_features = X_valid.shape[1] if hasattr(X_valid, "shape") and X_valid.ndim == 2 else None
         if pairs is not None:
-            members, names = self._fit_list(pairs, X, y_valid, X_valid.shape[1])
+            members, names = self._fit_list(pairs, X, y_valid, n_features)
             parent = None
         else:
-            parent = self._fit_ensemble(X, y_valid, X_valid.shape[1])
+            parent = self._fit_ensemble(X, y_valid, n_features)
             members = self._sub_estimators(parent, task)
             names = [f"{type(est).__name__.lower()}_{i}" for i, est in enumerate(members)]
 
@@ -637,9 +690,9 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         self._init_adaptation_state()
         return self
 
-    def _check_n_features(self, est, name: str, n_features: int) -> None:
+    def _check_n_features(self, est, name: str, n_features: int | None) -> None:
         n = getattr(est, "n_features_in_", None)
-        if n is not None and n != n_features:
+        if n is not None and n_features is not None and n != n_features:
             raise ValueError(
                 f"Member {name!r} ({type(est).__name__}) was fitted with {n} features, "
                 f"but X has {n_features} features."
@@ -651,10 +704,12 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         except NotFittedError:
             raise NotFittedError(
                 f"prefit=True but member {name!r} ({type(est).__name__}) is not fitted; "
-                "fit it first or use prefit=False."
+                "fit it first or use prefit=False. Under cross_val_score or GridSearchCV, "
+                "HyReEnsemble is cloned and so are its members, which unfits them: wrap "
+                "fitted members in sklearn.frozen.FrozenEstimator instead."
             ) from None
 
-    def _fit_list(self, pairs, X, y, n_features: int):
+    def _fit_list(self, pairs, X, y, n_features: int | None):
         names = [name for name, _ in pairs]
         if self.prefit:
             for name, est in pairs:
@@ -666,7 +721,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         )
         return list(fitted), names
 
-    def _fit_ensemble(self, X, y, n_features: int):
+    def _fit_ensemble(self, X, y, n_features: int | None):
         est = self.estimators
         if self.prefit:
             self._check_prefit(est, "estimators")
@@ -767,7 +822,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
     def _member_input(self, X):
         """(input for the members, n_samples); the ensemble's sub-estimators get arrays."""
         X_valid = self._validate_X(X)
-        n = X_valid.shape[0]
+        n = _num_samples(X_valid)
         if not hasattr(self, "ensemble_"):
             return X, n  # top-level members validate X themselves (keeps feature names)
         if self._trees_only:  # convert once rather than once per tree

@@ -43,7 +43,8 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         Adam learning rate.
     weight_decay : float, default=0.0
     temperature : float, "auto" or "evidence", default=1.0
-        HyRe softmax temperature (> 0), in units of the adaptation loss. With
+        HyRe softmax temperature (> 0; ``inf`` keeps the weights uniform),
+        in units of the adaptation loss. With
         ``"auto"`` it is re-chosen at every adaptation by leave-one-out
         predictive loss, never below the ``"evidence"`` temperature for
         ``"squared"`` and ``"absolute"`` (see

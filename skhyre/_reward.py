@@ -191,8 +191,9 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     lr : float, default=1e-3
     weight_decay : float, default=0.0
     temperature : float, "auto" or "evidence", default=1.0
-        HyRe softmax temperature (> 0), or ``"auto"`` (leave-one-out choice;
-        see :func:`skhyre.reweighting.auto_temperature`),
+        HyRe softmax temperature (> 0; ``inf`` keeps the weights uniform),
+        or ``"auto"`` (leave-one-out choice; see
+        :func:`skhyre.reweighting.auto_temperature`),
         or ``"evidence"`` (the empirical-Bayes temperature of the loss's noise
         model: 1 for ``"log_loss"``, a label-flip rate fitted to the labels
         for ``"zero_one"`` (two outcomes per pair); see :func:`skhyre.reweighting.evidence_temperature`).

@@ -99,7 +99,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "temperature": [
-            Interval(Real, 0, None, closed="neither"),
+            Interval(Real, 0, np.inf, closed="right"),  # inf: the uniform ensemble
             StrOptions({"auto", "evidence"}),
         ],
         "adapt_loss": [None, str, callable],

@@ -202,6 +202,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _out_problem(out: str) -> str | None:
+    """Why results cannot be written under ``out``, checked before any work; else None."""
+    path = Path(out).absolute()
+    for parent in (path, *path.parents):
+        if parent.exists():
+            break
+    if not parent.is_dir():
+        return f"{parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{parent} is not writable"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skhyre`` console script.
 
@@ -234,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
             "default folders next (see --help).",
             file=sys.stderr,
         )
+    problem = _out_problem(args.out) if getattr(args, "out", None) else None
+    if problem:  # before a study that can run for minutes, not after it
+        print(f"skhyre {args.command}: cannot write results to --out {args.out}: {problem}.",
+              file=sys.stderr)
+        return 2
     try:
         return int(args.func(args) or 0)
     except FileNotFoundError as exc:  # missing data: one clear message, no traceback

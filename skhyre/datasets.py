@@ -263,13 +263,16 @@ def _not_found_message(
     meta = _UCI_DATASETS[name]
     places = "\n".join(f"  - {home / f'{name}.csv'} ({why})" for home, why in homes)
     columns = ",".join((*meta.feature_names, meta.target_name))
+    # the download goes to the first folder searched: the one the suggested call names
+    home_arg = f", data_home={str(homes[0][0])!r}" if homes[0][1] == "the data_home argument" else ""
     return (
         f"UCI dataset {name!r} was not found. Looked for {name}.csv in:\n{places}\n"
         f"{download_problem}\n"
         f"To get it: put {name}.csv (comma separated, one header row with at least the "
         f"columns {columns}) in one of these folders; or point the {_ENV_VAR} environment "
         f"variable or the data_home argument at a folder that has it; or call "
-        f"load_uci({name!r}, download=True) with internet access, which downloads {url}, "
+        f"load_uci({name!r}{home_arg}, download=True) with internet access, which downloads "
+        f"{url}, "
         f"verifies its checksum and saves {name}.csv in {homes[0][0]}."
     )
 

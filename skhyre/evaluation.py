@@ -17,8 +17,8 @@ import numbers
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.validation import check_consistent_length
+from sklearn.utils import Bunch, _safe_indexing, check_random_state
+from sklearn.utils.validation import _num_samples, check_consistent_length
 
 __all__ = ["adaptation_curve", "leave_one_group_out"]
 
@@ -106,10 +106,11 @@ def adaptation_curve(
     """
     ns = _check_n_labels(n_labels)
     n_repeats = _check_n_repeats(n_repeats)
-    X_pool = np.asarray(X_pool)
+    # X stays as given (a DataFrame keeps its column names, a sparse matrix stays
+    # sparse); rows are taken with sklearn's _safe_indexing
     y_pool = np.asarray(y_pool)
     check_consistent_length(X_pool, y_pool)
-    n = X_pool.shape[0]
+    n = _num_samples(X_pool)
     if (X_test is None) != (y_test is None):
         raise ValueError("Give both X_test and y_test, or neither.")
     if X_test is not None:
@@ -138,13 +139,13 @@ def adaptation_curve(
 
 
 def _fill_curve(estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform):
-    n = X_pool.shape[0]
+    n = _num_samples(X_pool)
     for r in range(scores.shape[0]):
         for c, n_lab in enumerate(ns):
             estimator.reset_weights()
             if criterion == "random":
                 idx = rng.choice(n, size=n_lab, replace=False)
-                estimator.adapt(X_pool[idx], y_pool[idx])
+                estimator.adapt(_safe_indexing(X_pool, idx), y_pool[idx])
             else:
                 estimator.active_adapt(
                     X_pool,
@@ -156,7 +157,7 @@ def _fill_curve(estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, s
                 idx = estimator.queried_indices_
             if X_test is None:
                 rest = np.setdiff1d(np.arange(n), idx)
-                Xe, ye = X_pool[rest], y_pool[rest]
+                Xe, ye = _safe_indexing(X_pool, rest), y_pool[rest]
             else:
                 Xe, ye = X_test, y_test
             scores[r, c] = estimator.score(Xe, ye)
@@ -221,12 +222,12 @@ def leave_one_group_out(
     >>> res.scores.shape
     (3, 1, 2)
     """
-    X = np.asarray(X)
     y = np.asarray(y)
     check_consistent_length(X, y)
+    n = _num_samples(X)
     g = np.asarray(groups)
-    if g.shape != (X.shape[0],):
-        raise ValueError(f"groups must have shape ({X.shape[0]},), got {g.shape}.")
+    if g.shape != (n,):
+        raise ValueError(f"groups must have shape ({n},), got {g.shape}.")
     ids = np.unique(g)
     if ids.size < 2:
         raise ValueError("leave_one_group_out needs at least 2 annotators (groups).")
@@ -250,14 +251,15 @@ def leave_one_group_out(
         it = tqdm(ids, desc="held-out annotators", leave=False)
     for gid in it:
         held = g == gid
+        train = np.flatnonzero(~held)
         est = clone(estimator)
         if fit_groups:
-            est.fit(X[~held], y[~held], groups=g[~held])
+            est.fit(_safe_indexing(X, train), y[train], groups=g[train])
         else:
-            est.fit(X[~held], y[~held])
+            est.fit(_safe_indexing(X, train), y[train])
         res = adaptation_curve(
             est,
-            X[held],
+            _safe_indexing(X, np.flatnonzero(held)),
             y[held],
             ns,
             criterion=criterion,

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from skhyre import cli
 from skhyre.cli import main
 
 
@@ -111,3 +112,19 @@ def test_a_data_home_that_does_not_exist_is_said(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert f"--data-home {missing} does not exist" in err
     assert "skhyre uci:" in err
+
+
+@pytest.mark.parametrize("cmd", ["demo", "uci", "preferences"])
+def test_an_unwritable_out_is_refused_before_any_work(cmd, tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("")
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    monkeypatch.setattr(cli, f"_{cmd}", lambda args: ran.append(args) or 0)  # no study
+    assert cli.main([cmd, "--out", "afile/results"]) == 2
+    assert ran == []
+    err = capsys.readouterr().err
+    assert f"skhyre {cmd}: cannot write results to --out afile/results" in err
+    assert "afile is a file, not a folder" in err
+    assert cli.main([cmd, "--out", "new/folder"]) == 0  # a folder that does not exist yet is fine
+    assert len(ran) == 1
+

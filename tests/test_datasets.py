@@ -417,7 +417,12 @@ def test_download_false_names_every_place(isolated, monkeypatch, tmp_path):
     for hint in ("download=False", "SKHYRE_DATA", "data_home", "download=True"):
         assert hint in message
     assert datasets._UCI_REGISTRY["ccpp"].url in message
+    # the suggested call downloads to the folder it names
+    assert f"load_uci('ccpp', data_home={str(tmp_path / 'arg')!r}, download=True)" in message
     assert not (tmp_path / "arg").exists()
+    with pytest.raises(FileNotFoundError) as info:
+        load_uci("ccpp", download=False)
+    assert "load_uci('ccpp', download=True)" in str(info.value)
 
 
 def test_failed_download_is_a_clear_error(isolated, monkeypatch, tmp_path):

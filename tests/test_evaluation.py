@@ -119,3 +119,36 @@ def test_leave_one_group_out(data):
         leave_one_group_out(HyReClassifier(**TINY), data.X, data.y, np.zeros(400))
     with pytest.raises(ValueError, match="groups must have shape"):
         leave_one_group_out(HyReClassifier(**TINY), data.X, data.y, data.groups[:3])
+
+
+def test_dataframes_and_sparse_matrices_pass_through_unchanged():
+    # members that pick DataFrame columns by name, and a sparse pool: rows are
+    # taken with sklearn's _safe_indexing, never through np.asarray
+    pd = pytest.importorskip("pandas")
+    sp = pytest.importorskip("scipy.sparse")
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LinearRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from skhyre import HyReEnsemble
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"num": rng.normal(size=60), "cat": rng.choice(["a", "b", "c"], size=60)})
+    y = (2 * df.num + (df.cat == "a")).to_numpy()
+
+    def by_name(model):
+        return make_pipeline(
+            make_column_transformer((OneHotEncoder(), ["cat"]), remainder="passthrough"), model
+        )
+
+    members = [("lr", by_name(LinearRegression())), ("ridge", by_name(Ridge(alpha=10.0)))]
+    res = adaptation_curve(HyReEnsemble(members).fit(df, y), df, y, n_labels=(3,), random_state=0)
+    assert np.isfinite(res.scores).all()
+    groups = np.arange(60) % 3
+    logo = leave_one_group_out(HyReEnsemble(members), df, y, groups, n_labels=(3,), n_repeats=1)
+    assert logo.scores.shape == (3, 1, 1)
+    X = sp.csr_matrix(rng.normal(size=(60, 3)))
+    sparse = HyReEnsemble([("lr", LinearRegression()), ("ridge", Ridge())]).fit(X, y)
+    res = adaptation_curve(sparse, X, y, n_labels=(3,), criterion="variance", random_state=0)
+    assert np.isfinite(res.scores).all()

@@ -533,6 +533,16 @@ def test_oracle_must_return_one_label_per_index(reg_data):
     assert_array_equal(hyre.weights_, before)
 
 
+def test_an_unusable_oracle_label_names_the_oracle(reg_data):
+    X, y = reg_data
+    hyre = HyReEnsemble(_regressors()).fit(X, y).adapt(X[:3], y[:3])
+    before = hyre.weights_.copy()
+    for label in (None, "abc"):  # the user passed no y: say where the bad label came from
+        with pytest.raises(ValueError, match=r"oracle's label for queried index \d+ is not usable"):
+            hyre.active_adapt(X[50:], lambda idx, label=label: label, n_queries=2)
+    assert_array_equal(hyre.weights_, before)
+
+
 def test_failed_adaptation_leaves_the_state_untouched(clf_data):
     X, y = clf_data
     hyre = HyReEnsemble(_classifiers()).fit(X, y).adapt(X[:10], y[:10])
@@ -646,3 +656,36 @@ def test_pickle_round_trip(clf_data):
     back.partial_adapt(X[12:14], y[12:14])
     hyre.partial_adapt(X[12:14], y[12:14])
     assert_allclose(back.weights_, hyre.weights_)
+
+
+def test_pipeline_members_take_what_their_first_step_takes():
+    # sklearn's Pipeline tags do not pass on allow_nan or string: read the first step
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+
+    docs = ["good movie", "bad movie", "great film", "awful film", "good film", "bad plot"] * 5
+    y = np.array(["pos", "neg"] * 15)
+    members = [
+        ("lr", make_pipeline(TfidfVectorizer(), LogisticRegression())),
+        ("nb", make_pipeline(TfidfVectorizer(), MultinomialNB())),
+    ]
+    ens = HyReEnsemble(members).fit(docs, y)
+    vote = VotingClassifier(members, voting="soft").fit(docs, y)
+    assert_allclose(ens.predict_proba(docs), vote.predict_proba(docs), rtol=1e-6)
+    ens.adapt(["good plot", "awful film"], ["pos", "neg"])
+    assert ens.query(docs, n_queries=3).shape == (3,)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        HyReEnsemble(members).fit(docs, y[:-1])
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    X[::7, 0] = np.nan
+    target = rng.normal(size=60)
+    imputed = [("lr", make_pipeline(SimpleImputer(), LinearRegression())),
+               ("ridge", make_pipeline(SimpleImputer(), Ridge()))]
+    assert np.isfinite(HyReEnsemble(imputed).fit(X, target).predict(X)).all()
+    with pytest.raises(ValueError, match="NaN"):  # a member that cannot take NaN
+        HyReEnsemble([*imputed, ("plain", Ridge())]).fit(X, target)

@@ -226,12 +226,23 @@ def test_callable_loss_under_auto_says_it_sees_mixtures(data, reg):
 
 def test_temperature_is_checked_at_adapt_and_reset(data, reg):
     X, y = data
-    for bad in (np.inf, np.nan, 0.0, -2.0, "foo", None):
+    for bad in (np.nan, 0.0, -2.0, -np.inf, "foo", None):
         reg.set_params(temperature=bad)
         for call in (lambda: reg.adapt(X[:4], y[:4]), reg.reset_weights):
-            with pytest.raises(ValueError, match="temperature must be a finite float > 0"):
+            with pytest.raises(ValueError, match="temperature must be a float > 0"):
                 call()
         assert reg.temperature_ == 1.0 and reg.n_adapt_samples_ == 0
+
+
+def test_infinite_temperature_is_the_uniform_ensemble(data, reg):
+    # the "no reweighting" point of a temperature grid search
+    X, y = data
+    reg.set_params(temperature=np.inf).adapt(X[:8], y[:8])
+    assert reg.temperature_ == np.inf
+    assert_allclose(reg.weights_, 1 / reg.n_members)
+    reg.active_adapt(X[40:], y[40:], n_queries=3)  # the compiled loop too
+    assert_allclose(reg.weights_, 1 / reg.n_members)
+    HyReRegressor(n_members=3, max_epochs=1, temperature=np.inf).fit(X, y)  # a valid parameter
 
 
 def test_queried_indices_do_not_outlive_the_weights(data, reg):
