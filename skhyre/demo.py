@@ -222,7 +222,8 @@ def run_demo(
     res = DemoResult(n_labels=tuple(n_labels))
     for m in methods:
         res.rows[m] = [float(v) for v in np.nanmean(acc[m], axis=0)]
-        res.spread[m] = [float(v) for v in np.nanstd(acc[m], axis=0)]
+        # sample std (ddof=1), like the other reports
+        res.spread[m] = [float(v) for v in np.nanstd(acc[m], axis=0, ddof=1)]
     res.setup = {
         "n_features": n_features,
         "n_members": n_members,

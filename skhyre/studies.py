@@ -617,6 +617,14 @@ class UCIStudyResult:
                 "of HyRe vs the uniform ensemble on the same rows.",
                 "",
             ]
+            if arm == "random":
+                lines += [
+                    "T auto (median): the median over seeds of the temperature `auto` chose "
+                    "(with an even number of seeds, the midpoint of the middle two, ∞ when the "
+                    "upper one is ∞). auto ≤ uniform (seeds) counts ties: at T = ∞ HyRe is the "
+                    "uniform ensemble exactly.",
+                    "",
+                ]
             same = "" if arm == "random" else " (its own evaluation rows)"
             lines.append(
                 f"| dataset | ensemble | uniform{same} | HyRe T=1 | Δ T=1 | uniform{same} | "
@@ -645,7 +653,7 @@ class UCIStudyResult:
             "candidates on 32 noisy points is optimistic (a winner's curse), and its misses "
             "lean to the sharpest temperatures, which put the weight on one or two members "
             "that were lucky on those points; on kin8nm and ccpp even the best member on the "
-            "evaluation rows (an oracle, last column: paired mean over seeds) is only a few "
+            "evaluation rows (an oracle, last column: paired mean over seeds) is at most a few "
             "percent better than the uniform average. In the active arm the labelled points "
             "are the ones the members disagree on most, so no score computed on them is an "
             "unbiased estimate of the loss on the other OOD rows.",
