@@ -125,8 +125,11 @@ def assigned_weight_matrix(
     of its annotator (with fresh bootstrap counts where an annotator has
     several), plus, in ``"mixed"``, the share ``group_share`` spread over
     the other annotators' examples. A member none of whose annotators
-    appears in ``groups`` gets weight 0 in ``"by_group"`` (it does not learn
-    from this data) and only the share ``group_share`` in ``"mixed"``.
+    appears in ``groups`` gets weight 0 in ``"by_group"`` (``partial_fit``
+    then puts its own parameters, and their rows of the optimizer's state,
+    back as they were: Adam's momentum would move them with no gradient; the
+    layers it shares with other members still learn) and only the share
+    ``group_share`` in ``"mixed"``.
 
     Parameters
     ----------

@@ -21,6 +21,8 @@ from skorch import NeuralNet
 from torch import nn
 from torch.nn import functional as F
 
+from .ensembles import _EnsembleModule
+
 __all__ = ["MemberSumLoss", "forward_members", "make_net", "resolve_device", "seeded"]
 
 _TASKS = ("regression", "classification", "preference")
@@ -317,6 +319,26 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
             if entry[0] == 0:
                 del _IN_EVAL[module]
                 module.train(entry[1])
+
+
+#: Bytes the widest activation of one chunk may take in :func:`forward_members`.
+CHUNK_BYTES = 64 * 2**20
+
+
+def chunk_rows(module: nn.Module, batch_size: int) -> int:
+    """Rows per prediction chunk: 8192 (or ``batch_size`` if larger), fewer when wide.
+
+    A chunk's widest activation holds up to ``n_members * width`` float32
+    numbers a row (a vanilla or MC-dropout layer runs every member at once),
+    so with many members or wide layers the chunk shrinks to keep it under
+    :data:`CHUNK_BYTES` (and at least 256 rows).
+    """
+    rows = max(8192, int(batch_size))
+    ens = next((m for m in module.modules() if isinstance(m, _EnsembleModule)), None)
+    if ens is not None:
+        per_row = 4 * ens.n_members * max(*ens.hidden_layer_sizes, ens.n_outputs)
+        rows = min(rows, max(256, CHUNK_BYTES // per_row))
+    return rows
 
 
 def forward_members(

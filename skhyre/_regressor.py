@@ -198,9 +198,11 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
             (``training_`` ``"by_group"`` or ``"mixed"``): each example then
             trains the members its annotator was given at fit (every id must
             be in ``group_ids_``; the shared layers of ``"shared_base"`` learn
-            from all of them). Without it, or after pooled training (where
-            it is ignored, as in :meth:`fit`), every member learns from every
-            example.
+            from all of them). A member none of whose annotators is in
+            ``groups`` (``"by_group"``) keeps its own parameters and their
+            optimizer state exactly. Without it, or after pooled training
+            (where it is ignored, as in :meth:`fit`), every member learns
+            from every example.
 
         Returns
         -------

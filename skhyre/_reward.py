@@ -18,7 +18,7 @@ from torch import nn
 
 from . import _kernels
 from ._adaptation import keep_state_on_failure
-from ._net import forward_members, seeded
+from ._net import chunk_rows, forward_members, seeded
 from ._torch_base import _check_hidden, _to_float32, _TorchHyReBase
 from .ensembles import _floating_dtype, build_ensemble
 
@@ -452,9 +452,11 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
             (``training_`` ``"by_group"`` or ``"mixed"``): each pair then
             trains the members its annotator was given at fit (every id must
             be in ``group_ids_``; the shared layers of ``"shared_base"`` learn
-            from all of them). Without it, or after pooled training (where
-            it is ignored, as in :meth:`fit`), every member learns from every
-            pair.
+            from all of them). A member none of whose annotators is in
+            ``groups`` (``"by_group"``) keeps its own parameters and their
+            optimizer state exactly. Without it, or after pooled training
+            (where it is ignored, as in :meth:`fit`), every member learns
+            from every pair.
 
         Returns
         -------
@@ -617,7 +619,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
                 "pairs use predict or predict_proba."
             )
         heads = SimpleNamespace(module_=self.net_.module_.ensemble, device=self.net_.device)
-        R = forward_members(heads, _to_float32(X), chunk_size=max(8192, int(self.batch_size)))
+        rows = chunk_rows(heads.module_, self.batch_size)
+        R = forward_members(heads, _to_float32(X), chunk_size=rows)
         return R[..., 0]
 
     def reward(self, X) -> np.ndarray:

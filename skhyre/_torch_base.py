@@ -21,6 +21,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
@@ -36,8 +37,8 @@ from ._groups import (
     fitted_group_codes,
     member_weight_matrix,
 )
-from ._net import _EnsembleNet, forward_members, make_net, resolve_device, seeded
-from .ensembles import ENSEMBLE_KINDS, build_ensemble
+from ._net import _EnsembleNet, chunk_rows, forward_members, make_net, resolve_device, seeded
+from .ensembles import ENSEMBLE_KINDS, _EnsembleModule, build_ensemble
 
 __all__: list[str] = []
 
@@ -83,6 +84,39 @@ def _to_float32(X: np.ndarray) -> np.ndarray:
             "so rescale X (e.g. with StandardScaler)."
         )
     return X32
+
+def _member_state(net: NeuralNet, members: np.ndarray) -> list:
+    """Copies of ``members``' own parameter rows and of their optimizer state rows.
+
+    Adam's running moments (and weight decay) move a parameter even when its
+    gradient is zero, so a member that gets no example in ``partial_fit``
+    would still drift; :func:`_restore_member_state` puts these copies back.
+    """
+    rows = torch.as_tensor(np.flatnonzero(members))
+    kept = []
+    for module in net.module_.modules():
+        if isinstance(module, _EnsembleModule):
+            for param, view in module.member_parameters():
+                state = net.optimizer_.state.get(param, {})
+                moments = {
+                    key: value.view_as(view)[rows].clone()
+                    for key, value in state.items()
+                    if isinstance(value, torch.Tensor) and value.shape == param.shape
+                }
+                kept.append((param, view, view.detach()[rows].clone(), moments))
+    return kept
+
+
+def _restore_member_state(net: NeuralNet, members: np.ndarray, kept: list) -> None:
+    """Write back what :func:`_member_state` copied (the same tensors, trained in place)."""
+    rows = torch.as_tensor(np.flatnonzero(members))
+    with torch.no_grad():
+        for param, view, values, moments in kept:
+            view[rows] = values
+            state = net.optimizer_.state.get(param, {})
+            for key, value in moments.items():
+                state[key].view_as(view)[rows] = value
+
 
 class _TorchHyReBase(AdaptationMixin, BaseEstimator):
     """Base of HyReRegressor / HyReClassifier / HyReRewardModel (not public)."""
@@ -348,11 +382,13 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             codes = fitted_group_codes(g, self.group_ids_)  # before the seed is drawn
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        absent = None
         if codes is not None:
             W = _assigned_weights(
                 codes, self.group_assignment_, self.training_, self.group_share, seed + 2
             )
             y_fit = np.column_stack([y_fit.astype(np.float32), W])
+            absent = ~(W > 0).any(axis=0)  # members none of whose annotators is here
         net = copy.deepcopy(self.net_)
         # settings changed since fit take effect; skorch updates the optimizer's
         # learning rate and weight decay in place, keeping its state
@@ -369,8 +405,11 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         }  # fmt: skip
         if changed:
             net.set_params(**changed)
+        kept = _member_state(net, absent) if absent is not None and absent.any() else None
         with seeded(seed + 3, self.device_):
             net.partial_fit(X32, y_fit, epochs=self.max_epochs)
+        if kept is not None:
+            _restore_member_state(net, absent, kept)
         net.module_.eval()
         self.net_ = net
         self._init_adaptation_state()
@@ -390,6 +429,6 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             self.net_,
             X32,
             transform=transform,
-            chunk_size=max(8192, int(self.batch_size)),
+            chunk_size=chunk_rows(self.net_.module_, self.batch_size),
             reduce=reduce,
         )

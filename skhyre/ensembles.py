@@ -235,6 +235,16 @@ class _EnsembleModule(nn.Module):
         #: width of what the ensemble's own networks see
         self.in_features = self.n_features if feature_module is None else self.n_feature_outputs
 
+    def member_parameters(self) -> list[tuple[nn.Parameter, torch.Tensor]]:
+        """The parameters that belong to one member each, with a ``(n_members, ...)`` view.
+
+        Row ``k`` of each view is member ``k``'s own (a vanilla member's
+        weights, a shared-base head); layers that every member uses are not
+        listed. Empty where no parameter is a single member's (Epinet, MC
+        dropout).
+        """
+        return []
+
     def _inputs(self, X, dtype: torch.dtype) -> torch.Tensor:
         """Apply the feature module if any, check the width, cast to the module's dtype.
 
@@ -369,6 +379,15 @@ class SharedBaseEnsemble(_EnsembleModule):
         if self.prior_scale != 0.0:
             out = out + self.prior_scale * self.prior(x.detach())
         return out.view(x.shape[0], self.n_members, self.n_outputs)
+
+    def member_parameters(self) -> list[tuple[nn.Parameter, torch.Tensor]]:
+        """Each member's rows of the last learnable layer (its head)."""
+        last = self.learnable[-1]
+        K = self.n_members
+        return [
+            (last.weight, last.weight.view(K, self.n_outputs, -1)),
+            (last.bias, last.bias.view(K, self.n_outputs)),
+        ]
 
     def extra_repr(self) -> str:
         return f"n_members={self.n_members}, n_outputs={self.n_outputs}, prior_scale={self.prior_scale}"
@@ -630,6 +649,10 @@ class VanillaEnsemble(_EnsembleModule):
         for weight, bias in zip(self.weights[1:], self.biases[1:]):
             h = torch.baddbmm(bias, torch.relu(h), weight)
         return h.transpose(0, 1).contiguous()
+
+    def member_parameters(self) -> list[tuple[nn.Parameter, torch.Tensor]]:
+        """Every stacked weight and bias: row ``k`` is member ``k``'s network."""
+        return [(p, p) for p in (*self.weights, *self.biases)]
 
     def extra_repr(self) -> str:
         return (

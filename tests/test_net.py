@@ -296,3 +296,28 @@ def test_concurrent_predictions_keep_the_members_fixed(ensemble):
     assert_array_equal(out["B"], ref)
     assert_array_equal(out["A"], ref)
     assert module.training  # the mode found is restored by the last one out
+
+
+def test_prediction_chunks_shrink_with_the_members_widest_activation():
+    from skhyre._net import CHUNK_BYTES, chunk_rows
+    from skhyre.ensembles import build_ensemble
+
+    def rows(kind, K, hidden, batch_size=128):
+        module = build_ensemble(kind, 4, 1, n_members=K, hidden_layer_sizes=hidden, seed=0)
+        return chunk_rows(module, batch_size)
+
+    assert rows("vanilla", 4, (16,)) == 8192
+    assert rows("vanilla", 4, (16,), batch_size=20_000) == 20_000  # a larger batch is kept
+    assert rows("vanilla", 100, (50, 50)) == CHUNK_BYTES // (4 * 100 * 50)
+    assert rows("vanilla", 1000, (500,)) == 256  # never below
+    assert rows("shared_base", 10, (16,)) == 8192
+
+
+def test_predictions_do_not_depend_on_the_chunking(monkeypatch):
+    import skhyre._torch_base as base
+
+    X, y = _data()
+    reg = HyReRegressor(ensemble="vanilla", **FAST).fit(X, y)
+    whole = reg.predict_members(X)
+    monkeypatch.setattr(base, "chunk_rows", lambda module, batch_size: 7)
+    np.testing.assert_allclose(reg.predict_members(X), whole, rtol=1e-6, atol=1e-6)
