@@ -267,10 +267,11 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     :meth:`predict_proba` their probabilities, and a mixture of
     Bradley-Terry models is not one: the order of two responses by
     :meth:`reward` can disagree with :meth:`predict` on their pair (most
-    often once the weights are far from uniform). Preprocess responses with transformers fitted on single
-    responses (``d`` columns) and applied to both halves: a scaler fitted on
-    pair rows scales A's and B's columns differently, so one response would
-    get a different reward as A than as B.
+    often once the weights are far from uniform). Preprocess responses with
+    transformers fitted on single responses (``d`` columns) and applied to
+    both halves: a scaler fitted on pair rows scales A's and B's columns
+    differently, so one response would get a different reward as A than as
+    B.
 
     The A and B halves of a pair go through the ensemble in one call
     (:class:`PairDifference`), so they share the training-time sample of an

@@ -85,6 +85,7 @@ def _to_float32(X: np.ndarray) -> np.ndarray:
         )
     return X32
 
+
 def _member_state(net: NeuralNet, members: np.ndarray) -> list:
     """Copies of ``members``' own parameter rows and of their optimizer state rows.
 

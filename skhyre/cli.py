@@ -249,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     problem = _out_problem(args.out) if getattr(args, "out", None) else None
     if problem:  # before a study that can run for minutes, not after it
-        print(f"skhyre {args.command}: cannot write results to --out {args.out}: {problem}.",
-              file=sys.stderr)
+        print(
+            f"skhyre {args.command}: cannot write results to --out {args.out}: {problem}.",
+            file=sys.stderr,
+        )
         return 2
     try:
         return int(args.func(args) or 0)
