@@ -586,9 +586,12 @@ class AdaptationMixin:
         labels and a fixed temperature and built-in loss, the whole loop runs
         in compiled code; it updates the weighted mixture incrementally, so
         where two pool rows' scores tie to rounding (members that agree
-        exactly, such as trees voting alike) it may pick the other one of the
-        pair than a callable oracle's loop does. On any error the previous
-        weights are kept.
+        exactly, such as trees voting alike, or scores that are all rounding
+        noise once one member holds nearly all the weight) it may pick the
+        other one of the pair than a callable oracle's loop or :meth:`query`
+        does (they take the lower index), and from there the picks and the
+        weights of the two loops go their own ways. On any error the
+        previous weights are kept.
 
         A pool whose member predictions exceed the memory budget is streamed:
         every step then re-reads the whole pool (about ``n_queries`` times

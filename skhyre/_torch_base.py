@@ -424,12 +424,16 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         )
         return self._forward_valid(_to_float32(X), transform, reduce)
 
+    def _member_block_rows(self) -> int:
+        """Rows per forward chunk; streamed pools align their blocks to it (same floats)."""
+        return chunk_rows(self.net_.module_, self.batch_size)
+
     def _forward_valid(self, X32: np.ndarray, transform=None, reduce=None) -> np.ndarray:
         """Already validated float32 X (fit's own data) -> member outputs (K, n, out)."""
         return forward_members(
             self.net_,
             X32,
             transform=transform,
-            chunk_size=chunk_rows(self.net_.module_, self.batch_size),
+            chunk_size=self._member_block_rows(),
             reduce=reduce,
         )

@@ -100,8 +100,6 @@ DEFAULT_MEMORY_BUDGET = 1 << 30
 
 # Target size of one streamed block's member matrix when block_rows="auto".
 _BLOCK_BYTES = 64 << 20
-# The torch estimators' forward batch (``_TorchHyReBase._forward``).
-_TORCH_FORWARD_ROWS = 8192
 
 _config = {"memory_budget": DEFAULT_MEMORY_BUDGET, "block_rows": "auto"}
 _config_lock = threading.Lock()
@@ -157,7 +155,7 @@ def get_config() -> dict:
         ``memory_budget``: bytes a cached pool matrix may take (a float,
         possibly ``inf``); ``block_rows``: rows per streamed block, or
         ``"auto"`` (about 64 MiB of member predictions per block, rounded to
-        the estimator's forward batch).
+        the estimator's forward batch, and never less than one such batch).
 
     Examples
     --------
@@ -256,8 +254,16 @@ def _pool_kind(X_pool) -> str:
     if _is_dask_array(X_pool):
         return "dask"
     if isinstance(X_pool, (list, tuple)):
-        if len(X_pool) and all(_is_2d_chunk(c) for c in X_pool):
+        chunks = [_is_2d_chunk(c) for c in X_pool]
+        if chunks and all(chunks):
             return "chunks"
+        if any(chunks):  # neither a list of chunks nor a list of rows
+            i = chunks.index(False)
+            raise ValueError(
+                f"X_pool is a list mixing 2-D chunks with other items (item {i} is a "
+                f"{type(X_pool[i]).__name__}); in a list of chunks, give every chunk as a "
+                "2-D array (np.asarray(chunk)), or pass one array of rows."
+            )
         return "array"
     if isinstance(X_pool, (str, bytes)) or hasattr(X_pool, "shape") or hasattr(X_pool, "__array__"):
         return "array"
@@ -272,12 +278,9 @@ def _pool_kind(X_pool) -> str:
 
 def _align_rows(est) -> int:
     """Block starts must be multiples of this for bit-identical member predictions."""
-    hook = getattr(est, "_member_block_rows", None)
+    hook = getattr(est, "_member_block_rows", None)  # the torch estimators' forward chunk
     if callable(hook):
         return max(1, int(hook()))
-    torch_base = sys.modules.get("skhyre._torch_base")
-    if torch_base is not None and isinstance(est, torch_base._TorchHyReBase):
-        return max(_TORCH_FORWARD_ROWS, int(est.batch_size))
     return 1
 
 

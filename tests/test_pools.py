@@ -340,6 +340,8 @@ def test_bad_chunks_raise(forest_clf):
             est.query(iter([Xp[:5], Xp[5:9, :2]]))
         with pytest.raises(ValueError, match="pool is empty"):
             est.query(iter([]))
+        with pytest.raises(ValueError, match=r"list mixing 2-D chunks .*item 1 is a list"):
+            est.query([Xp[:5], Xp[5:9].tolist()])  # an iterator of these works; a list is ambiguous
         with pytest.raises(ValueError, match="features"):
             est.query(iter([Xp[:5, :2]]), criterion="random")
         with pytest.raises(TypeError, match="callable pool must return"):
@@ -494,3 +496,25 @@ def _train_set():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 3))
     return X, (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+
+
+def test_streamed_blocks_follow_a_wide_ensembles_smaller_forward_chunk():
+    # K x width large: the forward chunk shrinks below 8192 rows (skhyre._net.chunk_rows),
+    # and streamed blocks must start where the in-memory forward chunks do
+    from skhyre._net import chunk_rows
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    y = X @ [1.0, -1.0, 0.5, 0.0] + 0.1 * rng.normal(size=300)
+    reg = HyReRegressor(n_members=16, hidden_layer_sizes=(200,), max_epochs=3, random_state=0)
+    reg.fit(X, y)
+    chunk = chunk_rows(reg.net_.module_, reg.batch_size)
+    assert chunk < 8192 and pools._align_rows(reg) == chunk
+    pool = rng.normal(size=(8193, 4))
+    labels = pool @ [0.0, 1.0, 0.5, 1.0]
+    tail = np.ones(len(pool), dtype=bool)
+    tail[-3:] = False  # candidates in the last forward chunk of either alignment
+    memory = copy.deepcopy(reg).active_adapt(pool, labels, 3, exclude=tail)
+    with config_context(memory_budget=0, block_rows=1):
+        streamed = copy.deepcopy(reg).active_adapt(pool, labels, 3, exclude=tail)
+    _assert_same_state(_state(memory), _state(streamed))
