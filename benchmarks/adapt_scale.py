@@ -217,6 +217,7 @@ def memory_child(method: str, n: int, K: int) -> None:
                 "peak_mib": _vm("VmHWM") - before,
                 "seconds": elapsed,
                 "output_mib": out.nbytes / 2**20,
+                "chunk_rows": int(clf._member_block_rows()),
             }
         )
     )
@@ -327,8 +328,9 @@ def report(payload: dict) -> str:
         "",
         "**Peak memory of a weighted prediction**: HyReClassifier, K members and C=10 classes; "
         "`predict_members` returns the whole (K, n, C) float32 matrix, `predict_proba` mixes "
-        "the members chunk by chunk (8,192 rows). Fresh process each; peak resident memory "
-        "above the level before the call.",
+        "the members chunk by chunk "
+        f"({payload['memory'][-1].get('chunk_rows', 8192):,} rows, sized by K x the widest "
+        "layer). Fresh process each; peak resident memory above the level before the call.",
         "",
         md_table(
             ["call", "rows", "K", "output", "peak above start", "time"],
