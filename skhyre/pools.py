@@ -31,7 +31,7 @@ plus one boolean per pool row for exclusions.
 
 Streamed results equal the in-memory ones exactly. Blocks start at multiples
 of the estimator's forward batch (for the torch estimators 8192 rows, fewer
-for wide ensembles: :func:`skhyre._net.chunk_rows`), so each
+for wide ensembles: ``skhyre._net.chunk_rows``), so each
 member sees exactly the batches the in-memory forward pass would give it
 (torch's float results depend on how rows are batched). For a
 :class:`~skhyre.HyReEnsemble`, exactness assumes its members predict each row
