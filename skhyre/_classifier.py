@@ -82,6 +82,20 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         In ``training="mixed"``, the fraction of each member's training
         weight carried by the other annotators' examples (``0`` is
         ``"by_group"``); it does not depend on the number of annotators.
+    callbacks : list of skorch callbacks, default=None
+        More :mod:`skorch.callbacks` for training, such as ``EarlyStopping``,
+        ``LRScheduler`` or ``Checkpoint``, as instances or ``(name, callback)``
+        pairs; they run after skorch's defaults (epoch timer, loss scoring,
+        the epoch table). Each ``fit`` trains with clones of them
+        (:func:`sklearn.base.clone`), so the list given here never changes and
+        every fit starts fresh; the trained ones are in ``net_.callbacks_``,
+        and ``partial_fit`` carries on with those.
+    train_split : callable or None, default=None
+        skorch's ``train_split``. ``None`` trains on every row;
+        ``skorch.dataset.ValidSplit(0.1)`` holds out a tenth of the rows of
+        each fit and reports ``valid_loss`` on them, which ``EarlyStopping``
+        and ``Checkpoint`` monitor by default. Held-out rows are not trained
+        on.
 
     Attributes
     ----------

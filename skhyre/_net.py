@@ -258,6 +258,8 @@ def make_net(
     weight_decay: float,
     device: str,
     verbose: int,
+    callbacks=None,
+    train_split=None,
 ) -> _EnsembleNet:
     """An :class:`_EnsembleNet` training ``module`` with :class:`MemberSumLoss`.
 
@@ -269,6 +271,10 @@ def make_net(
         The :class:`MemberSumLoss` task.
     max_epochs, batch_size, lr, weight_decay, device, verbose
         The training settings (Adam with ``weight_decay``), as in skorch.
+    callbacks : list or None, default=None
+        Extra skorch callbacks, after skorch's defaults.
+    train_split : callable or None, default=None
+        skorch's ``train_split`` (``None``: train on all rows).
 
     Returns
     -------
@@ -285,7 +291,8 @@ def make_net(
         max_epochs=max_epochs,
         batch_size=batch_size,
         iterator_train__shuffle=True,
-        train_split=None,
+        train_split=train_split,
+        callbacks=callbacks,
         device=device,
         verbose=verbose,
     )

@@ -232,6 +232,20 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         passed (and clones do not share weights); a class is instantiated
         with no arguments under the fit's seed. The trained copy is
         ``net_.module_.ensemble.feature_module``.
+    callbacks : list of skorch callbacks, default=None
+        More :mod:`skorch.callbacks` for training, such as ``EarlyStopping``,
+        ``LRScheduler`` or ``Checkpoint``, as instances or ``(name, callback)``
+        pairs; they run after skorch's defaults (epoch timer, loss scoring,
+        the epoch table). Each ``fit`` trains with clones of them
+        (:func:`sklearn.base.clone`), so the list given here never changes and
+        every fit starts fresh; the trained ones are in ``net_.callbacks_``,
+        and ``partial_fit`` carries on with those.
+    train_split : callable or None, default=None
+        skorch's ``train_split``. ``None`` trains on every row;
+        ``skorch.dataset.ValidSplit(0.1)`` holds out a tenth of the rows of
+        each fit and reports ``valid_loss`` on them, which ``EarlyStopping``
+        and ``Checkpoint`` monitor by default. Held-out rows are not trained
+        on.
 
     Attributes
     ----------
@@ -338,6 +352,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         training="auto",
         group_share=0.1,
         module=None,
+        callbacks=None,
+        train_split=None,
     ):
         super().__init__(
             ensemble=ensemble,
@@ -357,6 +373,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
             verbose=verbose,
             training=training,
             group_share=group_share,
+            callbacks=callbacks,
+            train_split=train_split,
         )
         self.module = module
 

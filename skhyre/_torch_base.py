@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -143,6 +143,8 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         "verbose": ["verbose"],
         "training": [StrOptions({"auto", *TRAINING_MODES})],
         "group_share": [Interval(Real, 0, 1, closed="both")],
+        "callbacks": [None, list, tuple],
+        "train_split": [None, callable],
     }
 
     _fit_task = "regression"  # the MemberSumLoss task
@@ -166,6 +168,8 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         verbose=0,
         training="auto",
         group_share=0.1,
+        callbacks=None,
+        train_split=None,
     ):
         self.ensemble = ensemble
         self.n_members = n_members
@@ -184,6 +188,8 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         self.verbose = verbose
         self.training = training
         self.group_share = group_share
+        self.callbacks = callbacks
+        self.train_split = train_split
 
     # ------------------------------------------------------------------ fit
     def __sklearn_is_fitted__(self) -> bool:
@@ -305,6 +311,9 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             weight_decay=self.weight_decay,
             device=device,
             verbose=self.verbose,
+            # copies: fit never changes its parameters, and every fit starts fresh
+            callbacks=None if self.callbacks is None else clone(list(self.callbacks), safe=False),
+            train_split=self.train_split,
         )
         with seeded(seed + 1, device):
             net.fit(X32, y_fit)
@@ -326,8 +335,10 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         ``"cpu"``. A net pickled by skhyre versions whose ``net_`` was a plain
         :class:`skorch.NeuralNet` holding the module twice is upgraded to
         :class:`~skhyre._net._EnsembleNet` with the trained ``module_`` as
-        its only module.
+        its only module. Parameters added since the pickle was written
+        (``callbacks``, ``train_split``) take their defaults.
         """
+        state = {"callbacks": None, "train_split": None, **state}
         super().__setstate__(state)
         net = self.__dict__.get("net_")
         if net is None:
@@ -362,7 +373,8 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
 
         The network and its optimizer state carry on from where they were
         (skorch's ``partial_fit``), with the estimator's current ``lr``,
-        ``weight_decay``, ``batch_size`` and ``verbose``. After an
+        ``weight_decay``, ``batch_size``, ``verbose`` and ``train_split``, and
+        the callbacks of the fitted net (their state carries on). After an
         annotator-aware fit, ``groups`` keeps each member on the annotators
         it was given at fit (:func:`skhyre._groups.assigned_weight_matrix`);
         without ``groups``, or after pooled training, every member learns
@@ -401,6 +413,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
                 ("optimizer__weight_decay", self.weight_decay,
                  net.get_params().get("optimizer__weight_decay")),
                 ("verbose", self.verbose, net.verbose),
+                ("train_split", self.train_split, net.train_split),
             )
             if value != current
         }  # fmt: skip

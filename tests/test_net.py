@@ -208,6 +208,18 @@ def test_old_plain_neuralnet_pickle_loads_and_is_upgraded():
     assert len(pickle.dumps(loaded)) < 0.8 * len(blob)
 
 
+def test_pickle_from_before_callbacks_gets_the_defaults():
+    est, X, y = _fitted()
+    state = dict(est.__getstate__())  # a copy: it may be est.__dict__ itself
+    for name in ("callbacks", "train_split"):  # parameters added later
+        del state[name]
+    old = type(est).__new__(type(est))
+    old.__setstate__(state)
+    assert old.get_params()["callbacks"] is None and old.get_params()["train_split"] is None
+    old.partial_fit(X[:30], y[:30])
+    assert_array_equal(old.predict_members(X).shape, est.predict_members(X).shape)
+
+
 def test_simulated_cuda_pickle_loads_on_cpu(monkeypatch):
     """A pickle whose tensors are tagged 'cuda:0', as one written on a GPU machine."""
     est, X, y = _fitted(ensemble="epinet", temperature="auto")
