@@ -257,6 +257,20 @@ class AdaptationMixin:
         return L
 
     # -------------------------------------------------------------- updates
+    def _loo_score(self, loss_name: str | None, fn: Callable) -> Callable:
+        """The loss ``temperature="auto"`` scores left-out predictions with.
+
+        The adaptation loss itself, except ``"zero_one"``: a weighted
+        prediction's 0-1 loss only changes where its argmax flips, so many
+        temperatures tie, and ties going to the higher one put the choice at
+        the edge of flipping back to the uniform ensemble's answers. The
+        mixture's log loss (the negative log of the probability it gives the
+        held-out label, a proper scoring rule) ranks them instead.
+        """
+        if loss_name == "zero_one":
+            return self._loss_functions()["log_loss"]
+        return fn
+
     def _mixture_loss(self, fn: Callable, M: np.ndarray, y: np.ndarray) -> Callable:
         """W (G, n, K) -> (G, n): loss of the weighted prediction on each example."""
 
@@ -313,7 +327,9 @@ class AdaptationMixin:
             hist_L = losses if whole else self._losses(fn, hist_M, hist_y, K)
             if self.temperature == "auto":
                 T, _, _ = auto_temperature(
-                    hist_L, self._mixture_loss(fn, hist_M, hist_y), loss_name
+                    hist_L,
+                    self._mixture_loss(self._loo_score(loss_name, fn), hist_M, hist_y),
+                    loss_name,
                 )
             else:
                 # a one-class ensemble has nothing to be wrong about: C = 2 is harmless

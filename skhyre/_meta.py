@@ -323,7 +323,9 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         in units of the adaptation loss, or
         ``"auto"``: re-chosen at every adaptation by leave-one-out predictive
         loss, never below the ``"evidence"`` temperature for ``"squared"``
-        and ``"absolute"`` (see :func:`skhyre.reweighting.auto_temperature`),
+        and ``"absolute"``, with left-out predictions scored by their log
+        loss under ``"zero_one"`` (see
+        :func:`skhyre.reweighting.auto_temperature`),
         or
         ``"evidence"``: the empirical-Bayes temperature of the loss's noise
         model (see :func:`skhyre.reweighting.evidence_temperature`).

@@ -192,7 +192,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     weight_decay : float, default=0.0
     temperature : float, "auto" or "evidence", default=1.0
         HyRe softmax temperature (> 0; ``inf`` keeps the weights uniform),
-        or ``"auto"`` (leave-one-out choice; see
+        or ``"auto"`` (leave-one-out choice; under ``"zero_one"`` the
+        left-out weighted predictions are scored by their log loss; see
         :func:`skhyre.reweighting.auto_temperature`),
         or ``"evidence"`` (the empirical-Bayes temperature of the loss's noise
         model: 1 for ``"log_loss"``, a label-flip rate fitted to the labels

@@ -601,10 +601,12 @@ def auto_temperature(
     above it, and ``inf``. Otherwise the whole grid is searched: a callable
     loss, ``"brier"`` and ``"gaussian_nll"`` have no noise model;
     ``"log_loss"``'s evidence temperature is 1 by assumption (calibrated
-    members), not an estimate; and with ``"zero_one"`` the leave-one-out
-    search already stays at high temperatures on few labels, while a floor
-    at the flip-rate estimate cost accuracy in the conflicting-labeler
-    study (with pooled members the labels look random to it, ``T_ev = inf``).
+    members), not an estimate; and with ``"zero_one"`` a floor at the
+    flip-rate estimate cost accuracy in the conflicting-labeler study (with
+    pooled members the labels look random to it, ``T_ev = inf``). The
+    estimators' ``mixture_loss`` is the adaptation loss of the weighted
+    prediction, except under ``"zero_one"``, where it is the weighted
+    prediction's log loss (a blend's 0-1 loss ties across many candidates).
 
     Why a floor: a leave-one-out minimum over many candidates is optimistic
     (a winner's curse), and its errors lean towards the sharpest

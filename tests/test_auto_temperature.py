@@ -282,21 +282,52 @@ def test_one_example_still_falls_back_to_uniform(regressor):
     np.testing.assert_allclose(est.weights_, 1 / 8)
 
 
-def test_classifier_auto_is_the_plain_search(temperature_classifier):
+def test_classifier_auto_weights_by_zero_one_and_scores_left_out_by_log_loss(
+    temperature_classifier,
+):
+    """The plain search (no floor); left-out mixtures scored by their log loss."""
     est, Xp, yp = copy.deepcopy(temperature_classifier)
     X, y = Xp[:30], yp[:30]
     est.set_params(temperature="auto").adapt(X, y)
     P = est.predict_members(X).astype(np.float64)
     yi = np.searchsorted(est.classes_, y)
+    # the 0-1 loss charges a t-way tie 1 - 1/t: plain argmax needs none
+    assert ((P == P.max(axis=-1, keepdims=True)).sum(axis=-1) == 1).all()
+    wrong = (P.argmax(axis=2) != yi).astype(float)
 
-    def no_ties(Q):  # the 0-1 loss charges a t-way tie 1 - 1/t: plain argmax needs none
-        assert ((Q == Q.max(axis=-1, keepdims=True)).sum(axis=-1) == 1).all()
-        return Q
-
-    wrong = (no_ties(P).argmax(axis=2) != yi).astype(float)
-
-    def mixture_loss(W):
+    def mixture_log_loss(W):
         mix = np.einsum("gik,kic->gic", W, P)
-        return (no_ties(mix).argmax(axis=2) != yi).astype(float)
+        return -np.log(np.maximum(mix[:, np.arange(len(yi)), yi], 1e-15))
 
-    assert est.temperature_ == loo_temperature(wrong, mixture_loss)[0]
+    T_ref = loo_temperature(wrong, mixture_log_loss)[0]
+    assert est.temperature_ == T_ref
+    assert np.isfinite(T_ref)  # the 0-1 score of these mixtures ties up to the flat end
+    np.testing.assert_allclose(est.cumulative_loss_, wrong.sum(axis=1))
+    logits = -wrong.sum(axis=1) / T_ref
+    w = np.exp(logits - logits.max())
+    np.testing.assert_allclose(est.weights_, w / w.sum(), rtol=1e-10)
+
+
+def test_zero_one_scores_of_left_out_mixtures_tie_where_log_loss_ranks(
+    temperature_classifier,
+):
+    """Why auto scores left-out predictions by log loss under adapt_loss='zero_one'."""
+    est, Xp, yp = copy.deepcopy(temperature_classifier)
+    X, y = Xp[:30], yp[:30]
+    P = est.predict_members(X).astype(np.float64)
+    yi = np.searchsorted(est.classes_, y)
+    wrong = (P.argmax(axis=2) != yi).astype(float)
+
+    def mixture(W):
+        return np.einsum("gik,kic->gic", W, P)
+
+    T01, s01 = loo_temperature(wrong, lambda W: (mixture(W).argmax(axis=2) != yi).astype(float))
+    Tlog, slog = loo_temperature(
+        wrong, lambda W: -np.log(np.maximum(mixture(W)[:, np.arange(len(yi)), yi], 1e-15))
+    )
+    temps = np.unique(np.append(DEFAULT_TEMPERATURE_GRID, np.inf))
+    tied = s01 == s01.min()
+    # 0-1: several candidates share the best score and the tie goes to the flattest
+    assert tied.sum() > 1 and T01 == temps[tied][-1] and T01 > Tlog
+    # the log loss tells them apart: the flattest of the tied is not its best
+    assert slog[temps == T01][0] > slog.min()

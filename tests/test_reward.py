@@ -592,3 +592,22 @@ def test_cuda_training_with_a_feature_module(data, tmp_path):
     on_gpu = HyReRewardModel(module=user.cuda(), device="cuda", **FAST)
     again = pickle.loads(pickle.dumps(on_gpu))
     assert next(again.module.parameters()).device.type == "cuda"
+
+
+def test_auto_scores_left_out_mixtures_by_log_loss(rm, data):
+    """Weights from the pairwise 0-1 loss; the temperature from the blends' log loss."""
+    from skhyre.reweighting import loo_temperature
+
+    _, _, Xt, yt = data
+    X, y = Xt[:20], yt[:20]
+    rm.set_params(temperature="auto").adapt(X, y)
+    P = rm.predict_members(X).astype(np.float64)  # (K, n, 2): P(y=0), P(y=1)
+    assert (P[..., 1] != 0.5).all()  # no ties: the 0-1 loss is plain
+    wrong = ((P[..., 1] > 0.5).astype(int) != y).astype(float)
+
+    def mixture_log_loss(W):
+        mix = np.einsum("gik,kic->gic", W, P)
+        return -np.log(np.maximum(mix[:, np.arange(len(y)), y], 1e-15))
+
+    np.testing.assert_allclose(rm.cumulative_loss_, wrong.sum(axis=1))
+    assert rm.temperature_ == loo_temperature(wrong, mixture_log_loss)[0]
