@@ -374,7 +374,8 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         The network and its optimizer state carry on from where they were
         (skorch's ``partial_fit``), with the estimator's current ``lr``,
         ``weight_decay``, ``batch_size``, ``verbose`` and ``train_split``, and
-        the callbacks of the fitted net (their state carries on). After an
+        the callbacks of the fitted net (as in skorch's ``partial_fit``,
+        each resets what its ``on_train_begin`` resets). After an
         annotator-aware fit, ``groups`` keeps each member on the annotators
         it was given at fit (:func:`skhyre._groups.assigned_weight_matrix`);
         without ``groups``, or after pooled training, every member learns
