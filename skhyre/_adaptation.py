@@ -479,6 +479,23 @@ class AdaptationMixin:
             )
         return criterion
 
+    @staticmethod
+    def _check_sampling(sampling) -> str:
+        if not isinstance(sampling, str) or sampling not in acquisition.SAMPLINGS:
+            raise ValueError(
+                f"sampling={sampling!r} is not one of {acquisition.SAMPLINGS}: 'top' takes the "
+                "best-scoring rows, 'power' draws rows with probability proportional to their "
+                "score."
+            )
+        return sampling
+
+    @staticmethod
+    def _step_seeds(rng, criterion: str, sampling: str, n_steps: int) -> list | None:
+        """One :func:`~skhyre.acquisition.power_keys` seed per pick (``None`` for top)."""
+        if sampling != "power" or criterion == "random":
+            return None
+        return [acquisition._draw_seed(rng) for _ in range(n_steps)]
+
     def _scores(self, M: np.ndarray, w: np.ndarray, criterion: str, Hm, rng) -> np.ndarray:
         """Acquisition scores of the pool rows: NaN (ranked last) on rows where a member
         of nonzero weight predicts NaN or inf."""
@@ -506,6 +523,7 @@ class AdaptationMixin:
         exclude=None,
         random_state=None,
         pool_memory_budget=None,
+        sampling: str = "top",
     ):
         """Indices of the pool examples to label next under the current weights.
 
@@ -520,7 +538,8 @@ class AdaptationMixin:
             :mod:`skhyre.pools`).
         n_queries : int, default=1
             Number of distinct indices to return (the top-``n_queries`` under
-            the current weights, best first).
+            the current weights, best first; with ``sampling="power"``, in
+            the order drawn).
         criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
             ``"auto"`` is BALD for classifiers and reward models, variance for
             regressors.
@@ -529,7 +548,7 @@ class AdaptationMixin:
             a boolean mask, or integer indices. A 0/1 integer array as long
             as the pool is refused, since it would read as the indices 0 and 1.
         random_state : int, RandomState instance or None, default=None
-            For ``criterion="random"``. ``None`` derives one from the
+            For ``criterion="random"`` and ``sampling="power"``. ``None`` derives one from the
             estimator's integer ``random_state`` and the number of examples
             adapted on; an estimator without one (``HyReEnsemble``), or with
             ``random_state=None``, draws from NumPy's global random state, as
@@ -538,6 +557,13 @@ class AdaptationMixin:
             Bytes the cached pool matrix may take before the pool is
             streamed (``"512MiB"`` also works); ``None`` uses
             :func:`skhyre.pools.get_config`'s (1 GiB unless changed).
+        sampling : {"top", "power"}, default="top"
+            ``"top"`` returns the best-scoring rows. ``"power"`` draws the rows
+            at random, each with probability proportional to its score
+            (:func:`skhyre.acquisition.sample_power`: power acquisition,
+            Kirsch et al., TMLR 2023), so the picks are not all from the
+            extreme rows where the members disagree most; it is reproducible
+            with ``random_state``. Ignored by ``criterion="random"``.
 
         Returns
         -------
@@ -546,15 +572,27 @@ class AdaptationMixin:
         """
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
+        sampling = self._check_sampling(sampling)
         if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
             return pools._query(
-                self, X_pool, n_queries, criterion, exclude, random_state, pool_memory_budget
+                self,
+                X_pool,
+                n_queries,
+                criterion,
+                exclude,
+                random_state,
+                pool_memory_budget,
+                sampling,
             )
         M = self._member_matrix(X_pool)
         if criterion != "random":
             self._check_pool_nan(M, acquisition._check_exclude(exclude, M.shape[1]), "query")
         Hm = _kernels.member_entropies(M) if criterion == "bald" else None
-        scores = self._scores(M, self.weights_, criterion, Hm, self._query_rng(random_state))
+        rng = self._query_rng(random_state)
+        seeds = self._step_seeds(rng, criterion, sampling, 1)
+        scores = self._scores(M, self.weights_, criterion, Hm, rng)
+        if seeds is not None:
+            scores = acquisition.power_keys(scores, seeds[0])
         return acquisition.select_top(scores, n_queries, exclude=exclude)
 
     def _check_pool_nan(self, M: np.ndarray, mask: np.ndarray, who: str) -> None:
@@ -590,6 +628,7 @@ class AdaptationMixin:
         exclude=None,
         random_state=None,
         pool_memory_budget=None,
+        sampling: str = "top",
     ):
         """Label ``n_queries`` pool examples one at a time and adapt on each.
 
@@ -630,9 +669,19 @@ class AdaptationMixin:
             Pool examples never to pick: a boolean mask or integer indices,
             as in :meth:`query`.
         random_state : int, RandomState instance or None, default=None
-            For ``criterion="random"``, as in :meth:`query`.
+            For ``criterion="random"`` and ``sampling="power"``, as in
+            :meth:`query`.
         pool_memory_budget : int, float or str, default=None
             As for :meth:`query`.
+        sampling : {"top", "power"}, default="top"
+            As for :meth:`query`, at every pick: ``"power"`` draws each
+            example with probability proportional to its score under the
+            current weights. The labelled examples are then less
+            concentrated on the rows where the members disagree most, which
+            those rows can misrepresent (in the UCI shift study the
+            ``"top"`` picks misled every temperature rule in one cell;
+            ``benchmarks/results/uci_shift.md``). It runs the Python loop,
+            not the compiled one.
 
         Returns
         -------
@@ -641,6 +690,7 @@ class AdaptationMixin:
         """
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
+        sampling = self._check_sampling(sampling)
         self._check_temperature_param()
         snapshot = self._snapshot()
         try:
@@ -655,16 +705,19 @@ class AdaptationMixin:
                     exclude,
                     random_state,
                     pool_memory_budget,
+                    sampling,
                 )
             M = self._member_matrix(X_pool)
             return self._active_adapt_matrix(
-                M, oracle, n_queries, criterion, exclude, random_state
+                M, oracle, n_queries, criterion, exclude, random_state, sampling
             )
         except BaseException:
             self._restore(snapshot)
             raise
 
-    def _active_adapt_matrix(self, M, oracle, n_queries, criterion, exclude, random_state):
+    def _active_adapt_matrix(
+        self, M, oracle, n_queries, criterion, exclude, random_state, sampling="top"
+    ):
         """``active_adapt`` over the pool's cached member matrix ``M``."""
         n = M.shape[1]
         mask = acquisition._check_exclude(exclude, n)
@@ -673,8 +726,9 @@ class AdaptationMixin:
             self._check_pool_nan(M, mask, "active_adapt")
         loss_name, _ = self._resolve_adapt_loss()
         rng = self._query_rng(random_state)
+        seeds = self._step_seeds(rng, criterion, sampling, n_queries)
         if callable(oracle):
-            picked, labels = self._active_loop(M, oracle, n_queries, criterion, mask, rng)
+            picked, labels = self._active_loop(M, oracle, n_queries, criterion, mask, rng, seeds)
         else:
             y_all = self._encode_adapt_y(oracle)
             if y_all.shape[0] != n:
@@ -686,6 +740,7 @@ class AdaptationMixin:
                 not isinstance(self.temperature, str)
                 and kernel_loss is not None
                 and criterion != "random"
+                and seeds is None
             )
             if compiled:
                 picked, _ = acquisition.select_sequential(
@@ -703,7 +758,7 @@ class AdaptationMixin:
                 labels = y_all[picked]
             else:
                 picked, labels = self._active_loop(
-                    M, lambda idx: y_all[idx], n_queries, criterion, mask, rng, encoded=True
+                    M, lambda idx: y_all[idx], n_queries, criterion, mask, rng, seeds, encoded=True
                 )
         return self._commit_active(M[:, picked], labels, picked)
 
@@ -718,12 +773,17 @@ class AdaptationMixin:
         self.queried_indices_ = np.asarray(picked, dtype=np.int64)
         return self
 
-    def _active_loop(self, M, oracle, n_queries, criterion, mask, rng, encoded=False):
-        """Python-level sequential loop (callable oracle, auto temperature, custom loss)."""
+    def _active_loop(self, M, oracle, n_queries, criterion, mask, rng, seeds=None, encoded=False):
+        """Python-level sequential loop (callable oracle, auto temperature, custom loss,
+        power sampling: ``seeds``, one per pick)."""
         Hm = _kernels.member_entropies(M) if criterion == "bald" else None
+        step = iter(range(n_queries))
 
         def pick(mask):
+            t = next(step)
             scores = self._scores(M, self.weights_, criterion, Hm, rng)
+            if seeds is not None:
+                scores = acquisition.power_keys(scores, seeds[t])
             i = int(acquisition.select_top(scores, 1, exclude=mask)[0])
             return i, M[:, [i]]
 

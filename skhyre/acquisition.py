@@ -12,7 +12,11 @@ weights ``w`` of shape ``(K,)``:
 - :func:`random`: i.i.d. uniform scores (random sampling).
 
 :func:`select_top` takes the ``n`` best distinct candidates under fixed
-weights (batch queries); :func:`select_sequential` picks one at a time,
+weights (batch queries); :func:`sample_power` draws them at random with
+probability proportional to the score instead (Kirsch et al.'s power
+acquisition: the highest scores are likeliest, but the picks are not all from
+the extreme rows the top of the score singles out); :func:`select_sequential`
+picks one at a time,
 revealing each label (simulation mode) and re-scoring under the updated
 weights, with the whole loop compiled. Every function validates its input and
 calls :mod:`skhyre._kernels`; none modifies its input.
@@ -30,12 +34,15 @@ from .reweighting import _check_log_prior, check_temperature
 
 __all__ = [
     "CRITERIA",
+    "SAMPLINGS",
     "bald",
     "check_member_predictions",
     "check_member_probabilities",
     "check_weights",
     "entropy",
+    "power_keys",
     "random",
+    "sample_power",
     "select_sequential",
     "select_top",
     "variance",
@@ -47,7 +54,17 @@ CRITERIA = {
     "regression": ("variance", "random"),
 }
 
+#: How the estimators' ``query`` and ``active_adapt`` turn scores into picks:
+#: ``"top"`` takes the best rows (:func:`select_top`), ``"power"`` draws rows
+#: with probability proportional to their score (:func:`sample_power`).
+SAMPLINGS = ("top", "power")
+
 _PROBA_TOL = 1e-3
+
+#: log-score given to rows that score exactly 0 (or below, from rounding) in
+#: :func:`power_keys`: below the log of every positive float64 (>= -745), so
+#: such rows come after every positive one, in random order among themselves.
+_LOG_ZERO_SCORE = -1.0e6
 
 
 def check_member_probabilities(P, name: str = "P") -> np.ndarray:
@@ -286,6 +303,123 @@ def random(n: int, random_state=None) -> np.ndarray:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
         raise ValueError(f"n must be a non-negative integer (the pool size), got {n!r}.")
     return check_random_state(random_state).random_sample(n)
+
+
+def _row_uniforms(seed: int, start: int, rows: int) -> np.ndarray:
+    """Uniforms in (0, 1) for pool rows ``start .. start + rows - 1``.
+
+    A counter-based stream (SplitMix64 of the row index, offset by ``seed``):
+    row ``i`` gets the same number whichever block it is computed in, so a
+    pool streamed in blocks (or scored on Dask workers) draws exactly what
+    one pass over the whole pool draws.
+    """
+    i = np.arange(start, start + rows, dtype=np.uint64)
+    z = np.uint64(seed) + (i + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def _draw_seed(random_state) -> int:
+    """A 63-bit seed for :func:`power_keys` from a random state."""
+    return int(check_random_state(random_state).randint(0, 2**62, dtype=np.int64)) * 2 + 1
+
+
+def power_keys(scores, seed: int, start: int = 0, power: float = 1.0) -> np.ndarray:
+    """Sampling keys whose top ``n`` are a draw proportional to ``scores ** power``.
+
+    The Gumbel-top-k trick (Kool et al., 2019; also Efraimidis & Spirakis's
+    weighted sampling): ``key_i = power * log(score_i) + G_i`` with ``G_i``
+    i.i.d. standard Gumbel; the ``n`` largest keys are a sample of ``n``
+    distinct rows without replacement, each draw with probability
+    proportional to ``score ** power`` among the rows left. Rows scoring 0
+    (members that agree there; negative rounding noise counts as 0) come
+    after every positive row, in random order; NaN scores stay NaN (ranked
+    last by :func:`select_top`).
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        Acquisition scores (>= 0): variance, entropy or BALD.
+    seed : int
+        Non-negative seed of the noise (one per draw).
+    start : int, default=0
+        Pool index of ``scores[0]``: a block of a larger pool draws the
+        noise of its own rows, so blocks give what one pass would.
+    power : float, default=1.0
+        Exponent ``beta`` of the scores: 0 is uniform sampling, large values
+        approach :func:`select_top`.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import power_keys, select_top
+    >>> scores = np.array([0.0, 1.0, 3.0])
+    >>> keys = power_keys(scores, seed=7)
+    >>> int(select_top(keys, 2)[1]) in (1, 2)  # the zero-score row comes last
+    True
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got ndim={s.ndim}.")
+    if not _is_real(power) or not (np.isfinite(power) and power >= 0):
+        raise ValueError(f"power must be a finite number >= 0, got {power!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    gumbel = -np.log(-np.log(_row_uniforms(int(seed) % 2**64, int(start), s.size)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.where(s > 0, np.log(np.where(s > 0, s, 1.0)), _LOG_ZERO_SCORE)
+    log_s = np.where(np.isnan(s), np.nan, log_s)
+    if power == 0:  # uniform: every non-NaN row alike, +inf scores included
+        return np.where(np.isnan(s), np.nan, gumbel)
+    return power * log_s + gumbel
+
+
+def sample_power(scores, n_queries: int = 1, exclude=None, random_state=None) -> np.ndarray:
+    """Draw ``n_queries`` distinct rows, each with probability proportional to its score.
+
+    Power acquisition with exponent 1 (Kirsch et al., "Stochastic Batch
+    Acquisition: A Simple Baseline for Deep Active Learning", TMLR 2023):
+    the likeliest rows are the highest-scoring ones, as with
+    :func:`select_top`, but the draw also reaches rows that score a little
+    lower, so a sample is not made only of the extreme rows where the
+    members disagree most. Rows are drawn without replacement (the
+    Gumbel-top-k trick, :func:`power_keys`); rows scoring 0 come after every
+    positive one, in random order, and NaN scores last.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        Acquisition scores (>= 0).
+    n_queries : int, default=1
+    exclude : array-like of bool of shape (n,) or of int indices, default=None
+        Rows never to return, as in :func:`select_top`.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    ndarray of shape (n_queries,), int64, in the order drawn
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import sample_power
+    >>> scores = np.array([0.0, 1.0, 1.0, 8.0])
+    >>> picks = [int(sample_power(scores, random_state=r)[0]) for r in range(1000)]
+    >>> round(picks.count(3) / 1000, 1)  # 8 / (1 + 1 + 8)
+    0.8
+    >>> picks.count(0)  # a zero score is drawn only when nothing else is left
+    0
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"scores must be 1-D, got ndim={s.ndim}.")
+    return select_top(power_keys(s, _draw_seed(random_state)), n_queries, exclude=exclude)
 
 
 def _check_n_queries(n_queries, n_available: int, n_pool: int) -> int:

@@ -455,10 +455,12 @@ def _nan_rows(plans: list, scores_list: list, mask: np.ndarray, offset: int) -> 
     return (np.flatnonzero(np.isnan(scores_list[0]) & ~mask) + offset).astype(np.int64)
 
 
-def _score_block(est, M: np.ndarray, plans: list) -> list[np.ndarray]:
+def _score_block(est, M: np.ndarray, plans: list, offset: int = 0) -> list[np.ndarray]:
     """Scores ``(rows,)`` of one block's member matrix under each plan.
 
-    Plans: ``("fresh", criterion, w)`` scores as ``query`` does;
+    Plans: ``("fresh", criterion, w, seed)`` scores as ``query`` does (with a
+    ``seed``, ``sampling="power"``'s keys for the block's rows, which start at
+    pool index ``offset``);
     ``("variance", w)`` and ``("mixture", with_bald, ops)`` are the compiled
     sequential loops' scores (see :class:`_CompiledSequence`).
     """
@@ -470,8 +472,11 @@ def _score_block(est, M: np.ndarray, plans: list) -> list[np.ndarray]:
     for plan in plans:
         kind = plan[0]
         if kind == "fresh":
-            _, criterion, w = plan
-            out.append(est._scores(M, w, criterion, Hm if criterion == "bald" else None, None))
+            _, criterion, w, seed = plan
+            scores = est._scores(M, w, criterion, Hm if criterion == "bald" else None, None)
+            if seed is not None:
+                scores = acquisition.power_keys(scores, seed, start=offset)
+            out.append(scores)
         elif kind == "variance":
             out.append(_kernels.variance_scores(M, plan[1]))
         else:
@@ -637,7 +642,7 @@ def _local_pass(
                 M = est._member_matrix(Xb)
         else:
             M = est._member_matrix(Xb)
-            scores_list = _score_block(est, M, plans)
+            scores_list = _score_block(est, M, plans, offset)
         if cache is not None:
             cached += _cache_nbytes(M, criterion)
             if cached <= cache_budget:
@@ -720,7 +725,7 @@ def _dask_top_block(Xb, mask_b, shipped, plans, ks, want_cols, taken, base, bloc
     local = taken[(taken >= offset) & (taken < offset + rows)] - offset
     mask[local] = True
     out = []
-    scores_list = _score_block(est, M, plans)
+    scores_list = _score_block(est, M, plans, offset)
     for scores, k in zip(scores_list, ks):
         keys, idx = _block_top(scores, mask, offset, k)
         cols = [M[:, [int(i) - offset]] for i in idx] if want_cols else None
@@ -868,11 +873,17 @@ def _check_positive_n(n_queries) -> None:
     acquisition._check_n_queries(n_queries, big, big)
 
 
-def _query(est, X_pool, n_queries, criterion, exclude, random_state, pool_memory_budget):
+def _query(
+    est, X_pool, n_queries, criterion, exclude, random_state, pool_memory_budget, sampling="top"
+):
     """Streamed ``query`` (``criterion`` already resolved); see the module docstring."""
     _budget(pool_memory_budget)  # validates
     _check_positive_n(n_queries)
-    plan = ("random",) if criterion == "random" else ("fresh", criterion, est.weights_)
+    if criterion == "random":
+        plan = ("random",)
+    else:
+        seeds = est._step_seeds(est._query_rng(random_state), criterion, sampling, 1)
+        plan = ("fresh", criterion, est.weights_, None if seeds is None else seeds[0])
     if _pool_kind(X_pool) == "dask":
         pool = _DaskPool(X_pool, est, criterion)
         mask = acquisition._check_exclude(exclude, pool.n_rows)
@@ -999,7 +1010,15 @@ def _check_oracle_rows(y_all, n: int) -> None:
 
 
 def _active_adapt(
-    est, X_pool, oracle, n_queries, criterion, exclude, random_state, pool_memory_budget
+    est,
+    X_pool,
+    oracle,
+    n_queries,
+    criterion,
+    exclude,
+    random_state,
+    pool_memory_budget,
+    sampling="top",
 ):
     """Streamed ``active_adapt`` (``criterion`` already resolved); see the module docstring."""
     budget = _budget(pool_memory_budget)
@@ -1007,16 +1026,26 @@ def _active_adapt(
     loss_name, _ = est._resolve_adapt_loss()
     y_all = None if callable(oracle) else est._encode_adapt_y(oracle)
     rng = est._query_rng(random_state)
-    # The compiled loop (array oracle, fixed temperature, a kernel loss) or
-    # the Python loop; the first pass scores for both (the loop's scoring also
-    # finds the rows a weighted member predicts NaN on, which are counted).
+    state = rng.get_state()  # an in-memory loop after the first pass starts from here
+    # one seed per pick, drawn as the in-memory loop draws them
+    seeds = est._step_seeds(rng, criterion, sampling, n_queries)
+    # The compiled loop (array oracle, fixed temperature, a kernel loss, top
+    # sampling) or the Python loop; the first pass scores for both (the loop's
+    # scoring also finds the rows a weighted member predicts NaN on, which are
+    # counted).
     compiled_possible = (
-        y_all is not None and not isinstance(est.temperature, str) and criterion != "random"
+        y_all is not None
+        and not isinstance(est.temperature, str)
+        and criterion != "random"
+        and seeds is None
     )
     seq = _CompiledSequence(est, criterion) if compiled_possible else None
+    taken: list[int] = []
 
     def loop_plan() -> tuple:
-        return ("random",) if criterion == "random" else ("fresh", criterion, est.weights_)
+        if criterion == "random":
+            return ("random",)
+        return ("fresh", criterion, est.weights_, None if seeds is None else seeds[len(taken)])
 
     plans0 = [loop_plan()] + ([seq.plan()] if seq is not None else [])
     kind = _pool_kind(X_pool)
@@ -1029,7 +1058,10 @@ def _active_adapt(
         _check_oracle_rows(y_all, n)
         if n * _row_nbytes(est, criterion) <= budget:  # gather the matrix once
             M = pool.members()
-            return est._active_adapt_matrix(M, oracle, n_queries, criterion, exclude, random_state)
+            rng.set_state(state)
+            return est._active_adapt_matrix(
+                M, oracle, n_queries, criterion, exclude, random_state, sampling
+            )
         pool.set_exclusion(mask)
         tops = None
         if criterion != "random":
@@ -1055,7 +1087,6 @@ def _active_adapt(
                 raise _one_shot_error(n_queries, budget)
 
         exclusion = _LazyExclusion(exclude, pool.n_rows)
-        state = rng.get_state()
         n, tops, cache, bad = _local_pass(
             est,
             pool,
@@ -1076,7 +1107,9 @@ def _active_adapt(
             M = np.concatenate(cache, axis=1) if len(cache) > 1 else cache[0]
             del cache
             rng.set_state(state)
-            return est._active_adapt_matrix(M, oracle, n_queries, criterion, exclude, random_state)
+            return est._active_adapt_matrix(
+                M, oracle, n_queries, criterion, exclude, random_state, sampling
+            )
         if n_queries > 1 and not pool.reiterable:
             raise _one_shot_error(n_queries, budget)
         est._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "active_adapt")
@@ -1105,7 +1138,6 @@ def _active_adapt(
     if tops is not None:
         (i0,), (col0,) = tops[1 if compiled else 0].best(mask, 1)
         first = (int(i0), col0)
-    taken: list[int] = []
 
     def pick(plan, taken_mask):
         nonlocal first

@@ -531,3 +531,132 @@ def test_acquisition_functions_accept_read_only_input(pool):
     np.testing.assert_array_equal(
         acq.select_top(Fr[0], 3, exclude=mr), acq.select_top(Fr[0], 3, exclude=[0, 1, 2])
     )
+
+
+# ------------------------------------------------------------ power sampling
+def _splitmix_uniforms(seed, start, rows):
+    """Plain-Python SplitMix64 reference of the row-indexed uniforms."""
+    out = []
+    mask = 2**64 - 1
+    for i in range(start, start + rows):
+        z = (seed + (i + 1) * 0x9E3779B97F4A7C15) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        z ^= z >> 31
+        out.append(((z >> 11) + 0.5) * 2.0**-53)
+    return np.array(out)
+
+
+def test_power_keys_match_a_plain_reference():
+    from skhyre.acquisition import power_keys
+
+    rng = np.random.default_rng(0)
+    s = rng.exponential(size=50)
+    s[[3, 7]] = 0.0
+    s[9] = -1e-17  # BALD's rounding noise counts as 0
+    s[11] = np.nan
+    seed, start = 12345678901, 17
+    u = _splitmix_uniforms(seed, start, s.size)
+    g = -np.log(-np.log(u))
+    for power in (0.5, 1.0, 3.0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            want = np.where(s > 0, power * np.log(np.where(s > 0, s, 1)), power * -1e6) + g
+        want[11] = np.nan
+        got = power_keys(s, seed, start=start, power=power)
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
+        assert np.isnan(got[11]) and np.isfinite(np.delete(got, 11)).all()
+        assert got[[3, 7, 9]].max() < np.delete(got, [3, 7, 9, 11]).min()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 60),
+    st.integers(0, 2**62),
+    st.integers(0, 10**6),
+    st.data(),
+)
+def test_power_keys_of_a_block_are_those_of_the_whole_pool(n, seed, start, data):
+    """Row i gets the same key whichever block it is scored in (streamed pools, Dask)."""
+    from skhyre.acquisition import power_keys
+
+    s = np.random.default_rng(seed % 1000).exponential(size=n)
+    cut = data.draw(st.integers(0, n))
+    whole = power_keys(s, seed, start=start)
+    parts = np.concatenate(
+        [power_keys(s[:cut], seed, start=start), power_keys(s[cut:], seed, start=start + cut)]
+    )
+    np.testing.assert_array_equal(parts, whole)
+
+
+def test_sample_power_draws_in_proportion_to_the_scores():
+    from skhyre.acquisition import sample_power
+
+    scores = np.array([0.5, 1.0, 2.5, 0.0, 6.0])
+    draws = 4000
+    first = np.array([sample_power(scores, random_state=r)[0] for r in range(draws)])
+    freq = np.bincount(first, minlength=scores.size) / draws
+    p = scores / scores.sum()
+    # 5 standard errors of a binomial proportion: fails only if the law is wrong
+    assert np.all(np.abs(freq - p) <= 5 * np.sqrt(p * (1 - p) / draws) + 1e-12), freq
+    # without replacement: the second pick is proportional among the rest
+    pairs = [tuple(sample_power(scores, 2, random_state=r)) for r in range(draws)]
+    second_given_4 = np.bincount([b for a, b in pairs if a == 4], minlength=5)
+    q = np.array([0.5, 1.0, 2.5, 0.0, 0.0]) / 4.0
+    n4 = second_given_4.sum()
+    assert np.all(np.abs(second_given_4 / n4 - q) <= 5 * np.sqrt(q * (1 - q) / n4) + 1e-12)
+
+
+def test_sample_power_zero_scores_last_nan_after_them_exclusions_kept():
+    from skhyre.acquisition import sample_power
+
+    scores = np.array([0.0, 2.0, np.nan, 0.0, 1.0, 0.0])
+    for r in range(30):
+        got = sample_power(scores, 6, random_state=r)
+        assert sorted(got.tolist()) == list(range(6))
+        assert set(got[:2].tolist()) == {1, 4}
+        assert set(got[2:5].tolist()) == {0, 3, 5}
+        assert got[5] == 2
+        got = sample_power(scores, 3, exclude=[1], random_state=r)
+        assert got[0] == 4 and 1 not in got
+    # zero-score rows come in random order, not by index
+    assert len({tuple(sample_power(scores, 5, random_state=r)[2:]) for r in range(30)}) > 1
+    np.testing.assert_array_equal(
+        sample_power(scores, 4, random_state=3), sample_power(scores, 4, random_state=3)
+    )
+
+
+def test_power_zero_is_uniform_and_a_large_power_is_top():
+    from skhyre.acquisition import power_keys
+
+    scores = np.array([1.0, 100.0, 2.0, 50.0])
+    firsts = [int(acq.select_top(power_keys(scores, s, power=0.0), 1)[0]) for s in range(400)]
+    assert np.bincount(firsts, minlength=4).min() > 60  # each about 100
+    np.testing.assert_array_equal(
+        acq.select_top(power_keys(scores, 5, power=200.0), 4), acq.select_top(scores, 4)
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(scores=np.ones((2, 2)), seed=1), "1-D"),
+        (dict(scores=np.ones(3), seed=-1), "seed"),
+        (dict(scores=np.ones(3), seed=1.5), "seed"),
+        (dict(scores=np.ones(3), seed=1, power=-1.0), "power"),
+        (dict(scores=np.ones(3), seed=1, power=np.inf), "power"),
+    ],
+)
+def test_power_keys_bad_input(kwargs, match):
+    from skhyre.acquisition import power_keys
+
+    with pytest.raises(ValueError, match=match):
+        power_keys(**kwargs)
+
+
+def test_sample_power_bad_input():
+    from skhyre.acquisition import sample_power
+
+    with pytest.raises(ValueError, match="1-D"):
+        sample_power(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="larger than the 2 selectable"):
+        sample_power(np.ones(3), 3, exclude=[0])

@@ -507,3 +507,69 @@ def test_nan_member_warning_counts_only_newly_nan_members():
     with pytest.warns(NaNMemberWarning, match=r"^1 member\(s\) gave NaN"):
         est.partial_adapt(X[2:4], y[2:4])
     assert (est.weights_[:2] == 0).all() and est.weights_[2:].sum() == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------ power sampling
+def test_power_query_draws_in_proportion_to_the_scores(setup):
+    """query(sampling="power")'s first pick follows score / sum(score), reproducibly."""
+    est, _, _, Xp, _ = setup
+    crit = "variance" if isinstance(est, HyReRegressor) else "bald"
+    M = est._member_matrix(Xp)
+    scores = est._scores(M, est.weights_, crit, None, None)
+    p = np.clip(scores, 0, None) / np.clip(scores, 0, None).sum()
+    draws = 3000
+    first = [int(est.query(Xp, sampling="power", random_state=r)[0]) for r in range(draws)]
+    freq = np.bincount(first, minlength=p.size) / draws
+    top = np.argsort(-p)[:5]  # the likeliest rows: 5 binomial standard errors
+    assert np.all(np.abs(freq[top] - p[top]) <= 5 * np.sqrt(p[top] * (1 - p[top]) / draws))
+    a = est.query(Xp, n_queries=10, sampling="power")  # the estimator's random_state
+    assert_array_equal(a, est.query(Xp, n_queries=10, sampling="power"))
+    assert len(set(a.tolist())) == 10
+    assert not np.array_equal(a, est.query(Xp, n_queries=10))  # not the top 10
+
+
+def test_power_active_adapt_oracles_agree_and_state_is_coherent(setup):
+    est, _, _, Xp, yp = setup
+    est.set_params(temperature=0.5)
+    a = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=6, sampling="power")
+    b = copy.deepcopy(est).active_adapt(Xp, lambda i: yp[i], n_queries=6, sampling="power")
+    assert_array_equal(a.queried_indices_, b.queried_indices_)
+    assert_allclose(a.weights_, b.weights_)
+    # the weights are those of adapt on the picked rows, in order
+    c = copy.deepcopy(est).adapt(Xp[a.queried_indices_], yp[a.queried_indices_])
+    assert_allclose(a.weights_, c.weights_, rtol=1e-10)
+    top = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=6)
+    assert not np.array_equal(a.queried_indices_, top.queried_indices_)
+    # the random criterion ignores sampling
+    r1 = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=4, criterion="random", sampling="power")
+    r2 = copy.deepcopy(est).active_adapt(Xp, yp, n_queries=4, criterion="random")
+    assert_array_equal(r1.queried_indices_, r2.queried_indices_)
+
+
+@pytest.mark.parametrize("bad", ["greedy", None, 1, "Power"])
+def test_bad_sampling_is_named_and_keeps_state(setup, bad):
+    est, _, _, Xp, yp = setup
+    est.adapt(Xp[:3], yp[:3])
+    before = _state(est)
+    with pytest.raises(ValueError, match=r"sampling=.*'top', 'power'"):
+        est.query(Xp, sampling=bad)
+    with pytest.raises(ValueError, match=r"sampling=.*'top', 'power'"):
+        est.active_adapt(Xp, yp, n_queries=2, sampling=bad)
+    _assert_state_equal(est, before)
+
+
+def test_power_active_adapt_failure_keeps_state(setup):
+    est, _, _, Xp, yp = setup
+
+    def oracle(idx):
+        if oracle.calls == 2:
+            raise RuntimeError("labeller went home")
+        oracle.calls += 1
+        return yp[idx]
+
+    oracle.calls = 0
+    est.adapt(Xp[:3], yp[:3])
+    before = _state(est)
+    with pytest.raises(RuntimeError, match="went home"):
+        est.active_adapt(Xp, oracle, n_queries=4, sampling="power")
+    _assert_state_equal(est, before)

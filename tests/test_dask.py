@@ -204,3 +204,23 @@ def test_nan_rows_are_named_as_in_memory(client):
     with config_context(memory_budget=0):
         with pytest.raises(ValueError, match="predict NaN or inf on every candidate"):
             make(-np.inf).query(pool, n_queries=2)
+
+
+def test_power_sampling_on_workers_equals_in_memory(client, clf, reg):
+    est, Xp, _ = clf
+    Xd = da.from_array(Xp, chunks=(5000, 4))
+    with config_context(block_rows=8192):
+        kw = dict(n_queries=5, criterion="bald", random_state=3, sampling="power")
+        np.testing.assert_array_equal(est.query(Xd, **kw), est.query(Xp, **kw))
+        r, Xr, yr = reg
+        for budget in (0, "1GiB"):
+            a = copy.deepcopy(r).active_adapt(Xr, yr, n_queries=4, sampling="power")
+            b = copy.deepcopy(r).active_adapt(
+                da.from_array(Xr, chunks=(5000, 4)),
+                yr,
+                n_queries=4,
+                sampling="power",
+                pool_memory_budget=budget,
+            )
+            np.testing.assert_array_equal(a.queried_indices_, b.queried_indices_)
+            np.testing.assert_array_equal(a.weights_, b.weights_)

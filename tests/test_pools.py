@@ -518,3 +518,50 @@ def test_streamed_blocks_follow_a_wide_ensembles_smaller_forward_chunk():
     with config_context(memory_budget=0, block_rows=1):
         streamed = copy.deepcopy(reg).active_adapt(pool, labels, 3, exclude=tail)
     _assert_same_state(_state(memory), _state(streamed))
+
+
+# ---------------------------------------------------------- power sampling
+@pytest.mark.parametrize("criterion", ["bald", "entropy"])
+def test_power_query_streamed_equals_in_memory(forest_clf, torch_reg, criterion):
+    est, Xp, _ = forest_clf
+    kw = dict(n_queries=9, criterion=criterion, exclude=[0, -1], random_state=4, sampling="power")
+    want = est.query(Xp, **kw)
+    assert not np.array_equal(want, est.query(Xp, **{**kw, "sampling": "top"}))
+    with config_context(memory_budget=0, block_rows=17):
+        for name, make in _pool_forms(Xp, [40, 3, 101]):
+            np.testing.assert_array_equal(est.query(make(), **kw), want, err_msg=name)
+    reg, Xr, _ = torch_reg
+    want = reg.query(Xr, n_queries=5, sampling="power")  # the estimator's random_state
+    with config_context(**STREAM):
+        got = reg.query(iter(_chunks(Xr, [3001, 777])), n_queries=5, sampling="power")
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("temperature", [0.3, "auto"])
+@pytest.mark.parametrize("oracle_kind", ["array", "callable"])
+def test_power_active_adapt_streamed_equals_in_memory(torch_reg, temperature, oracle_kind):
+    est, Xp, yp = torch_reg
+    est = copy.deepcopy(est).set_params(temperature=temperature)
+    oracle = yp if oracle_kind == "array" else (lambda i: yp[i])
+    kw = dict(n_queries=6, sampling="power", exclude=[3])
+    a, b = _active_pair(est, Xp, oracle, lambda: _chunks(Xp, [8000]), **kw)
+    _assert_same_state(a, b)
+    # a random state the caller owns: the streamed path starts from the same state
+    rs_a, rs_b = np.random.RandomState(9), np.random.RandomState(9)
+    a = copy.deepcopy(est).active_adapt(Xp, oracle, random_state=rs_a, **kw)
+    with config_context(**STREAM):
+        b = copy.deepcopy(est).active_adapt(Xp, oracle, random_state=rs_b, **kw)
+    _assert_same_state(_state(a), _state(b))
+    assert rs_a.randint(10**9) == rs_b.randint(10**9)
+
+
+def test_power_active_adapt_fits_the_budget_after_the_first_pass(forest_clf):
+    """A streamed pool whose matrix fits is cached and replayed in memory: same draws."""
+    est, Xp, yp = forest_clf
+    kw = dict(n_queries=5, criterion="bald", random_state=np.random.RandomState(2))
+    a = copy.deepcopy(est).active_adapt(Xp, yp, sampling="power", **kw)
+    kw["random_state"] = np.random.RandomState(2)
+    b = copy.deepcopy(est).active_adapt(
+        (c for c in _chunks(Xp, [60, 7])), yp, sampling="power", **kw
+    )
+    _assert_same_state(_state(a), _state(b))
