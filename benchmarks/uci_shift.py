@@ -76,6 +76,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--n-members", type=int, default=100)
     p.add_argument("--n-adapt", type=int, default=32)
+    p.add_argument(
+        "--draws",
+        type=int,
+        default=None,
+        help="draws of labelled points per fit in the random and sampled arms (full 5, quick 1)",
+    )
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument(

@@ -12,10 +12,17 @@ fitted once per seed; then, from the same fitted model,
 * ``random`` arm: 32 OOD examples drawn at random adapt the weights; RMSE is
   measured on the other OOD examples;
 * ``active`` arm: 32 OOD examples queried one at a time by weighted member
-  variance (``active_adapt``, the OOD labels as oracle); RMSE on the OOD
-  examples that were not queried;
+  variance, the top-scoring row at each step (``active_adapt``, the OOD
+  labels as oracle; the paper's appendix); RMSE on the OOD examples that were
+  not queried;
+* ``sampled`` arm: as ``active``, but each query is drawn with probability
+  proportional to the weighted variance (``sampling="power"``), so the
+  labelled points are not all the extreme rows the members disagree on most;
 
-each with the paper's temperature 1, ``temperature="auto"`` and
+the random and sampled arms average several draws of labelled points per fit
+(5 in the full run). Every arm is run
+
+with the paper's temperature 1, ``temperature="auto"`` and
 ``temperature="evidence"``. The
 uniform ensemble is scored on exactly the same evaluation rows as the HyRe
 model it is compared with, and the relative change is computed per seed
@@ -61,7 +68,21 @@ __all__ = [
 UCI_DATASETS = ("energy", "kin8nm", "ccpp")
 #: The ensembles of the paper's Table 1.
 UCI_ENSEMBLES = ("vanilla", "epinet", "shared_base", "mc_dropout")
-ARMS = ("random", "active")
+#: The adaptation arms: labelled points drawn at random; queried one at a
+#: time by the weighted variance, taking the top row (the paper's appendix,
+#: ``sampling="top"``); queried one at a time by drawing rows with
+#: probability proportional to the weighted variance (``sampling="power"``).
+ARMS = ("random", "active", "sampled")
+#: Arms whose labelled points are random draws: each fit averages ``draws`` of them.
+STOCHASTIC_ARMS = ("random", "sampled")
+#: Titles of the arms in the report.
+ARM_TITLES = {
+    "random": "random OOD adaptation examples",
+    "active": "OOD adaptation examples queried by weighted variance, the top row at each step "
+    "(the paper's appendix)",
+    "sampled": "OOD adaptation examples queried by weighted variance, drawn at each step with "
+    "probability proportional to it (`sampling=\"power\"`)",
+}
 #: Fixed temperatures of the trade-off table, besides the paper's ``T=1``: from
 #: sharp (0.01: about one member) to gentle (10: close to uniform).
 SWEEP_TEMPERATURES = (0.01, 0.1, 3.0, 10.0)
@@ -90,8 +111,14 @@ PAPER_TABLE1 = {
 #: Training steps (Adam, batch 128) and seeds of the full and the quick run.
 #: Vanilla trains 100 independent MLPs (about 4x a shared-base step here), so it
 #: gets fewer steps, to keep the full run within about 30 minutes on 2 cores.
-FULL = {"seeds": 10, "steps": 6000, "vanilla_steps": 1500, "mc_dropout_steps": 3000}
-QUICK = {"seeds": 1, "steps": 300, "vanilla_steps": 100, "mc_dropout_steps": 150}
+FULL = {
+    "seeds": 10,
+    "steps": 6000,
+    "vanilla_steps": 1500,
+    "mc_dropout_steps": 3000,
+    "draws": 5,
+}
+QUICK = {"seeds": 1, "steps": 300, "vanilla_steps": 100, "mc_dropout_steps": 150, "draws": 1}
 
 #: Prior scale of shared_base and epinet. A sweep (2 seeds, 2,000 steps) gave a
 #: lower uniform OOD RMSE at 1 than at 3 on kin8nm and about equal elsewhere, and
@@ -347,8 +374,65 @@ def prequential_change(model, X, y, order=None) -> float:
 
 
 # --------------------------------------------------------------------------- one fit
+def _score_variants(model, F, X_ood, y_ood, idx, uniform_pred, tname: str) -> dict:
+    """Score the adapted ``model`` (and, for ``auto``, the plain leave-one-out
+    search on the same labelled points) on the OOD rows outside ``idx``."""
+    n_ood = F.shape[1]
+    rest = np.setdiff1d(np.arange(n_ood), idx)
+    uni = _rmse(uniform_pred[rest], y_ood[rest])
+    member_rmse = np.sqrt(np.mean((F[:, rest] - y_ood[rest]) ** 2, axis=1))
+    variants = [(tname, model.weights_, float(model.temperature_))]
+    if tname == "auto":
+        # the plain leave-one-out search (no floor): same labelled points, same rows
+        scale = 1.0 / model.y_scale_**2
+        L = scale * (F[:, idx] - y_ood[idx]) ** 2
+        t_loo = _plain_loo_temperature(L, F[:, idx], y_ood[idx], scale)
+        variants.append(("loo", _weights_at(L.sum(axis=1), t_loo), t_loo))
+    preq = None
+    if tname in PREQUENTIAL_VARIANTS:
+        # a replay on the same labels; the weights scored below are the study's
+        preq = prequential_change(model, X_ood, y_ood, idx)
+    out = {}
+    for vname, w, temp in variants:
+        hyre = _rmse(w @ F[:, rest], y_ood[rest])
+        out[vname] = {
+            "prequential_change_pct": preq if vname == tname else None,
+            "uniform": uni,
+            "hyre": hyre,
+            "rel_change_pct": 100.0 * (hyre - uni) / uni,
+            "temperature": temp,
+            "effective_members": _effective_members(w),
+            "best_member_oracle": float(member_rmse.min()),
+            "n_eval": int(rest.size),
+        }
+    return out
+
+
+def _average_draws(per_draw: list[dict]) -> dict:
+    """One record per variant from several draws of labelled points: the mean of
+    each figure (the median of the temperatures), and each draw's change."""
+    if len(per_draw) == 1:
+        return per_draw[0]
+    out = {}
+    for vname in per_draw[0]:
+        recs = [d[vname] for d in per_draw]
+        avg = {}
+        for key in recs[0]:
+            vals = [r[key] for r in recs]
+            if key == "temperature":
+                avg[key] = float(np.median(vals))
+            elif any(v is None for v in vals):
+                avg[key] = None
+            else:
+                avg[key] = float(np.mean(vals))
+        avg["rel_change_pct_draws"] = [r["rel_change_pct"] for r in recs]
+        avg["temperature_draws"] = [r["temperature"] for r in recs]
+        out[vname] = avg
+    return out
+
+
 def _fit_and_evaluate(task: dict) -> dict:
-    """Fit one ensemble and evaluate both arms at both temperatures (one job)."""
+    """Fit one ensemble and evaluate every arm at every temperature rule (one job)."""
     import torch
 
     from ._regressor import HyReRegressor
@@ -409,45 +493,35 @@ def _fit_and_evaluate(task: dict) -> dict:
         ),
     }
     t1 = time.perf_counter()
-    adapt_idx = rng.choice(n_ood, size=n_adapt, replace=False)
+    draws = int(p.get("draws", 1))
+    # the random arm's labelled points: draw d is shared by every rule (paired)
+    adapt_draws = [rng.choice(n_ood, size=n_adapt, replace=False) for _ in range(draws)]
+    runs = [("T=1", 1.0), ("auto", "auto"), ("evidence", "evidence")]
+    runs += [(f"T={t:g}", t) for t in SWEEP_TEMPERATURES]
     for arm in ARMS:
-        rec[arm] = {}
-        runs = [("T=1", 1.0), ("auto", "auto"), ("evidence", "evidence")]
-        runs += [(f"T={t:g}", t) for t in SWEEP_TEMPERATURES]
-        for tname, T in runs:
-            model.set_params(temperature=T).reset_weights()
-            if arm == "random":
-                idx = adapt_idx
-                model.adapt(X_ood[idx], y_ood[idx])
-            else:
-                model.active_adapt(X_ood, y_ood, n_queries=n_adapt, criterion="variance")
-                idx = model.queried_indices_
-            rest = np.setdiff1d(np.arange(n_ood), idx)
-            uni = _rmse(uniform_pred[rest], y_ood[rest])
-            member_rmse = np.sqrt(np.mean((F[:, rest] - y_ood[rest]) ** 2, axis=1))
-            variants = [(tname, model.weights_, float(model.temperature_))]
-            if tname == "auto":
-                # the plain leave-one-out search (no floor): same labelled points, same rows
-                scale = 1.0 / model.y_scale_**2
-                L = scale * (F[:, idx] - y_ood[idx]) ** 2
-                t_loo = _plain_loo_temperature(L, F[:, idx], y_ood[idx], scale)
-                variants.append(("loo", _weights_at(L.sum(axis=1), t_loo), t_loo))
-            preq = None
-            if tname in PREQUENTIAL_VARIANTS:
-                # a replay on the same labels; the weights scored below are the study's
-                preq = prequential_change(model, X_ood, y_ood, idx)
-            for vname, w, temp in variants:
-                hyre = _rmse(w @ F[:, rest], y_ood[rest])
-                rec[arm][vname] = {
-                    "prequential_change_pct": preq if vname == tname else None,
-                    "uniform": uni,
-                    "hyre": hyre,
-                    "rel_change_pct": 100.0 * (hyre - uni) / uni,
-                    "temperature": temp,
-                    "effective_members": _effective_members(w),
-                    "best_member_oracle": float(member_rmse.min()),
-                    "n_eval": int(rest.size),
-                }
+        per_draw: list[dict] = []
+        for d in range(draws if arm in STOCHASTIC_ARMS else 1):
+            # the sampled arm's draw d: every rule starts from the same random state
+            sample_state = int(np.random.SeedSequence([seed, 20_241, d]).generate_state(1)[0])
+            out: dict = {}
+            for tname, T in runs:
+                model.set_params(temperature=T).reset_weights()
+                if arm == "random":
+                    idx = adapt_draws[d]
+                    model.adapt(X_ood[idx], y_ood[idx])
+                else:
+                    model.active_adapt(
+                        X_ood,
+                        y_ood,
+                        n_queries=n_adapt,
+                        criterion="variance",
+                        sampling="top" if arm == "active" else "power",
+                        random_state=sample_state,
+                    )
+                    idx = model.queried_indices_
+                out.update(_score_variants(model, F, X_ood, y_ood, idx, uniform_pred, tname))
+            per_draw.append(out)
+        rec[arm] = _average_draws(per_draw)
     rec["adapt_seconds"] = time.perf_counter() - t1
     return rec
 
@@ -469,8 +543,8 @@ def _summarize(runs: list[dict], datasets, ensembles) -> dict:
             }
             for arm in ARMS:
                 for tname in VARIANTS:
-                    if any(tname not in r[arm] for r in rs):
-                        continue  # a record from before the variant existed
+                    if any(tname not in r.get(arm, {}) for r in rs):
+                        continue  # a record from before the variant (or arm) existed
                     vals = [r[arm][tname] for r in rs]
                     uni = [v["uniform"] for v in vals]
                     hyre = [v["hyre"] for v in vals]
@@ -555,29 +629,36 @@ class UCIStudyResult:
     runs: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
 
-    def at_or_below_uniform(self, variant: str = "auto") -> dict[str, bool]:
-        """Per cell: is HyRe ``variant`` at or below uniform in the mean, in both arms?
+    def at_or_below_uniform(self, variant: str = "auto", arms=None) -> dict[str, bool]:
+        """Per cell: is HyRe ``variant`` at or below uniform in the mean, in every arm?
 
         Parameters
         ----------
-        variant : {"T=1", "auto", "loo", "evidence"}, default="auto"
+        variant : {"T=1", "auto", "loo", "evidence"} or "T=<t>", default="auto"
+        arms : sequence of {"random", "active", "sampled"}, default=None
+            The arms that must be at or below; ``None``: every arm the
+            results have.
 
         Returns
         -------
         dict
             ``"dataset/ensemble"`` -> bool (cells without the variant are left out).
         """
+        arms = self._arms() if arms is None else tuple(arms)
         return {
-            k: c[f"random/{variant}"]["hyre_at_or_below_uniform_in_mean"]
-            and c[f"active/{variant}"]["hyre_at_or_below_uniform_in_mean"]
+            k: all(c[f"{arm}/{variant}"]["hyre_at_or_below_uniform_in_mean"] for arm in arms)
             for k, c in self.summary.items()
-            if f"random/{variant}" in c and f"active/{variant}" in c
+            if all(f"{arm}/{variant}" in c for arm in arms)
         }
 
     @property
     def auto_at_or_below_uniform(self) -> dict[str, bool]:
-        """Per cell: is HyRe ``"auto"`` at or below uniform in the mean, in both arms?"""
+        """Per cell: is HyRe ``"auto"`` at or below uniform in the mean, in every arm?"""
         return self.at_or_below_uniform("auto")
+
+    def _arms(self) -> tuple[str, ...]:
+        """The arms these results have (results from before the sampled arm lack it)."""
+        return tuple(a for a in ARMS if any(f"{a}/T=1" in c for c in self.summary.values()))
 
     def _cells(self):
         for name in self.meta.get("datasets", UCI_DATASETS):
@@ -601,20 +682,21 @@ class UCIStudyResult:
         }
 
     def markdown(self) -> str:
-        """The report: both arms, what auto's evidence floor does, the paper."""
+        """The report: every arm, what auto's evidence floor does, the paper."""
         meta = self.meta
         lines: list[str] = []
-        for arm, title in (
-            ("random", f"{meta.get('n_adapt', 32)} random OOD adaptation examples"),
-            (
-                "active",
-                f"{meta.get('n_adapt', 32)} OOD adaptation examples queried by weighted variance",
-            ),
-        ):
+        draws = int(meta.get("draws", 1))
+        for arm in self._arms():
+            title = f"{meta.get('n_adapt', 32)} {ARM_TITLES[arm]}"
+            averaged = (
+                f"; each fit averages {draws} draws of labelled points"
+                if arm in STOCHASTIC_ARMS and draws > 1
+                else ""
+            )
             lines += [
                 f"**{title}** — OOD RMSE on the standardized target (train statistics), "
-                f"mean ± std over {meta.get('seeds', '?')} seeds; Δ = paired relative change "
-                "of HyRe vs the uniform ensemble on the same rows.",
+                f"mean ± std over {meta.get('seeds', '?')} seeds{averaged}; Δ = paired relative "
+                "change of HyRe vs the uniform ensemble on the same rows.",
                 "",
             ]
             if arm == "random":
@@ -664,7 +746,7 @@ class UCIStudyResult:
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, ens, c in self._cells():
-            for arm in ARMS:
+            for arm in self._arms():
                 au, mn = c[f"{arm}/auto"], c[f"{arm}/loo"]
                 if "best_member_oracle_change_pct" in au:  # paired, per seed
                     oracle = au["best_member_oracle_change_pct"][0]
@@ -693,7 +775,7 @@ class UCIStudyResult:
             "|---|---|---|---:|---:|---:|---:|---:|---:|",
         ]
         for name, ens, c in self._cells():
-            for arm in ARMS:
+            for arm in self._arms():
                 ev = c.get(f"{arm}/evidence")
                 if ev is None:
                     continue
@@ -744,20 +826,24 @@ class UCIStudyResult:
                 )
         lines.append("")
         for variant in ("auto", "evidence"):
-            verdict = self.at_or_below_uniform(variant)
-            if not verdict:
-                continue
-            bad = [k for k, ok in verdict.items() if not ok]
-            lines.append(
-                f"**Verdict ({variant}):** "
-                + (
-                    f"HyRe {variant} is at or below the uniform ensemble in the mean in every "
-                    "ensemble x dataset cell, in both arms."
-                    if not bad
-                    else f"HyRe {variant} is ABOVE the uniform ensemble in the mean in: "
-                    + ", ".join(bad)
+            parts = []
+            for arm in self._arms():
+                verdict = self.at_or_below_uniform(variant, arms=(arm,))
+                if not verdict:
+                    continue
+                bad = [k for k, ok in verdict.items() if not ok]
+                parts.append(
+                    f"{arm} arm: "
+                    + (
+                        "at or below the uniform ensemble in the mean in every ensemble x "
+                        "dataset cell"
+                        if not bad
+                        else "ABOVE the uniform ensemble in the mean in " + ", ".join(bad)
+                    )
                 )
-            )
+            if not parts:
+                continue
+            lines.append(f"**Verdict ({variant}):** " + "; ".join(parts) + ".")
             lines.append("")
         lines.pop()
         if meta:
@@ -794,7 +880,7 @@ class UCIStudyResult:
             "|---|---|---|" + "---:|" * len(cols),
         ]
         for name, ens, c in self._cells():
-            for arm in ARMS:
+            for arm in self._arms():
                 cells = [
                     f"{c[f'{arm}/{v}']['rel_change_pct'][0]:+.2f}%" if f"{arm}/{v}" in c else "—"
                     for v in cols
@@ -808,13 +894,13 @@ class UCIStudyResult:
             deltas = [
                 c[f"{arm}/{v}"]["rel_change_pct"][0]
                 for _, _, c in self._cells()
-                for arm in ARMS
+                for arm in self._arms()
                 if f"{arm}/{v}" in c
             ]
             means.append(f"{v} {np.mean(deltas):+.2f}%")
         lines += [
             "",
-            f"At or below uniform in the mean in both arms, of {n_cells} cells: "
+            f"At or below uniform in the mean in every arm, of {n_cells} cells: "
             + ", ".join(counts)
             + ". Mean Δ over all cells and arms (the gain side): "
             + ", ".join(means)
@@ -848,7 +934,7 @@ class UCIStudyResult:
         ]
         misled = {v: [] for v in cols}
         for name, ens, c in self._cells():
-            for arm in ARMS:
+            for arm in self._arms():
                 cells = []
                 for v in cols:
                     r = c.get(f"{arm}/{v}") or {}
@@ -882,10 +968,11 @@ class UCIStudyResult:
 
         datasets = [d for d in self.meta.get("datasets", UCI_DATASETS)]
         ensembles = [e for e in self.meta.get("ensembles", UCI_ENSEMBLES)]
+        arms = self._arms()
         fig, axes = plt.subplots(
-            len(ARMS),
+            len(arms),
             len(datasets),
-            figsize=(4.2 * len(datasets), 3.4 * len(ARMS)),
+            figsize=(4.2 * len(datasets), 3.4 * len(arms)),
             squeeze=False,
         )
         x = np.arange(len(ensembles))
@@ -896,7 +983,7 @@ class UCIStudyResult:
             ("loo", "0.6", "leave-one-out, no floor (auto before)"),
             ("evidence", "C2", "HyRe evidence"),
         )
-        for i, arm in enumerate(ARMS):
+        for i, arm in enumerate(arms):
             for j, name in enumerate(datasets):
                 ax = axes[i, j]
                 for t, (tname, colour, label) in enumerate(bars):
@@ -969,6 +1056,7 @@ def run_uci_study(
     n_members: int = 100,
     hidden_layer_sizes: Sequence[int] = (50, 50),
     n_adapt: int = 32,
+    draws: int | None = None,
     prior_scale: float = DEFAULT_PRIOR_SCALE,
     dropout: float = 0.1,
     batch_size: int = 128,
@@ -1007,6 +1095,10 @@ def run_uci_study(
     hidden_layer_sizes : sequence of int, default=(50, 50)
     n_adapt : int, default=32
         Labelled OOD examples per arm.
+    draws : int, default=None
+        Draws of labelled points per fit in the random and sampled arms,
+        averaged (each rule is scored on each draw); ``None``: 5 for the full
+        run, 1 with ``quick``. The top-variance arm is deterministic.
     prior_scale : float, default=1.0
         Prior scale of shared_base and epinet.
     dropout : float, default=0.1
@@ -1069,6 +1161,10 @@ def run_uci_study(
     seed_list = list(range(int(seeds))) if isinstance(seeds, int | np.integer) else list(seeds)
     if not seed_list:
         raise ValueError("run_uci_study needs at least one seed.")
+    if draws is not None and (
+        isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1
+    ):
+        raise ValueError(f"draws must be a positive integer, got {draws!r}.")
     check_uci_data(datasets, data_home)
 
     params = {
@@ -1079,6 +1175,7 @@ def run_uci_study(
         "batch_size": int(batch_size),
         "lr": float(lr),
         "n_adapt": int(n_adapt),
+        "draws": int(cfg["draws"] if draws is None else draws),
         "steps": {
             e: {"vanilla": cfg["vanilla_steps"], "mc_dropout": cfg["mc_dropout_steps"]}.get(
                 e, cfg["steps"]
@@ -1160,7 +1257,7 @@ def run_uci_cli(args: argparse.Namespace) -> int:
     args : argparse.Namespace
         ``data_home``, ``out`` and ``quick``; optionally ``datasets``,
         ``ensembles``, ``seeds``, ``steps``, ``vanilla_steps``,
-        ``mc_dropout_steps``, ``n_members``, ``n_adapt``, ``prior_scale``,
+        ``mc_dropout_steps``, ``n_members``, ``n_adapt``, ``draws``, ``prior_scale``,
         ``dropout``, ``batch_size``, ``lr``, ``n_jobs``, ``threads``,
         ``cache_dir``, ``no_plot``, ``no_progress``, ``report_command`` (how
         the run was started, for the report) and ``machine`` (missing ones take
@@ -1196,6 +1293,7 @@ def run_uci_cli(args: argparse.Namespace) -> int:
             "mc_dropout_steps",
             "threads",
             "cache_dir",
+            "draws",
         )
     }
     for k, default in (

@@ -58,6 +58,7 @@ def tiny_result() -> UCIStudyResult:
         hidden_layer_sizes=(8,),
         steps=20,
         threads=1,
+        draws=2,
     )
 
 
@@ -66,14 +67,21 @@ def test_tiny_study_summary_and_runs(tiny_result):
     assert set(res.summary) == {"energy/shared_base"}
     (run,) = res.runs
     assert (run["dataset"], run["ensemble"], run["seed"]) == ("energy", "shared_base", 0)
-    for arm in ("random", "active"):
+    assert res.meta["draws"] == 2
+    for arm in ("random", "active", "sampled"):
         for variant in VARIANTS:
             r = run[arm][variant]
             assert r["uniform"] > 0 and r["hyre"] > 0
-            rel = 100 * (r["hyre"] - r["uniform"]) / r["uniform"]
+            if arm == "active":  # deterministic: one set of labelled points
+                assert "rel_change_pct_draws" not in r
+                rel = 100 * (r["hyre"] - r["uniform"]) / r["uniform"]
+            else:  # the mean of each draw's paired change
+                assert len(r["rel_change_pct_draws"]) == 2
+                rel = float(np.mean(r["rel_change_pct_draws"]))
             assert math.isclose(r["rel_change_pct"], rel, rel_tol=1e-9, abs_tol=1e-9)
             assert r["n_eval"] == run["n_ood"] - 32  # adaptation rows are not scored
-            if math.isinf(r["temperature"]):  # uniform weights: every member counts
+            if all(map(math.isinf, r.get("temperature_draws", [r["temperature"]]))):
+                # uniform weights: every member counts
                 assert r["effective_members"] == pytest.approx(4.0)
             assert r["temperature"] > 0
         assert run[arm]["T=1"]["temperature"] == 1.0
@@ -85,7 +93,7 @@ def test_tiny_study_summary_and_runs(tiny_result):
     assert all(a <= b + 1e-9 for a, b in itertools.pairwise(eff))
     assert len({r["uniform"] for r in ladder}) == 1
     # the replayed label-by-label check exists for the rules it is defined for
-    for arm in ("random", "active"):
+    for arm in ("random", "active", "sampled"):
         for variant in PREQUENTIAL_VARIANTS:
             assert math.isfinite(run[arm][variant]["prequential_change_pct"])
         assert run[arm]["loo"]["prequential_change_pct"] is None
@@ -101,6 +109,25 @@ def test_tiny_study_summary_and_runs(tiny_result):
     # evidence: the temperature that makes the random arm's labels most likely
     assert run["random"]["evidence"]["uniform"] == run["random"]["auto"]["uniform"]
     assert res.meta["seed_list"] == [0] and res.meta["n_members"] == 4
+    # the sampled arm's two draws query different points
+    draws = run["sampled"]["T=1"]["rel_change_pct_draws"]
+    assert draws[0] != draws[1]
+    # every arm counts in the verdict, and each can be asked alone
+    cell = res.summary["energy/shared_base"]
+    want = all(
+        cell[f"{a}/auto"]["hyre_at_or_below_uniform_in_mean"]
+        for a in ("random", "active", "sampled")
+    )
+    assert res.auto_at_or_below_uniform["energy/shared_base"] is want
+    assert res.at_or_below_uniform("auto", arms=["sampled"])["energy/shared_base"] is cell[
+        "sampled/auto"
+    ]["hyre_at_or_below_uniform_in_mean"]
+
+
+@pytest.mark.parametrize("draws", [0, -1, 1.5, True])
+def test_bad_draws_are_named(draws):
+    with pytest.raises(ValueError, match="draws must be a positive integer"):
+        run_uci_study(["energy"], ["shared_base"], seeds=[0], draws=draws)
 
 
 def test_tiny_study_writes_results(tiny_result, tmp_path):
@@ -111,6 +138,9 @@ def test_tiny_study_writes_results(tiny_result, tmp_path):
     md = (tmp_path / "uci_shift.md").read_text()
     assert "0.1508" in md  # the paper's shared_base energy value beside ours
     assert "| energy | shared_base |" in md and "Verdict (auto)" in md
+    assert "random arm: " in md and "active arm: " in md and "sampled arm: " in md
+    assert "each fit averages 2 draws of labelled points" in md
+    assert "| energy | shared_base | sampled |" in md
     assert "Verdict (evidence)" in md and "Δ evidence" in md
     assert "The trade-off: fixed temperatures" in md and "| Δ T=0.01 |" in md
     assert "of 1 cells: T=0.01 " in md
