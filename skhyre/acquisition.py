@@ -61,10 +61,14 @@ SAMPLINGS = ("top", "power")
 
 _PROBA_TOL = 1e-3
 
-#: log-score given to rows that score exactly 0 (or below, from rounding) in
-#: :func:`power_keys`: below the log of every positive float64 (>= -745), so
-#: such rows come after every positive one, in random order among themselves.
-_LOG_ZERO_SCORE = -1.0e6
+#: Key (before the Gumbel noise) of rows that score exactly 0 (or below, from
+#: rounding) in :func:`power_keys`: below ``power * log(s)`` for every positive
+#: float64 ``s`` (``log(s) >= -745``) at every allowed ``power`` (<= 1e6), and
+#: fine enough in float64 (spacing about 1e-7) that the noise still orders
+#: such rows at random among themselves.
+_ZERO_SCORE_KEY = -1.0e9
+#: Largest exponent :func:`power_keys` takes (``select_top`` long before).
+_MAX_POWER = 1.0e6
 
 
 def check_member_probabilities(P, name: str = "P") -> np.ndarray:
@@ -348,8 +352,8 @@ def power_keys(scores, seed: int, start: int = 0, power: float = 1.0) -> np.ndar
         Pool index of ``scores[0]``: a block of a larger pool draws the
         noise of its own rows, so blocks give what one pass would.
     power : float, default=1.0
-        Exponent ``beta`` of the scores: 0 is uniform sampling, large values
-        approach :func:`select_top`.
+        Exponent ``beta`` of the scores, from 0 (uniform sampling) to 1e6;
+        large values approach :func:`select_top`.
 
     Returns
     -------
@@ -367,17 +371,16 @@ def power_keys(scores, seed: int, start: int = 0, power: float = 1.0) -> np.ndar
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D, got ndim={s.ndim}.")
-    if not _is_real(power) or not (np.isfinite(power) and power >= 0):
-        raise ValueError(f"power must be a finite number >= 0, got {power!r}.")
+    if not _is_real(power) or not 0 <= power <= _MAX_POWER:
+        raise ValueError(f"power must be a number in [0, {_MAX_POWER:g}], got {power!r}.")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
     gumbel = -np.log(-np.log(_row_uniforms(int(seed) % 2**64, int(start), s.size)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_s = np.where(s > 0, np.log(np.where(s > 0, s, 1.0)), _LOG_ZERO_SCORE)
-    log_s = np.where(np.isnan(s), np.nan, log_s)
-    if power == 0:  # uniform: every non-NaN row alike, +inf scores included
+    if power == 0:  # uniform: every non-NaN row alike, zero and +inf scores included
         return np.where(np.isnan(s), np.nan, gumbel)
-    return power * log_s + gumbel
+    positive = s > 0
+    key = np.where(positive, power * np.log(np.where(positive, s, 1.0)), _ZERO_SCORE_KEY)
+    return np.where(np.isnan(s), np.nan, key + gumbel)
 
 
 def sample_power(scores, n_queries: int = 1, exclude=None, random_state=None) -> np.ndarray:

@@ -560,7 +560,7 @@ def test_power_keys_match_a_plain_reference():
     g = -np.log(-np.log(u))
     for power in (0.5, 1.0, 3.0):
         with np.errstate(divide="ignore", invalid="ignore"):
-            want = np.where(s > 0, power * np.log(np.where(s > 0, s, 1)), power * -1e6) + g
+            want = np.where(s > 0, power * np.log(np.where(s > 0, s, 1)), -1e9) + g
         want[11] = np.nan
         got = power_keys(s, seed, start=start, power=power)
         np.testing.assert_allclose(got, want, rtol=1e-15, atol=0)
@@ -625,6 +625,19 @@ def test_sample_power_zero_scores_last_nan_after_them_exclusions_kept():
     )
 
 
+@pytest.mark.parametrize("power", [1e-9, 1.0, 1e6])
+def test_zero_scores_come_after_the_tiniest_positive_at_any_power(power):
+    from skhyre.acquisition import power_keys
+
+    s = np.array([0.0, 5e-324, 0.0, 1e300, 0.0, 2.2e-308])  # denormal, huge, tiny
+    for seed in range(1, 40):
+        order = acq.select_top(power_keys(s, seed, power=power), 6)
+        assert set(order[:3].tolist()) == {1, 3, 5}
+    # and in random order among themselves
+    tails = {tuple(acq.select_top(power_keys(s, seed, power=power), 6)[3:]) for seed in range(40)}
+    assert len(tails) > 1
+
+
 def test_power_zero_is_uniform_and_a_large_power_is_top():
     from skhyre.acquisition import power_keys
 
@@ -644,6 +657,8 @@ def test_power_zero_is_uniform_and_a_large_power_is_top():
         (dict(scores=np.ones(3), seed=1.5), "seed"),
         (dict(scores=np.ones(3), seed=1, power=-1.0), "power"),
         (dict(scores=np.ones(3), seed=1, power=np.inf), "power"),
+        (dict(scores=np.ones(3), seed=1, power=2e6), "power"),
+        (dict(scores=np.ones(3), seed=1, power=np.nan), "power"),
     ],
 )
 def test_power_keys_bad_input(kwargs, match):
