@@ -20,6 +20,8 @@ from sklearn.base import clone
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
+from .acquisition import SAMPLINGS
+
 __all__ = ["adaptation_curve", "leave_one_group_out"]
 
 
@@ -37,6 +39,12 @@ def _check_n_repeats(n_repeats) -> int:
     if not isinstance(n_repeats, numbers.Integral) or isinstance(n_repeats, bool) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}.")
     return int(n_repeats)
+
+
+def _check_sampling(sampling) -> str:
+    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
+        raise ValueError(f"sampling={sampling!r} is not valid; choose one of {SAMPLINGS}.")
+    return sampling
 
 
 def _fit_accepts_groups(estimator) -> bool:
@@ -58,6 +66,7 @@ def adaptation_curve(
     X_test=None,
     y_test=None,
     random_state=None,
+    sampling: str = "top",
 ) -> Bunch:
     """Score of a fitted HyRe estimator after adapting on ``N`` labels.
 
@@ -79,11 +88,17 @@ def adaptation_curve(
         ``"random"`` or an acquisition criterion (``"auto"``, ``"bald"``,
         ``"entropy"``, ``"variance"``).
     n_repeats : int, default=1
-        Repeats (different random draws; active selection is deterministic
-        given the weights, so its repeats differ only through ties).
+        Repeats (different random draws; active selection with
+        ``sampling="top"`` is deterministic given the weights, so its
+        repeats differ only through ties).
     X_test, y_test : array-like, default=None
         Evaluation set; by default the unlabelled rest of the pool.
     random_state : int, RandomState instance or None, default=None
+    sampling : {"top", "power"}, default="top"
+        For an active ``criterion``: the top-scoring example at each step, or
+        one drawn with probability proportional to its score (the
+        estimators' ``active_adapt``); with ``"power"`` every repeat draws
+        anew.
 
     Returns
     -------
@@ -106,6 +121,7 @@ def adaptation_curve(
     """
     ns = _check_n_labels(n_labels)
     n_repeats = _check_n_repeats(n_repeats)
+    sampling = _check_sampling(sampling)
     # X stays as given (a DataFrame keeps its column names, a sparse matrix stays
     # sparse); rows are taken with sklearn's _safe_indexing
     y_pool = np.asarray(y_pool)
@@ -126,7 +142,9 @@ def adaptation_curve(
     scores = np.empty((n_repeats, len(ns)))
     uniform = np.empty((n_repeats, len(ns)))
     try:
-        _fill_curve(estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform)
+        _fill_curve(
+            estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform, sampling
+        )
     finally:
         estimator.reset_weights()
     return Bunch(
@@ -138,7 +156,9 @@ def adaptation_curve(
     )
 
 
-def _fill_curve(estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform):
+def _fill_curve(
+    estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform, sampling="top"
+):
     n = _num_samples(X_pool)
     for r in range(scores.shape[0]):
         for c, n_lab in enumerate(ns):
@@ -153,6 +173,7 @@ def _fill_curve(estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, s
                     n_queries=n_lab,
                     criterion=criterion,
                     random_state=rng,
+                    sampling=sampling,
                 )
                 idx = estimator.queried_indices_
             if X_test is None:
@@ -177,6 +198,7 @@ def leave_one_group_out(
     fit_groups: bool | str = "auto",
     random_state=None,
     verbose: bool = False,
+    sampling: str = "top",
 ) -> Bunch:
     """Personalize to annotators never seen in training.
 
@@ -203,6 +225,8 @@ def leave_one_group_out(
     random_state : int, RandomState instance or None, default=None
     verbose : bool, default=False
         Show a progress bar over annotators.
+    sampling : {"top", "power"}, default="top"
+        For an active ``criterion``, as in :func:`adaptation_curve`.
 
     Returns
     -------
@@ -233,6 +257,7 @@ def leave_one_group_out(
         raise ValueError("leave_one_group_out needs at least 2 annotators (groups).")
     ns = _check_n_labels(n_labels)
     n_repeats = _check_n_repeats(n_repeats)
+    sampling = _check_sampling(sampling)
     if fit_groups == "auto":
         fit_groups = _fit_accepts_groups(estimator)
     elif not isinstance(fit_groups, (bool, np.bool_)):
@@ -265,6 +290,7 @@ def leave_one_group_out(
             criterion=criterion,
             n_repeats=n_repeats,
             random_state=rng,
+            sampling=sampling,
         )
         all_scores.append(res.scores)
         all_uniform.append(res.uniform)

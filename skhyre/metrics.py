@@ -18,6 +18,8 @@ from sklearn.metrics import get_scorer
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples
 
+from .acquisition import SAMPLINGS
+
 __all__ = ["adapted_scorer"]
 
 
@@ -33,16 +35,22 @@ def _final_step(estimator):
 class _AdaptedScorer:
     """Callable ``(estimator, X, y) -> float``; see :func:`adapted_scorer`."""
 
-    def __init__(self, n_adapt, criterion, random_state, scoring):
+    def __init__(self, n_adapt, criterion, random_state, scoring, sampling="top"):
         self.n_adapt = n_adapt
         self.criterion = criterion
         self.random_state = random_state
         self.scoring = scoring
+        self.sampling = sampling
+
+    def __setstate__(self, state):
+        state.setdefault("sampling", "top")  # a scorer pickled before sampling existed
+        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         return (
             f"adapted_scorer(n_adapt={self.n_adapt}, criterion={self.criterion!r}, "
-            f"random_state={self.random_state!r}, scoring={self.scoring!r})"
+            f"random_state={self.random_state!r}, scoring={self.scoring!r}, "
+            f"sampling={self.sampling!r})"
         )
 
     def __call__(self, estimator, X, y, **kwargs) -> float:
@@ -81,6 +89,7 @@ class _AdaptedScorer:
                 n_queries=self.n_adapt,
                 criterion=self.criterion,
                 random_state=self.random_state,
+                sampling=self.sampling,
             )
             picked = np.asarray(final.queried_indices_)
         rest = np.setdiff1d(np.arange(n), picked)
@@ -91,7 +100,7 @@ class _AdaptedScorer:
         return float(scorer(model, X_rest, y_rest))
 
 
-def adapted_scorer(n_adapt=32, criterion="random", random_state=None, scoring=None):
+def adapted_scorer(n_adapt=32, criterion="random", random_state=None, scoring=None, sampling="top"):
     """A scorer that adapts on part of each validation fold and scores the rest.
 
     Use it as ``scoring=`` of :class:`~sklearn.model_selection.GridSearchCV`
@@ -124,6 +133,10 @@ def adapted_scorer(n_adapt=32, criterion="random", random_state=None, scoring=No
         ``score`` (R² for regressors, accuracy for classifiers), a string is
         a scikit-learn scorer name (see :func:`sklearn.metrics.get_scorer`),
         a callable is a scorer ``(estimator, X, y) -> float``.
+    sampling : {"top", "power"}, default="top"
+        For an active ``criterion``: take the top-scoring example at each
+        step, or draw it with probability proportional to its score (see
+        the estimators' ``active_adapt``); ``random_state`` seeds the draws.
 
     Returns
     -------
@@ -171,5 +184,7 @@ def adapted_scorer(n_adapt=32, criterion="random", random_state=None, scoring=No
         )
     if isinstance(scoring, str):
         get_scorer(scoring)  # an unknown name fails now, not in the middle of a search
+    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
+        raise ValueError(f"sampling={sampling!r} is not valid; choose one of {SAMPLINGS}.")
     check_random_state(random_state)
-    return _AdaptedScorer(int(n_adapt), criterion, random_state, scoring)
+    return _AdaptedScorer(int(n_adapt), criterion, random_state, scoring, sampling)

@@ -152,3 +152,32 @@ def test_dataframes_and_sparse_matrices_pass_through_unchanged():
     sparse = HyReEnsemble([("lr", LinearRegression()), ("ridge", Ridge())]).fit(X, y)
     res = adaptation_curve(sparse, X, y, n_labels=(3,), criterion="variance", random_state=0)
     assert np.isfinite(res.scores).all()
+
+
+def test_power_sampling_repeats_draw_anew(data):
+    reg = HyReRegressor(**TINY).fit(data.X, data.X[:, 0] + data.X[:, 1] ** 2)
+    X, y = data.X_test, data.X_test[:, 0] + data.X_test[:, 1] ** 2
+    kw = dict(n_labels=(4,), n_repeats=4, criterion="variance", random_state=0)
+    top = adaptation_curve(reg, X, y, **kw)
+    assert np.ptp(top.scores) == 0  # deterministic given the weights
+    drawn = adaptation_curve(reg, X, y, sampling="power", **kw)
+    assert np.ptp(drawn.scores) > 0
+    again = adaptation_curve(reg, X, y, sampling="power", **kw)
+    np.testing.assert_array_equal(drawn.scores, again.scores)  # reproducible
+    with pytest.raises(ValueError, match="sampling='Power' is not valid"):
+        adaptation_curve(reg, X, y, sampling="Power", **kw)
+    groups = np.repeat([0, 1], [50, 50])
+    with pytest.raises(ValueError, match="sampling=None is not valid"):
+        leave_one_group_out(reg, X, y, groups, sampling=None)
+    res = leave_one_group_out(
+        reg,
+        X,
+        y,
+        groups,
+        n_labels=(3,),
+        n_repeats=2,
+        criterion="variance",
+        sampling="power",
+        fit_groups=False,
+    )
+    assert res.scores.shape == (2, 2, 1)

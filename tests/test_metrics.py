@@ -201,3 +201,25 @@ def test_errors(reg, reg_data):
         adapted_scorer(scoring=3)
     with pytest.raises(ValueError, match="criterion='bald' does not fit HyReRegressor"):
         adapted_scorer(n_adapt=4, criterion="bald")(reg, X, y)
+
+
+def test_power_sampling_equals_manual_active_adapt(reg, reg_data):
+    X, y = reg_data
+    Xv, yv = X[60:], y[60:]
+    manual = copy.deepcopy(reg).active_adapt(
+        Xv, yv, n_queries=8, criterion="variance", random_state=3, sampling="power"
+    )
+    rest = np.setdiff1d(np.arange(60), manual.queried_indices_)
+    expected = manual.score(Xv[rest], yv[rest])
+    scorer = adapted_scorer(n_adapt=8, criterion="variance", random_state=3, sampling="power")
+    assert scorer(reg, Xv, yv) == pytest.approx(expected)
+    assert "sampling='power'" in repr(scorer)
+    assert pickle.loads(pickle.dumps(scorer))(reg, Xv, yv) == pytest.approx(expected)
+    # a scorer pickled before sampling existed takes the top rows
+    old = pickle.loads(pickle.dumps(scorer))
+    del old.__dict__["sampling"]
+    top = adapted_scorer(n_adapt=8, criterion="variance")(reg, Xv, yv)
+    assert pickle.loads(pickle.dumps(old))(reg, Xv, yv) == pytest.approx(top)
+    for bad in ("greedy", None):
+        with pytest.raises(ValueError, match=r"sampling=.* is not valid"):
+            adapted_scorer(sampling=bad)
