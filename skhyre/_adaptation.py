@@ -480,16 +480,6 @@ class AdaptationMixin:
         return criterion
 
     @staticmethod
-    def _check_sampling(sampling) -> str:
-        if not isinstance(sampling, str) or sampling not in acquisition.SAMPLINGS:
-            raise ValueError(
-                f"sampling={sampling!r} is not one of {acquisition.SAMPLINGS}: 'top' takes the "
-                "best-scoring rows, 'power' draws rows with probability proportional to their "
-                "score."
-            )
-        return sampling
-
-    @staticmethod
     def _step_seeds(rng, criterion: str, sampling: str, n_steps: int) -> list | None:
         """One :func:`~skhyre.acquisition.power_keys` seed per pick (``None`` for top)."""
         if sampling != "power" or criterion == "random":
@@ -572,7 +562,7 @@ class AdaptationMixin:
         """
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
-        sampling = self._check_sampling(sampling)
+        sampling = acquisition._check_sampling(sampling)
         if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
             return pools._query(
                 self,
@@ -691,7 +681,7 @@ class AdaptationMixin:
         """
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
-        sampling = self._check_sampling(sampling)
+        sampling = acquisition._check_sampling(sampling)
         self._check_temperature_param()
         snapshot = self._snapshot()
         try:

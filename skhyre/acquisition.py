@@ -309,6 +309,16 @@ def random(n: int, random_state=None) -> np.ndarray:
     return check_random_state(random_state).random_sample(n)
 
 
+def _check_sampling(sampling) -> str:
+    """``sampling`` if it is one of :data:`SAMPLINGS`, else a ``ValueError`` naming them."""
+    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
+        raise ValueError(
+            f"sampling={sampling!r} is not valid; choose one of {SAMPLINGS}: 'top' takes the "
+            "best-scoring rows, 'power' draws rows with probability proportional to their score."
+        )
+    return sampling
+
+
 def _row_uniforms(seed: int, start: int, rows: int) -> np.ndarray:
     """Uniforms in (0, 1) for pool rows ``start .. start + rows - 1``.
 

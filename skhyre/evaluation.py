@@ -20,7 +20,7 @@ from sklearn.base import clone
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
-from .acquisition import SAMPLINGS
+from .acquisition import _check_sampling
 
 __all__ = ["adaptation_curve", "leave_one_group_out"]
 
@@ -39,12 +39,6 @@ def _check_n_repeats(n_repeats) -> int:
     if not isinstance(n_repeats, numbers.Integral) or isinstance(n_repeats, bool) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}.")
     return int(n_repeats)
-
-
-def _check_sampling(sampling) -> str:
-    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
-        raise ValueError(f"sampling={sampling!r} is not valid; choose one of {SAMPLINGS}.")
-    return sampling
 
 
 def _fit_accepts_groups(estimator) -> bool:
