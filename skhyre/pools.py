@@ -1168,3 +1168,59 @@ def _active_adapt(
             lambda taken_mask: pick(loop_plan(), taken_mask), oracle_fn, n_queries, mask, encoded
         )
     return est._commit_active(np.concatenate(cols, axis=1), labels, picked)
+
+
+# --------------------------------------------------------------------------
+# mapping a pool (pipelines transform pools block by block)
+# --------------------------------------------------------------------------
+def map_pool(X_pool, fn: Callable):
+    """``X_pool`` with ``fn`` applied to its rows, block by block, in the same form.
+
+    An array-like is mapped as a whole; chunks one at a time as they are
+    read (a list or a callable pool stays re-iterable, an iterator stays
+    one-shot); a Dask array block by block (``map_blocks``, columns in one
+    chunk). ``fn`` must map rows independently (a fitted transformer's
+    ``transform``), so indices into the mapped pool are indices into
+    ``X_pool``.
+
+    Parameters
+    ----------
+    X_pool : array-like, dask array or chunks
+        A pool, as :meth:`~skhyre.HyReRegressor.query` takes it.
+    fn : callable
+        ``2-D rows -> 2-D rows`` (the same number of rows).
+
+    Returns
+    -------
+    The mapped pool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.pools import map_pool
+    >>> chunks = [np.ones((2, 3)), np.zeros((1, 3))]
+    >>> mapped = map_pool(chunks, lambda X: 2 * X[:, :1])
+    >>> [c.shape for c in mapped()]
+    [(2, 1), (1, 1)]
+    """
+    kind = _pool_kind(X_pool)
+    if kind == "array":
+        return fn(X_pool)
+    if kind == "dask":
+        X = X_pool.rechunk({1: -1})
+        sample = np.asarray(fn(X[:1].compute()))
+        return X.map_blocks(
+            lambda b: np.asarray(fn(b)),
+            dtype=sample.dtype,
+            chunks=(X.chunks[0], (sample.shape[1],)),
+        )
+    if kind == "iterator":
+        return (fn(c) for c in X_pool)
+
+    def chunks() -> Iterator:
+        source = X_pool() if kind == "factory" else X_pool
+        if _is_2d_chunk(source):
+            source = [source]
+        return (fn(c) for c in source)
+
+    return chunks
