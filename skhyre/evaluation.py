@@ -17,10 +17,12 @@ import numbers
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.metrics import check_scoring
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
 from .acquisition import _check_sampling
+from .pipeline import adaptable
 
 __all__ = ["adaptation_curve", "leave_one_group_out"]
 
@@ -61,6 +63,7 @@ def adaptation_curve(
     y_test=None,
     random_state=None,
     sampling: str = "top",
+    scoring=None,
 ) -> Bunch:
     """Score of a fitted HyRe estimator after adapting on ``N`` labels.
 
@@ -74,7 +77,10 @@ def adaptation_curve(
     Parameters
     ----------
     estimator : fitted HyRe estimator
-        Anything with ``adapt``, ``active_adapt``, ``reset_weights`` and ``score``.
+        Anything with ``adapt``, ``active_adapt``, ``reset_weights`` and
+        ``score``; a scikit-learn ``Pipeline`` ending in a HyRe estimator or a
+        ``TransformedTargetRegressor`` around one is adapted through its
+        transforms (:func:`skhyre.pipeline.adaptable`).
     X_pool, y_pool : array-like
         Candidates to label and their labels.
     n_labels : sequence of int, default=(1, 5, 10, 20, 40)
@@ -93,6 +99,10 @@ def adaptation_curve(
         one drawn with probability proportional to its score (the
         estimators' ``active_adapt``); with ``"power"`` every repeat draws
         anew.
+    scoring : str, callable or None, default=None
+        A scikit-learn scorer name (``"neg_root_mean_squared_error"``...) or
+        a callable ``(estimator, X, y) -> float``; ``None`` uses the
+        estimator's ``score`` (accuracy, R²).
 
     Returns
     -------
@@ -132,12 +142,25 @@ def adaptation_curve(
             f"n_labels up to {max(ns)} leaves nothing to score in the pool of {n} "
             "examples: without X_test, at least one pool example must stay unlabelled."
         )
+    estimator = adaptable(estimator)
+    scorer = check_scoring(estimator, scoring=scoring)
     rng = check_random_state(random_state)
     scores = np.empty((n_repeats, len(ns)))
     uniform = np.empty((n_repeats, len(ns)))
     try:
         _fill_curve(
-            estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform, sampling
+            estimator,
+            X_pool,
+            y_pool,
+            X_test,
+            y_test,
+            ns,
+            criterion,
+            rng,
+            scores,
+            uniform,
+            sampling,
+            scorer,
         )
     finally:
         estimator.reset_weights()
@@ -151,7 +174,7 @@ def adaptation_curve(
 
 
 def _fill_curve(
-    estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform, sampling="top"
+    estimator, X_pool, y_pool, X_test, y_test, ns, criterion, rng, scores, uniform, sampling, scorer
 ):
     n = _num_samples(X_pool)
     for r in range(scores.shape[0]):
@@ -175,9 +198,9 @@ def _fill_curve(
                 Xe, ye = _safe_indexing(X_pool, rest), y_pool[rest]
             else:
                 Xe, ye = X_test, y_test
-            scores[r, c] = estimator.score(Xe, ye)
+            scores[r, c] = scorer(estimator, Xe, ye)
             estimator.reset_weights()
-            uniform[r, c] = estimator.score(Xe, ye)
+            uniform[r, c] = scorer(estimator, Xe, ye)
 
 
 def leave_one_group_out(
@@ -193,6 +216,7 @@ def leave_one_group_out(
     random_state=None,
     verbose: bool = False,
     sampling: str = "top",
+    scoring=None,
 ) -> Bunch:
     """Personalize to annotators never seen in training.
 
@@ -221,6 +245,8 @@ def leave_one_group_out(
         Show a progress bar over annotators.
     sampling : {"top", "power"}, default="top"
         For an active ``criterion``, as in :func:`adaptation_curve`.
+    scoring : str, callable or None, default=None
+        As in :func:`adaptation_curve`.
 
     Returns
     -------
@@ -285,6 +311,7 @@ def leave_one_group_out(
             n_repeats=n_repeats,
             random_state=rng,
             sampling=sampling,
+            scoring=scoring,
         )
         all_scores.append(res.scores)
         all_uniform.append(res.uniform)

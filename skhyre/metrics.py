@@ -19,17 +19,9 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples
 
 from .acquisition import _check_sampling
+from .pipeline import adaptable
 
 __all__ = ["adapted_scorer"]
-
-
-def _final_step(estimator):
-    """(adaptable estimator, function mapping X to its input) for an estimator or a Pipeline."""
-    if hasattr(estimator, "steps") and len(estimator.steps) > 0:
-        final = estimator[-1]
-        head = estimator[:-1]
-        return final, head.transform
-    return estimator, lambda X: X
 
 
 class _AdaptedScorer:
@@ -54,11 +46,13 @@ class _AdaptedScorer:
         )
 
     def __call__(self, estimator, X, y, **kwargs) -> float:
-        final, _ = _final_step(estimator)
-        if not hasattr(final, "adapt") or not hasattr(final, "active_adapt"):
+        if not hasattr(adaptable(estimator), "adapt") or not hasattr(
+            adaptable(estimator), "active_adapt"
+        ):
             raise TypeError(
-                f"adapted_scorer needs a HyRe estimator (with adapt and active_adapt), "
-                f"got {type(final).__name__}."
+                "adapted_scorer needs a HyRe estimator (with adapt and active_adapt), or a "
+                "Pipeline or TransformedTargetRegressor around one, got "
+                f"{type(estimator).__name__}."
             )
         if kwargs:
             raise TypeError(f"adapted_scorer does not take score parameters, got {sorted(kwargs)}.")
@@ -73,25 +67,25 @@ class _AdaptedScorer:
                 f"needs more than {self.n_adapt} (n_adapt to adapt on, the rest to score). "
                 "Use fewer CV folds, more data or a smaller n_adapt."
             )
-        model = copy.deepcopy(estimator)  # never mutate the fitted estimator
-        final, to_final = _final_step(model)
+        # never mutate the fitted estimator; a Pipeline or TransformedTargetRegressor
+        # passes the adaptation through its transforms (skhyre.pipeline.adaptable)
+        model = adaptable(copy.deepcopy(estimator))
         y_arr = np.asarray(y)
         if self.criterion == "random":
             rng = check_random_state(self.random_state)
             picked = np.sort(rng.choice(n, size=self.n_adapt, replace=False))
-            X_adapt = to_final(_safe_indexing(X, picked))
-            final.adapt(X_adapt, y_arr[picked])
+            model.adapt(_safe_indexing(X, picked), y_arr[picked])
         else:
-            final.reset_weights()
-            final.active_adapt(
-                to_final(X),
+            model.reset_weights()
+            model.active_adapt(
+                X,
                 y_arr,
                 n_queries=self.n_adapt,
                 criterion=self.criterion,
                 random_state=self.random_state,
                 sampling=self.sampling,
             )
-            picked = np.asarray(final.queried_indices_)
+            picked = np.asarray(model.queried_indices_)
         rest = np.setdiff1d(np.arange(n), picked)
         X_rest, y_rest = _safe_indexing(X, rest), y_arr[rest]
         if self.scoring is None:

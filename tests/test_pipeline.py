@@ -175,3 +175,42 @@ def test_adaptable_wraps_a_sklearn_ttr():
     wrapped = adaptable(sk)
     wrapped.adapt(X[160:170], np.abs(y[160:170]))
     assert sk.regressor_.n_adapt_samples_ == 10
+
+
+# ------------------------------------------------------------- evaluation helpers
+def test_adaptation_curve_takes_pipelines_and_scoring():
+    from skhyre.evaluation import adaptation_curve
+
+    sk = sk_make_pipeline(StandardScaler(), HyReRegressor(**TINY)).fit(X[:160], y[:160])
+    res = adaptation_curve(
+        sk, X[160:], y[160:], n_labels=(2, 5), random_state=0, scoring="neg_mean_absolute_error"
+    )
+    assert res.scores.shape == (1, 2) and (res.scores <= 0).all()
+    # the same draws by hand, scored the same way
+    rng = np.random.RandomState(0)
+    hyre, tf = sk[-1], sk[:-1].transform
+    for c, n_lab in enumerate((2, 5)):
+        idx = rng.choice(80, size=n_lab, replace=False)
+        hyre.adapt(tf(X[160:][idx]), y[160:][idx])
+        rest = np.setdiff1d(np.arange(80), idx)
+        expected = -np.mean(np.abs(hyre.predict(tf(X[160:][rest])) - y[160:][rest]))
+        np.testing.assert_allclose(res.scores[0, c], expected, rtol=1e-12)
+    res_active = adaptation_curve(sk, X[160:], y[160:], n_labels=(3,), criterion="variance")
+    assert np.isfinite(res_active.scores).all()
+
+
+def test_adapted_scorer_accepts_a_target_transformed_regressor_in_grid_search():
+    from sklearn.model_selection import GridSearchCV
+
+    from skhyre.metrics import adapted_scorer
+
+    ypos = np.exp(y / 10)
+    ttr = SkTTR(HyReRegressor(**TINY), func=np.log, inverse_func=np.exp)
+    gs = GridSearchCV(
+        ttr,
+        {"regressor__prior_scale": [0.0, 3.0]},
+        scoring=adapted_scorer(n_adapt=5, random_state=0),
+        cv=2,
+        error_score="raise",
+    ).fit(X, ypos)
+    assert np.isfinite(gs.cv_results_["mean_test_score"]).all()
