@@ -10,6 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from . import _kernels
 from ._adaptation import _encode_known_labels, keep_state_on_failure
+from ._proba import as_probabilities
 from ._torch_base import _TorchHyReBase
 
 __all__ = ["HyReClassifier"]
@@ -257,7 +258,9 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
 
         Returns
         -------
-        ndarray of shape (n_members, n_samples, n_classes)
+        ndarray of shape (n_members, n_samples, n_classes), float32
+            The members' own float32 outputs; :meth:`predict_proba` mixes them
+            in float64.
         """
         return self._forward(X, transform=_softmax)
 
@@ -272,11 +275,14 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
+        ndarray of shape (n_samples, n_classes), float64
+            Rows in ``[0, 1]`` summing to 1 within float64 rounding, as
+            :func:`sklearn.metrics.log_loss` expects.
         """
         # chunk by chunk: the (K, n, C) member probabilities are never all held
         w = self.weights_ if self.__sklearn_is_fitted__() else None
-        return self._forward(X, transform=_softmax, reduce=lambda P: _kernels.mixture(P, w))
+        Q = self._forward(X, transform=_softmax, reduce=lambda P: _kernels.mixture(P, w))
+        return as_probabilities(Q)
 
     def predict(self, X) -> np.ndarray:
         """Most probable class under the weighted mixture.

@@ -54,6 +54,7 @@ from sklearn.utils.validation import (
 
 from . import _kernels
 from ._adaptation import AdaptationMixin, _encode_known_labels, keep_state_on_failure
+from ._proba import as_probabilities
 from .acquisition import _PROBA_TOL
 
 __all__ = ["HyReEnsemble"]
@@ -922,9 +923,10 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
+        ndarray of shape (n_samples, n_classes), float64
+            Rows in ``[0, 1]`` summing to 1 within float64 rounding.
         """
-        return _kernels.mixture(self.predict_members(X), self.weights_)
+        return as_probabilities(_kernels.mixture(self.predict_members(X), self.weights_))
 
     def score(self, X, y, sample_weight=None) -> float:
         """Accuracy (classification) or :math:`R^2` (regression) under the current weights.

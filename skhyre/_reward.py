@@ -19,6 +19,7 @@ from torch import nn
 from . import _kernels
 from ._adaptation import keep_state_on_failure
 from ._net import chunk_rows, forward_members, seeded
+from ._proba import as_probabilities
 from ._torch_base import _check_hidden, _to_float32, _TorchHyReBase
 from .ensembles import _floating_dtype, build_ensemble
 
@@ -576,7 +577,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
 
         Returns
         -------
-        ndarray of shape (n_members, n_pairs, 2)
+        ndarray of shape (n_members, n_pairs, 2), float32
         """
         return self._forward(X, transform=_pair_probabilities)
 
@@ -591,13 +592,15 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
 
         Returns
         -------
-        ndarray of shape (n_pairs, 2)
+        ndarray of shape (n_pairs, 2), float64
+            Rows in ``[0, 1]`` summing to 1 within float64 rounding.
         """
         # chunk by chunk: the (K, n, 2) member probabilities are never all held
         w = self.weights_ if self.__sklearn_is_fitted__() else None
-        return self._forward(
+        Q = self._forward(
             X, transform=_pair_probabilities, reduce=lambda P: _kernels.mixture(P, w)
         )
+        return as_probabilities(Q)
 
     def predict(self, X) -> np.ndarray:
         """``1`` where response A is preferred under the weighted mixture, else ``0``.
