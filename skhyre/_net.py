@@ -3,9 +3,9 @@
 The estimators hold a :class:`skorch.NeuralNet` (:class:`_EnsembleNet`, which
 pickles its module once) in ``net_`` whose module is one of
 :mod:`skhyre.ensembles` (output ``(batch, K, out)``) and whose criterion is
-:class:`MemberSumLoss`: the task loss summed over members. The training loop,
-callbacks (epoch table with ``verbose=1``), device handling and CUDA-to-CPU
-unpickling are skorch's.
+:class:`MemberSumLoss`: the task loss summed over members (the history and
+the ``verbose=1`` epoch table show its mean per member). The training loop,
+callbacks, device handling and CUDA-to-CPU unpickling are skorch's.
 """
 
 from __future__ import annotations
@@ -232,6 +232,22 @@ class _EnsembleNet(NeuralNet):
     after a load, deep copy or ``partial_fit``, and make a model trained on a
     GPU fail to load on a machine without one.
     """
+
+    # The gradient is the member-summed loss (MemberSumLoss); what skorch
+    # records and prints (train_loss, valid_loss, the verbose epoch table,
+    # what EarlyStopping monitors) is its mean per member, which reads the
+    # same whatever K is.
+    @staticmethod
+    def _per_member(step: dict) -> dict:
+        y_pred = step.get("y_pred")
+        K = y_pred.shape[1] if getattr(y_pred, "ndim", 0) >= 2 else 1
+        return {**step, "loss": step["loss"] / K}
+
+    def train_step_single(self, batch, **fit_params) -> dict:
+        return self._per_member(super().train_step_single(batch, **fit_params))
+
+    def validation_step(self, batch, **fit_params) -> dict:
+        return self._per_member(super().validation_step(batch, **fit_params))
 
     def __getstate__(self) -> dict:
         state = super().__getstate__()

@@ -333,3 +333,25 @@ def test_predictions_do_not_depend_on_the_chunking(monkeypatch):
     whole = reg.predict_members(X)
     monkeypatch.setattr(base, "chunk_rows", lambda module, batch_size: 7)
     np.testing.assert_allclose(reg.predict_members(X), whole, rtol=1e-6, atol=1e-6)
+
+
+def test_recorded_training_loss_is_the_mean_per_member():
+    # with a vanishing learning rate the members do not move during the epoch, so
+    # the recorded train_loss is their mean squared error on the training rows
+    from skhyre import HyReRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(96, 3))
+    y = X[:, 0] + 0.1 * rng.normal(size=96)
+    for K in (2, 12):
+        reg = HyReRegressor(
+            n_members=K,
+            hidden_layer_sizes=(8,),
+            max_epochs=1,
+            batch_size=96,
+            lr=1e-12,
+            random_state=0,
+        ).fit(X, y)
+        F = (reg.predict_members(X) - reg.y_mean_) / reg.y_scale_
+        expected = np.mean((F - (y - reg.y_mean_) / reg.y_scale_) ** 2)
+        np.testing.assert_allclose(reg.net_.history[-1, "train_loss"], expected, rtol=1e-4)
