@@ -44,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .pools import map_pool
 
-__all__ = ["Pipeline", "TransformedTargetRegressor", "make_pipeline"]
+__all__ = ["Pipeline", "TransformedTargetRegressor", "adaptable", "make_pipeline"]
 
 #: The adaptation methods passed through to a HyRe final step.
 ADAPTATION_METHODS = (

@@ -93,6 +93,7 @@ __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "config_context",
     "get_config",
+    "map_pool",
     "set_config",
 ]
 
