@@ -36,6 +36,7 @@ __all__ = [
     "make_preference_labelers",
     "make_shifted_binary",
     "ood_split",
+    "standardized_features",
 ]
 
 # ---------------------------------------------------------------------------
@@ -264,7 +265,9 @@ def _not_found_message(
     places = "\n".join(f"  - {home / f'{name}.csv'} ({why})" for home, why in homes)
     columns = ",".join((*meta.feature_names, meta.target_name))
     # the download goes to the first folder searched: the one the suggested call names
-    home_arg = f", data_home={str(homes[0][0])!r}" if homes[0][1] == "the data_home argument" else ""
+    home_arg = (
+        f", data_home={str(homes[0][0])!r}" if homes[0][1] == "the data_home argument" else ""
+    )
     return (
         f"UCI dataset {name!r} was not found. Looked for {name}.csv in:\n{places}\n"
         f"{download_problem}\n"
@@ -548,9 +551,48 @@ def _check_real(value, name: str, **bounds) -> float:
 
 
 def _check_fraction(value: float, name: str, include_boundaries: str) -> float:
-    return _check_real(
-        value, name, min_val=0.0, max_val=1.0, include_boundaries=include_boundaries
-    )
+    return _check_real(value, name, min_val=0.0, max_val=1.0, include_boundaries=include_boundaries)
+
+
+def standardized_features(X: np.ndarray, who: str = "the shift") -> np.ndarray:
+    """The non-constant columns of ``X``, each standardized (float64).
+
+    The space a shift is measured in (:func:`ood_split` sorts by the mean of
+    these columns; :class:`skhyre.model_selection.ShiftSplit` by projections
+    of them). A column whose spread under- or overflows the variance is first
+    rescaled to ``[0, 1]`` (an affine map: the same standardized values).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Finite inputs.
+    who : str, default="the shift"
+        Named in the error when every column is constant.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_varying)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.datasets import standardized_features
+    >>> Z = standardized_features(np.array([[1.0, 5.0], [3.0, 5.0]]))
+    >>> Z.ravel().tolist()
+    [-1.0, 1.0]
+    """
+    varying = np.ptp(X, axis=0) > 0
+    if not varying.any():
+        raise ValueError(f"{who} needs at least one non-constant feature; all are constant")
+    Z = X[:, varying]
+    with np.errstate(over="ignore"):  # an overflowing variance is handled just below
+        sd = Z.std(axis=0)
+    if not (np.isfinite(sd).all() and (sd > 0).all()):
+        # a spread that under- or overflows the variance: rescale each feature
+        # to [0, 1] first (an affine map, so the same standardized scores)
+        Z = (Z - Z.min(axis=0)) / np.ptp(Z, axis=0)
+        sd = Z.std(axis=0)
+    return (Z - Z.mean(axis=0)) / sd
 
 
 def ood_split(
@@ -629,18 +671,7 @@ def ood_split(
             f"rows, and val_fraction={val_fraction} takes {n_val} of them"
         )
 
-    varying = np.ptp(X, axis=0) > 0
-    if not varying.any():
-        raise ValueError("ood_split needs at least one non-constant feature; all are constant")
-    Z = X[:, varying]
-    with np.errstate(over="ignore"):  # an overflowing variance is handled just below
-        sd = Z.std(axis=0)
-    if not (np.isfinite(sd).all() and (sd > 0).all()):
-        # a spread that under- or overflows the variance: rescale each feature
-        # to [0, 1] first (an affine map, so the same standardized scores)
-        Z = (Z - Z.min(axis=0)) / np.ptp(Z, axis=0)
-        sd = Z.std(axis=0)
-    score = ((Z - Z.mean(axis=0)) / sd).mean(axis=1)
+    score = standardized_features(X, "ood_split").mean(axis=1)
 
     order = np.argsort(score, kind="stable")
     low, middle, high = order[:n_side], order[n_side : n_samples - n_side], order[-n_side:]
