@@ -8,6 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+# tests/golden/ holds the golden-output recorder and the computation it shares
+# with test_golden.py: scripts, not tests (nor doctests), and not run on import.
+collect_ignore_glob = ["golden/*"]
+
 
 @contextlib.contextmanager
 def _one_thread():
