@@ -40,6 +40,7 @@ raw rows, their summary, a Markdown report and a figure.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import zlib
 from collections.abc import Sequence
@@ -1213,7 +1214,9 @@ def run_cli(args) -> int:
     Returns
     -------
     int
-        Exit status.
+        Exit status: 0, or 2 if a data file is malformed or unreadable (one
+        line on stderr names it and the problem). A missing file raises the
+        loaders' FileNotFoundError, which names every place looked in.
 
     Examples
     --------
@@ -1223,7 +1226,14 @@ def run_cli(args) -> int:
     """
     import torch
 
-    _check_data(args.data_home)  # missing data is reported before the (slow) model load
+    try:  # the data first, before the (slow) model load
+        _check_data(args.data_home)
+    except FileNotFoundError:
+        raise  # skhyre.cli prints the loaders' message: every place looked in
+    except (ValueError, OSError) as exc:  # malformed or unreadable: one line naming the file
+        message = " ".join(str(exc).splitlines())
+        print(f"skhyre preferences: cannot read the data: {message}", file=sys.stderr)
+        return 2
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     out = Path(args.out)
     cache_dir = getattr(args, "cache_dir", None) or out / "embedding_cache"

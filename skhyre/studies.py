@@ -238,6 +238,11 @@ def _machine() -> str:
     )
 
 
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (it names the file and the problem)."""
+    return " ".join(str(exc).splitlines())
+
+
 def _rmse(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(np.mean((pred - y) ** 2)))
 
@@ -1266,8 +1271,9 @@ def run_uci_cli(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        0 on success; 2 if a dataset's CSV is missing (a one-line message on
-        stderr says where it was looked for and how to get it).
+        0 on success; 2 if a dataset's CSV is missing (a message on stderr says
+        where it was looked for and how to get it) or cannot be read (one line
+        naming the file and the problem).
 
     Examples
     --------
@@ -1314,6 +1320,16 @@ def run_uci_cli(args: argparse.Namespace) -> int:
         + (" — quick smoke run, not a result" if quick else ""),
         flush=True,
     )
+    try:  # the data first, before minutes of training: a missing or malformed CSV in one line
+        with warnings.catch_warnings():  # run_uci_study's own check says it, once
+            warnings.filterwarnings("ignore", message=".*differs from the published")
+            check_uci_data(kwargs["datasets"], get("data_home"))
+    except UCIDataNotFoundError as exc:
+        print(f"skhyre uci: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"skhyre uci: cannot read the data: {_one_line(exc)}", file=sys.stderr)
+        return 2
     try:
         res = run_uci_study(
             seeds=get("seeds"),
