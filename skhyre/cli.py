@@ -89,15 +89,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _uci(args: argparse.Namespace) -> int:
-    from . import studies
+    from .studies import _cli
 
-    return studies.run_uci_cli(args)
+    return _cli.run_uci(args)
 
 
 def _preferences(args: argparse.Namespace) -> int:
-    from . import preference_study
+    from .studies import _cli
 
-    return preference_study.run_cli(args)
+    return _cli.run_preferences(args)
 
 
 def _parser() -> argparse.ArgumentParser:

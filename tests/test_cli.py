@@ -77,17 +77,17 @@ def test_preferences_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys
 def test_preferences_flags_reach_the_study(tmp_path, monkeypatch, capsys):
     """--seeds, --cache-dir, --no-domains and --no-progress are passed on (the study
     itself is stubbed: it needs the embedding model and minutes of training)."""
-    from skhyre import preference_study
+    from skhyre.studies import _cli, preferences
 
     seen = {}
 
     def fake_study(**kwargs):
         seen.update(kwargs)
-        return preference_study.StudyResult(rows=[], config={"seeds": kwargs["seeds"]})
+        return preferences.PreferenceStudyResult(rows=[], config={"seeds": kwargs["seeds"]})
 
-    monkeypatch.setattr(preference_study, "_check_data", lambda data_home: None)
-    monkeypatch.setattr(preference_study, "run_preference_study", fake_study)
-    monkeypatch.setattr(preference_study, "write_report", lambda result, out: [])
+    monkeypatch.setattr(_cli, "check_preference_data", lambda data_home: None)
+    monkeypatch.setattr(preferences, "run_preference_study", fake_study)
+    monkeypatch.setattr(preferences, "write_report", lambda result, out: [])
     argv = ["preferences", "--out", str(tmp_path), "--seeds", "3", "4"]
     assert main([*argv, "--cache-dir", str(tmp_path / "c"), "--no-domains", "--no-progress"]) == 0
     assert seen["seeds"] == [3, 4] and seen["cache_dir"] == str(tmp_path / "c")
