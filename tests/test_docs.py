@@ -216,6 +216,12 @@ def test_docs_build_without_warnings(tmp_path):
     ignore = shutil.ignore_patterns("_build", "gen_modules", "auto_examples", "__pycache__")
     shutil.copytree(DOCS, tmp_path / "docs", ignore=ignore)
     shutil.copytree(EXAMPLES, tmp_path / "examples", ignore=ignore)
+    # the benchmark pages show the figures in benchmarks/results/ (not copied into docs/)
+    shutil.copytree(
+        ROOT / "benchmarks" / "results",
+        tmp_path / "benchmarks" / "results",
+        ignore=shutil.ignore_patterns("*.json"),
+    )
     out = tmp_path / "html"
     env = {**os.environ, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("SKHYRE_DOCS_PLOT", None)
@@ -242,6 +248,9 @@ def test_docs_build_without_warnings(tmp_path):
     assert (out / "index.html").exists()
     assert (out / "api.html").exists()
     assert (out / "gen_modules" / "skhyre.HyReRegressor.html").exists()
+    for page in (DOCS / "benchmarks").glob("*.rst"):  # the generated benchmark reports
+        assert (out / "benchmarks" / f"{page.stem}.html").exists(), page.name
+    assert (out / "_images" / "uci_shift.png").exists()
     for script in EXAMPLES.glob("plot_*.py"):
         page = out / "auto_examples" / f"{script.stem}.html"
         assert page.exists(), f"gallery page missing: {page.name}"
