@@ -1,6 +1,6 @@
 """Annotator-aware training on real text: the DSP domains as annotators (issue 8).
 
-:func:`run_domains` runs :func:`skhyre.preference_study.run_domain_study`
+:func:`run_domains` runs :func:`skhyre.studies.preferences.run_domain_study`
 (``training="by_group"`` and ``"mixed"`` against ``"pooled"``, in-domain and
 leave-one-domain-out, HyRe personalization from N pairs) with the
 benchmarks' embedding cache, and returns its rows and a Markdown section.
@@ -58,7 +58,7 @@ def run_domains(
         ``headline`` (mean over domains at N=5 per setting, mode and method),
         ``config``, ``seconds`` and ``figure`` (path or ``None``).
     """
-    from skhyre.preference_study import run_domain_study
+    from skhyre.studies.preferences import run_domain_study
 
     res = run_domain_study(
         quick=quick, seeds=seeds, data_home=data_home(), cache_dir=CACHE_DIR, progress=progress

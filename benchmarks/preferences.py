@@ -12,7 +12,7 @@ The same protocol is then rerun with the group ids given to ``fit``
 Then the annotator-aware section (``_text_domains.run_domains``): domain ids
 given to ``fit``, ``by_group``/``mixed`` vs ``pooled``, in-domain and
 leave-one-domain-out. The protocol is documented in
-``skhyre/preference_study.py``.
+``skhyre/studies/preferences.py``.
 
 Run ``python benchmarks/preferences.py`` (about 10-15 minutes on 2 cores once
 the embeddings are cached in ``benchmarks/.cache/``; the first run embeds
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from skhyre.preference_study import run_preference_study, write_report
+    from skhyre.studies.preferences import run_preference_study, write_report
 
     # one thread: on a shared 2-core machine two torch threads per process thrash
     torch.set_num_threads(1)

@@ -32,25 +32,25 @@ The registry :data:`BASELINES` gives every method one calling convention::
         -> predictions for P_test: (n_test, C) probabilities or (n_test,) values
 
 A method reads only what it needs and ignores the other keywords:
-``"single_model"`` (listed in :data:`NEEDS_TRAIN`) requires ``P_train`` and
-``y_train``; ``"oracle"`` (listed in :data:`ORACLES`) requires ``y_test`` —
-it peeks at the test labels and is an upper reference, not a method. The
-methods in :data:`CLASSIFICATION_ONLY` raise ``ValueError`` on regression
-predictions ``F``. The adaptation set may be empty (``n_adapt = 0``): then
+``"single_model"`` requires ``P_train`` and ``y_train``; ``"oracle"``
+requires ``y_test`` — it peeks at the test labels and is an upper
+reference, not a method. ``"logit_average"``, ``"majority_vote"``,
+``"entropy_weighted"`` and ``"confidence_weighted"`` take class
+probabilities only and raise ``ValueError`` on regression predictions ``F``. The adaptation set may be empty (``n_adapt = 0``): then
 ``"convex"`` falls back to uniform weights. Every registry call validates all
 arrays it receives and checks that they share ``K`` (and ``C``).
 
 Examples
 --------
 >>> import numpy as np
->>> from skhyre.baselines import BASELINES, ORACLES
+>>> from skhyre.baselines import BASELINES
 >>> P = np.array([[[0.9, 0.1], [0.2, 0.8]],
 ...               [[0.4, 0.6], [0.6, 0.4]]])        # K=2 members, n=2, C=2
 >>> y = np.array([0, 1])
 >>> extra = {"P_train": P, "y_train": y, "y_test": y}
 >>> for name, fn in BASELINES.items():
 ...     q = fn(P, y, P, **extra)
-...     tag = " (oracle)" if name in ORACLES else ""
+...     tag = " (oracle)" if name == "oracle" else ""
 ...     print(f"{name:20s}{tag:9s} accuracy {np.mean(q.argmax(1) == y):.1f}")
 single_model                  accuracy 1.0
 uniform                       accuracy 1.0
@@ -76,9 +76,6 @@ from sklearn.utils.validation import check_array
 
 __all__ = [
     "BASELINES",
-    "CLASSIFICATION_ONLY",
-    "NEEDS_TRAIN",
-    "ORACLES",
     "best_member_oracle",
     "combine",
     "confidence_weighted",
@@ -754,11 +751,11 @@ BASELINES: dict[str, Callable[..., np.ndarray]] = {
     "convex": _baseline_convex,
     "oracle": _baseline_oracle,
 }
-#: Entries of :data:`BASELINES` that read the test labels: upper references, not methods.
-ORACLES: frozenset[str] = frozenset({"oracle"})
-#: Entries of :data:`BASELINES` that need ``P_train=`` and ``y_train=``.
-NEEDS_TRAIN: frozenset[str] = frozenset({"single_model"})
-#: Entries of :data:`BASELINES` that accept class probabilities only (not regression ``F``).
-CLASSIFICATION_ONLY: frozenset[str] = frozenset(
+# Entries of BASELINES that read the test labels: upper references, not methods.
+_ORACLES: frozenset[str] = frozenset({"oracle"})
+# Entries of BASELINES that need P_train= and y_train=.
+_NEEDS_TRAIN: frozenset[str] = frozenset({"single_model"})
+# Entries of BASELINES that accept class probabilities only (not regression F).
+_CLASSIFICATION_ONLY: frozenset[str] = frozenset(
     {"logit_average", "majority_vote", "entropy_weighted", "confidence_weighted"}
 )

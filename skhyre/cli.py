@@ -7,10 +7,12 @@ Run ``skhyre --help`` or ``skhyre COMMAND --help``. Also available as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["main"]
@@ -87,15 +89,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _uci(args: argparse.Namespace) -> int:
-    from . import studies
+    from .studies import _cli
 
-    return studies.run_uci_cli(args)
+    return _cli.run_uci(args)
 
 
 def _preferences(args: argparse.Namespace) -> int:
-    from . import preference_study
+    from .studies import _cli
 
-    return preference_study.run_cli(args)
+    return _cli.run_preferences(args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -202,17 +204,65 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _os_problem(exc: OSError) -> str:
+    """``exc`` in words: what the system said, and about which path."""
+    what = exc.strerror or str(exc)
+    return f"{what} ({exc.filename})" if exc.filename else what
+
+
 def _out_problem(out: str) -> str | None:
-    """Why results cannot be written under ``out``, checked before any work; else None."""
-    path = Path(out).absolute()
-    for parent in (path, *path.parents):
-        if parent.exists():
-            break
-    if not parent.is_dir():
-        return f"{parent} is a file, not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{parent} is not writable"
+    """Why results cannot be written under ``out``, checked before any work; else None.
+
+    Creates the missing folders of ``out`` and a file in the last one, then
+    removes what it made: every refusal (a file in the way, a read-only or
+    virtual file system such as ``/proc``, a name too long, no permission)
+    shows up here, before a study that can run for minutes, not after it.
+    """
+    try:
+        path = Path(out).absolute()
+        missing = []
+        for parent in (path, *path.parents):
+            if os.path.lexists(parent):
+                break
+            missing.append(parent)
+        if not parent.is_dir():
+            return f"{parent} is a file, not a folder"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"{parent} is not writable"
+    except OSError as exc:  # a name too long, a path into a file, ...
+        return _os_problem(exc)
+    made: list[Path] = []
+    try:
+        for folder in reversed(missing):
+            try:
+                folder.mkdir()
+            except FileNotFoundError as exc:  # /proc, /sys: the parent exists, takes no folders
+                return (
+                    f"cannot create {folder}: {folder.parent} does not accept new folders "
+                    f"({exc.strerror})"
+                )
+            made.append(folder)
+        fd, probe = tempfile.mkstemp(prefix=".skhyre-write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return _os_problem(exc)
+    finally:
+        for folder in reversed(made):  # leave no trace: the command creates them for real
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     return None
+
+
+def _within(filename, out: str) -> bool:
+    """Whether the path an OSError names lies in (or is) the folder ``out``."""
+    if not filename:
+        return False
+    try:
+        path, folder = Path(os.fsdecode(filename)).absolute(), Path(out).absolute()
+    except (TypeError, ValueError):
+        return False
+    return path == folder or folder in path.parents
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,9 +306,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except FileNotFoundError as exc:  # missing data: one clear message, no traceback
-        print(f"skhyre {args.command}: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        if getattr(args, "out", None) and _within(exc.filename, args.out):
+            # written after the work: a full disk, a folder removed meanwhile
+            print(
+                f"skhyre {args.command}: cannot write results to --out {args.out}: "
+                f"{_os_problem(exc)}.",
+                file=sys.stderr,
+            )
+            return 2
+        if isinstance(exc, FileNotFoundError):  # missing data: the loaders say where they looked
+            print(f"skhyre {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,10 +11,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from skhyre.baselines import (
+    _CLASSIFICATION_ONLY,
+    _NEEDS_TRAIN,
+    _ORACLES,
     BASELINES,
-    CLASSIFICATION_ONLY,
-    NEEDS_TRAIN,
-    ORACLES,
     best_member_oracle,
     combine,
     confidence_weighted,
@@ -341,10 +341,10 @@ def test_registry_contents():
         "convex",
         "oracle",
     }
-    assert ORACLES == {"oracle"}
-    assert NEEDS_TRAIN == {"single_model"}
-    assert CLASSIFICATION_ONLY <= set(BASELINES)
-    assert not CLASSIFICATION_ONLY & {"uniform", "convex", "single_model", "oracle"}
+    assert _ORACLES == {"oracle"}
+    assert _NEEDS_TRAIN == {"single_model"}
+    assert _CLASSIFICATION_ONLY <= set(BASELINES)
+    assert not _CLASSIFICATION_ONLY & {"uniform", "convex", "single_model", "oracle"}
 
 
 def _registry_inputs():
@@ -384,7 +384,7 @@ def test_registry_regression():
     y_train, y_adapt, y_test = (rng.normal(size=m) for m in (10, 5, 8))
     extra = {"P_train": F_train, "y_train": y_train, "y_test": y_test}
     for name, fn in BASELINES.items():
-        if name in CLASSIFICATION_ONLY:
+        if name in _CLASSIFICATION_ONLY:
             with pytest.raises(ValueError, match=r"\(K, n, C\)"):
                 fn(F_adapt, y_adapt, F_test, **extra)
         else:

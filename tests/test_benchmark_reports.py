@@ -142,3 +142,44 @@ def test_temperature_uci_rows_pool_the_seeds_of_a_cell(bench, tmp_path):
     assert out["kin8nm/vanilla"]["n"] == 6  # 3 draws x 2 seeds
     assert out["kin8nm/vanilla"]["seeds"] == [0, 1]
     assert bar.n == 2
+
+
+# --------------------------------------------------------------------------- the studies' reports
+RESULTS = BENCHMARKS / "results"
+
+
+def test_uci_report_renders_from_its_committed_json():
+    """skhyre.studies.uci renders the committed uci_shift.md from uci_shift.json exactly:
+    the report is generated, and moving the rendering out of the result class changed
+    nothing."""
+    from skhyre.studies.uci import UCIStudyResult
+
+    payload = json.loads((RESULTS / "uci_shift.json").read_text())
+    res = UCIStudyResult(summary=payload["summary"], runs=payload["runs"], meta=payload["meta"])
+    assert res.markdown() == (RESULTS / "uci_shift.md").read_text()
+    assert res.to_dict()["auto_at_or_below_uniform"] == payload["auto_at_or_below_uniform"]
+
+
+def test_preference_report_renders_from_its_committed_rows():
+    """The committed preferences.md (after its preamble) is the report rendered from the
+    rows in preferences.json, and so is its headline."""
+    from skhyre.studies import _pref_report
+
+    payload = json.loads((RESULTS / "preferences.json").read_text())
+    rows, cfg = payload["rows"], payload["config"]
+    md, headline = _pref_report.personalization_markdown(
+        rows,
+        cfg,
+        encoder=_pref_report.encoder_name(None),
+        n_prompts=661,  # every DSP prompt (dsp_prompts=None)
+        trainings=("pooled", "by_group"),
+        hh_groups=["helpful", "harmless"],
+    )
+    domain_rows = [r for r in rows if r["setting"] in ("in-domain", "leave-one-domain-out")]
+    domain_md, domain_headline = _pref_report.domain_section(
+        domain_rows, cfg, ("pooled", "by_group", "mixed")
+    )
+    committed = (RESULTS / "preferences.md").read_text()
+    assert md + "\n" + domain_md == committed[committed.index("## Personalizing") :].rstrip() + "\n"
+    assert headline == {k: v for k, v in payload["headline"].items() if k != "domains"}
+    assert domain_headline == payload["headline"]["domains"]

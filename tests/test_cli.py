@@ -1,6 +1,8 @@
 """The command line: skhyre demo and --help."""
 
+import errno
 import json
+import os
 import subprocess
 import sys
 
@@ -75,17 +77,17 @@ def test_preferences_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys
 def test_preferences_flags_reach_the_study(tmp_path, monkeypatch, capsys):
     """--seeds, --cache-dir, --no-domains and --no-progress are passed on (the study
     itself is stubbed: it needs the embedding model and minutes of training)."""
-    from skhyre import preference_study
+    from skhyre.studies import _cli, preferences
 
     seen = {}
 
     def fake_study(**kwargs):
         seen.update(kwargs)
-        return preference_study.StudyResult(rows=[], config={"seeds": kwargs["seeds"]})
+        return preferences.PreferenceStudyResult(rows=[], config={"seeds": kwargs["seeds"]})
 
-    monkeypatch.setattr(preference_study, "_check_data", lambda data_home: None)
-    monkeypatch.setattr(preference_study, "run_preference_study", fake_study)
-    monkeypatch.setattr(preference_study, "write_report", lambda result, out: [])
+    monkeypatch.setattr(_cli, "check_preference_data", lambda data_home: None)
+    monkeypatch.setattr(preferences, "run_preference_study", fake_study)
+    monkeypatch.setattr(preferences, "write_report", lambda result, out: [])
     argv = ["preferences", "--out", str(tmp_path), "--seeds", "3", "4"]
     assert main([*argv, "--cache-dir", str(tmp_path / "c"), "--no-domains", "--no-progress"]) == 0
     assert seen["seeds"] == [3, 4] and seen["cache_dir"] == str(tmp_path / "c")
@@ -128,3 +130,125 @@ def test_an_unwritable_out_is_refused_before_any_work(cmd, tmp_path, monkeypatch
     assert cli.main([cmd, "--out", "new/folder"]) == 0  # a folder that does not exist yet is fine
     assert len(ran) == 1
 
+
+
+# --------------------------------------------------------------------------- unusable --out
+# Tests run as root, for whom chmod stops nothing: the refusals below come from
+# the kernel (/proc takes no new folders, a name over NAME_MAX, a file in the path).
+def _refused(cmd, out, monkeypatch, capsys) -> str:
+    """Run ``skhyre CMD --out OUT`` with the work stubbed; return its one stderr line."""
+    ran = []
+    monkeypatch.setattr(cli, f"_{cmd}", lambda args: ran.append(args) or 0)
+    assert cli.main([cmd, "--out", str(out)]) == 2
+    assert ran == []  # refused before any work
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err  # one line, no traceback
+    assert err.startswith(f"skhyre {cmd}: cannot write results to --out {out}: ")
+    return err
+
+
+@pytest.mark.parametrize("cmd", ["demo", "uci", "preferences"])
+def test_an_out_under_proc_is_refused(cmd, monkeypatch, capsys):
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc file system")
+    err = _refused(cmd, "/proc/skhyre-results/run", monkeypatch, capsys)
+    assert "cannot create /proc/skhyre-results: /proc does not accept new folders" in err
+    assert not os.path.exists("/proc/skhyre-results")
+
+
+def test_an_out_in_a_read_only_proc_folder_is_refused(monkeypatch, capsys):
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc file system")
+    err = _refused("demo", "/proc/self/results", monkeypatch, capsys)
+    assert "/proc/self" in err
+
+
+@pytest.mark.parametrize("cmd", ["demo", "uci", "preferences"])
+def test_an_out_name_longer_than_name_max_is_refused(cmd, tmp_path, monkeypatch, capsys):
+    name_max = os.pathconf(tmp_path, "PC_NAME_MAX")
+    out = tmp_path / ("r" * (name_max + 1)) / "sub"
+    err = _refused(cmd, out, monkeypatch, capsys)
+    assert os.strerror(errno.ENAMETOOLONG) in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_below_a_regular_file_is_refused_at_any_depth(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("")
+    err = _refused("uci", tmp_path / "afile" / "a" / "b", monkeypatch, capsys)
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in err
+
+
+def test_the_out_probe_leaves_no_trace(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(cli, "_demo", lambda args: seen.append(sorted(tmp_path.rglob("*"))) or 0)
+    assert cli.main(["demo", "--out", str(tmp_path / "a" / "b")]) == 0
+    assert seen == [[]]  # the folders it tried are removed again: the command makes them
+    (tmp_path / "kept").mkdir()
+    assert cli.main(["demo", "--out", str(tmp_path / "kept")]) == 0
+    assert seen[-1] == [tmp_path / "kept"]
+
+
+def test_an_out_that_fails_while_writing_is_one_line(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "res"
+
+    def disk_full(args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "uci_shift.json"))
+
+    monkeypatch.setattr(cli, "_uci", disk_full)
+    assert cli.main(["uci", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"skhyre uci: cannot write results to --out {out}: "
+        f"{os.strerror(errno.ENOSPC)} ({out / 'uci_shift.json'}).\n"
+    )
+
+
+def test_an_os_error_elsewhere_is_not_blamed_on_out(tmp_path, monkeypatch):
+    def broken(args):
+        raise PermissionError(errno.EACCES, "Permission denied", "/somewhere/else")
+
+    monkeypatch.setattr(cli, "_demo", broken)
+    with pytest.raises(PermissionError):  # a bug or a surprise: keep the traceback
+        cli.main(["demo", "--out", str(tmp_path)])
+
+
+# --------------------------------------------------------------------------- malformed data
+def test_a_malformed_uci_csv_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "data"
+    home.mkdir()
+    (home / "energy.csv").write_text("a,b\n1,2\n")  # none of the columns load_uci needs
+    code = main(["uci", "--quick", "--data-home", str(home), "--out", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"skhyre uci: cannot read the data: {home / 'energy.csv'}: ")
+    assert "the header lacks the columns" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_uci_csv_with_text_in_a_number_column_is_one_line(tmp_path, monkeypatch, capsys):
+    from skhyre.datasets import _UCI_DATASETS
+
+    meta = _UCI_DATASETS["energy"]
+    home = tmp_path / "data"
+    home.mkdir()
+    header = ",".join([*meta.feature_names, meta.target_name])
+    (home / "energy.csv").write_text(header + "\n" + ",".join(["x"] * 9) + "\n")
+    assert main(["uci", "--data-home", str(home), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"{home / 'energy.csv'}: not a numeric comma-separated table" in err
+
+
+def test_a_malformed_preference_file_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SKHYRE_PREFERENCE_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    bad = tmp_path / "data" / "dsp" / "domain_specific_preference.test.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    argv = ["preferences", "--data-home", str(tmp_path / "data"), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("skhyre preferences: cannot read the data: ") and str(bad) in err
+    assert not (tmp_path / "o").exists()

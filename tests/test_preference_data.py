@@ -1,4 +1,4 @@
-"""Loaders and pair builders of skhyre.preference_data.
+"""Loaders and pair builders of skhyre.studies.preference_data.
 
 Tests on the real files use ``../shared/data`` next to the repository and
 skip when it is absent; the error paths (missing files, checksum failure,
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from sklearn.utils import Bunch
 
-from skhyre import preference_data as pd_mod
-from skhyre.preference_data import (
+from skhyre.studies import preference_data as pd_mod
+from skhyre.studies.preference_data import (
     DSP_DOMAINS,
     DSP_GROUPS,
     format_exchange,

@@ -16,8 +16,16 @@ import pytest
 import torch
 from sklearn.utils import Bunch
 
-from skhyre import preference_study as ps
-from skhyre.preference_data import DSP_DOMAINS, DSP_GROUPS, format_exchange, make_dsp_pairs
+from skhyre.studies import _cli, _pref_runs
+from skhyre.studies import preferences as ps
+from skhyre.studies._pref_settings import (
+    BASELINE_NAMES,
+    GROUP_ONLY,
+    HYRE_BALD,
+    HYRE_RANDOM,
+    SINGLE_RM,
+)
+from skhyre.studies.preference_data import DSP_DOMAINS, DSP_GROUPS, format_exchange, make_dsp_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_HOME = ROOT.parent / "shared" / "data"
@@ -83,10 +91,10 @@ def test_study_runs_end_to_end(tmp_path):
     settings = {r["setting"] for r in res.rows}
     assert settings == {"dsp", "hh"}
     methods = {r["method"] for r in res.rows if r["setting"] == "dsp"}
-    for m in (ps.HYRE_RANDOM, ps.HYRE_BALD, ps.SINGLE_RM, ps.GROUP_ONLY, *ps.BASELINE_NAMES.values()):
+    for m in (HYRE_RANDOM, HYRE_BALD, SINGLE_RM, GROUP_ONLY, *BASELINE_NAMES.values()):
         assert m in methods, m
     for g in DSP_GROUPS:
-        ns = {r["n_labels"] for r in res.rows if r["group"] == g and r["method"] == ps.HYRE_RANDOM}
+        ns = {r["n_labels"] for r in res.rows if r["group"] == g and r["method"] == HYRE_RANDOM}
         assert ns == {1, 3}
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in res.rows)
     assert "[oracle]" in res.markdown and "helpful vs harmless" in res.markdown
@@ -103,7 +111,7 @@ def test_study_runs_end_to_end(tmp_path):
 def fits(monkeypatch):
     """Record ``(training, set of group ids or None)`` of every reward-model fit."""
     calls = []
-    original = ps._reward_model
+    original = _pref_runs.reward_model
 
     def spy(model_cfg, seed, **overrides):
         model = original(model_cfg, seed, **overrides)
@@ -116,7 +124,7 @@ def fits(monkeypatch):
         model.fit = recording_fit
         return model
 
-    monkeypatch.setattr(ps, "_reward_model", spy)
+    monkeypatch.setattr(_pref_runs, "reward_model", spy)
     return calls
 
 
@@ -134,13 +142,13 @@ def test_study_with_group_ids_reuses_references(fits):
     assert {r["setting"] for r in res.rows} == {"dsp", "dsp, by_group"}
     by_group = [r for r in res.rows if r["setting"] == "dsp, by_group"]
     # the single network and group-only rows are the pooled run's, once per group
-    single = [r for r in by_group if r["method"] == ps.SINGLE_RM]
+    single = [r for r in by_group if r["method"] == SINGLE_RM]
     assert sorted(r["group"] for r in single) == sorted(DSP_GROUPS)
     pooled_single = {r["group"]: r["accuracy"] for r in res.rows
-                     if r["setting"] == "dsp" and r["method"] == ps.SINGLE_RM}
+                     if r["setting"] == "dsp" and r["method"] == SINGLE_RM}
     assert all(r["accuracy"] == pooled_single[r["group"]] for r in single)
     assert "training='by_group'" in res.markdown
-    assert np.isfinite(res.headline["dsp, by_group"][ps.SINGLE_RM])
+    assert np.isfinite(res.headline["dsp, by_group"][SINGLE_RM])
     with pytest.raises(ValueError, match="trainings"):
         ps.run_preference_study(dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False,
                                 config=TINY, trainings=("bygroup",), progress=False)
@@ -153,7 +161,7 @@ def test_split_is_by_prompt_and_disjoint():
              for i in range(24)], dtype=object)],
         KeywordEmbedder(), block_size=50,
     )
-    groups, extra = ps._dsp_task(tiny_dsp(), table, np.arange(24), (0.5, 0.2, 0.3), seed=3)
+    groups, extra = _pref_runs.dsp_task(tiny_dsp(), table, np.arange(24), (0.5, 0.2, 0.3), seed=3)
     ids = {k: set(p.prompt_ids) for k, p in extra.parts.items()}
     assert not (ids["train"] & ids["pool"]) and not (ids["train"] & ids["test"])
     assert not (ids["pool"] & ids["test"])
@@ -182,7 +190,7 @@ def test_leave_one_domain_out_drops_copied_answers():
     dsp = tiny_dsp(6)
     dsp.responses[2, DSP_DOMAINS.index("business")] = dsp.responses[2, DSP_DOMAINS.index("academy")]
     pairs = make_dsp_pairs(dsp, DSP_GROUPS, random_state=0)
-    keep = ps._without_domain(pairs, "academy")
+    keep = _pref_runs.without_domain(pairs, "academy")
     academy = {format_exchange(dsp.prompts[i], dsp.responses[i, 0]) for i in range(6)}
     assert not academy & set(pairs.X[keep].ravel())  # no academy text left, copied or not
     assert not (pairs.groups[keep] == "academy").any() and not (pairs.rival[keep] == "academy").any()
@@ -193,14 +201,14 @@ def test_leave_one_domain_out_drops_copied_answers():
 
 def test_domain_study_pairs_the_training_modes(monkeypatch):
     seen = {}
-    original = ps._adaptation_runs
+    original = _pref_runs.adaptation_runs
 
     def spy(model, grp, n_labels, n_repeats, n_active, rng):
         key = (grp.name, model.training)
         seen.setdefault(key, []).append(rng.randint(10**9))  # in-domain, then held out
         return original(model, grp, n_labels, n_repeats, n_active, np.random.RandomState(0))
 
-    monkeypatch.setattr(ps, "_adaptation_runs", spy)
+    monkeypatch.setattr(_pref_runs, "adaptation_runs", spy)
     ps.run_domain_study(
         dsp=tiny_dsp(), embedder=KeywordEmbedder(), modes=("pooled", "by_group"),
         config=TINY, progress=False,
@@ -236,7 +244,7 @@ def test_report_names_the_embedder_and_ensemble_used():
 
 def test_bad_configuration():
     with pytest.raises(ValueError, match="three positive fractions"):
-        ps._split_ids(np.arange(10), (0.5, 0.5), np.random.RandomState(0))
+        _pref_runs.split_ids(np.arange(10), (0.5, 0.5), np.random.RandomState(0))
     with pytest.raises(ValueError, match="seeds"):
         ps._resolve_config(True, [], None)
     with pytest.raises(ValueError, match="n_labels"):
@@ -262,7 +270,7 @@ def test_quick_study_on_real_data():
     )
     dsp = res.headline["dsp"]
     # the group-only models are far above chance on real DSP text
-    assert dsp[ps.GROUP_ONLY] > 0.6
+    assert dsp[GROUP_ONLY] > 0.6
     assert {"in-domain", "leave-one-domain-out"} <= {r["setting"] for r in res.rows}
 
 
@@ -280,10 +288,10 @@ def test_cli_entry_writes_the_report(tmp_path, monkeypatch, capsys):
         )
 
     monkeypatch.setattr(ps, "run_preference_study", tiny_study)
-    monkeypatch.setattr(ps, "_check_data", lambda data_home: None)  # no real files here
+    monkeypatch.setattr(_cli, "check_preference_data", lambda data_home: None)  # no real files here
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
     args = argparse.Namespace(quick=True, data_home=str(tmp_path / "data"), out=str(tmp_path / "o"))
-    assert ps.run_cli(args) == 0
+    assert _cli.run_preferences(args) == 0
     assert calls["quick"] is True and calls["data_home"] == str(tmp_path / "data")
     assert Path(calls["cache_dir"]) == tmp_path / "o" / "embedding_cache"
     assert calls["trainings"] == ("pooled",)

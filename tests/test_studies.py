@@ -1,4 +1,4 @@
-"""skhyre.studies: the UCI distribution-shift study and ``skhyre uci``."""
+"""skhyre.studies.uci: the UCI distribution-shift study and ``skhyre uci``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from skhyre.cli import main
-from skhyre.studies import (
-    PREQUENTIAL_VARIANTS,
-    SWEEP_TEMPERATURES,
+from skhyre.studies import _uci_fit
+from skhyre.studies._uci_settings import PREQUENTIAL_VARIANTS, SWEEP_TEMPERATURES
+from skhyre.studies.uci import (
     VARIANTS,
     UCIDataNotFoundError,
     UCIStudyResult,
@@ -163,12 +163,10 @@ def test_missing_data_error_names_where_it_looked(no_data):
 
 
 def test_study_checks_data_before_training(no_data, monkeypatch):
-    import skhyre.studies as studies
-
     def no_fit(task):
         raise AssertionError("a model was fitted before the data check")
 
-    monkeypatch.setattr(studies, "_fit_and_evaluate", no_fit)
+    monkeypatch.setattr(_uci_fit, "fit_and_evaluate", no_fit)
     with pytest.raises(UCIDataNotFoundError, match=r"kin8nm\.csv not found"):
         run_uci_study(["kin8nm"], ["vanilla"], seeds=1, data_home=no_data, progress=False)
 
@@ -299,13 +297,11 @@ def test_prequential_change_bad_input(small_regressor):
 def test_a_variant_csv_warns_once_per_study_not_once_per_fit(tmp_path):
     import warnings
 
-    from skhyre.studies import _load_split
-
     lines = (_uci_home() / "energy.csv").read_text().splitlines()
     (tmp_path / "energy.csv").write_text("\n".join(lines[:601]) + "\n")  # 600 of 768 rows
     with pytest.warns(UserWarning, match="differs from the published"):
         check_uci_data(["energy"], data_home=tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every fit's load is silent
-        split = _load_split("energy", 0, tmp_path)
+        split = _uci_fit.load_split("energy", 0, tmp_path)
     assert split["n_train"] + split["n_val"] + split["n_ood"] == 600

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from .datasets import _data_homes as _shared_data_homes
+from ..datasets import _data_homes as _shared_data_homes
 
 __all__ = [
     "DSP_DOMAINS",
@@ -185,7 +185,7 @@ def load_dsp(data_home: str | os.PathLike | None = None) -> Bunch:
     --------
     With the data in ``$SKHYRE_PREFERENCE_DATA`` (or ``~/skhyre_data``):
 
-    >>> from skhyre.preference_data import load_dsp
+    >>> from skhyre.studies.preference_data import load_dsp
     >>> dsp = load_dsp()  # doctest: +SKIP
     >>> dsp.responses.shape, dsp.domains[:2]  # doctest: +SKIP
     ((661, 5), ['academy', 'business'])
@@ -281,7 +281,7 @@ def load_hh_rlhf(subset: str, data_home: str | os.PathLike | None = None) -> Bun
 
     Examples
     --------
-    >>> from skhyre.preference_data import load_hh_rlhf
+    >>> from skhyre.studies.preference_data import load_hh_rlhf
     >>> hh = load_hh_rlhf("harmless-base")  # doctest: +SKIP
     >>> len(hh.chosen)  # doctest: +SKIP
     2312
@@ -341,7 +341,7 @@ def format_exchange(prompt: str, response: str) -> str:
 
     Examples
     --------
-    >>> from skhyre.preference_data import format_exchange
+    >>> from skhyre.studies.preference_data import format_exchange
     >>> format_exchange("Hi?", " Hello. ")
     'Human: Hi?\\n\\nAssistant: Hello.'
     """
@@ -372,7 +372,7 @@ def split_last_turn(transcript: str) -> tuple[str, str]:
 
     Examples
     --------
-    >>> from skhyre.preference_data import split_last_turn
+    >>> from skhyre.studies.preference_data import split_last_turn
     >>> split_last_turn("\\n\\nHuman: Hi\\n\\nAssistant: Hey\\n\\nHuman: Joke?\\n\\nAssistant: No.")
     ('Joke?', 'No.')
     """
@@ -443,7 +443,7 @@ def make_dsp_pairs(
     --------
     >>> import numpy as np
     >>> from sklearn.utils import Bunch
-    >>> from skhyre.preference_data import DSP_DOMAINS, make_dsp_pairs
+    >>> from skhyre.studies.preference_data import DSP_DOMAINS, make_dsp_pairs
     >>> data = Bunch(prompts=np.array(["Q?"], dtype=object),
     ...              responses=np.array([[f"{d} answer" for d in DSP_DOMAINS]], dtype=object),
     ...              domains=list(DSP_DOMAINS))
@@ -521,7 +521,7 @@ def make_hh_pairs(data: Bunch, pair_ids=None, *, random_state=None) -> Bunch:
     --------
     >>> import numpy as np
     >>> from sklearn.utils import Bunch
-    >>> from skhyre.preference_data import make_hh_pairs
+    >>> from skhyre.studies.preference_data import make_hh_pairs
     >>> data = Bunch(chosen=np.array(["\\n\\nHuman: Hi\\n\\nAssistant: Hello!"], dtype=object),
     ...              rejected=np.array(["\\n\\nHuman: Hi\\n\\nAssistant: Go away."], dtype=object))
     >>> p = make_hh_pairs(data, random_state=0)
