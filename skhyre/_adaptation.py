@@ -502,7 +502,8 @@ class AdaptationMixin:
             return check_random_state(random_state)
         rs = getattr(self, "random_state", None)
         if isinstance(rs, numbers.Integral):
-            return np.random.RandomState(int(rs) + self.n_adapt_samples_)
+            # modulo 2**32, NumPy's seed range: every seed below the wrap draws as before
+            return np.random.RandomState((int(rs) + self.n_adapt_samples_) % 2**32)
         return check_random_state(rs)
 
     def query(
@@ -540,7 +541,7 @@ class AdaptationMixin:
         random_state : int, RandomState instance or None, default=None
             For ``criterion="random"`` and ``sampling="power"``. ``None`` derives one from the
             estimator's integer ``random_state`` and the number of examples
-            adapted on; an estimator without one (``HyReEnsemble``), or with
+            adapted on (their sum modulo ``2**32``); an estimator without one (``HyReEnsemble``), or with
             ``random_state=None``, draws from NumPy's global random state, as
             scikit-learn does for ``random_state=None``.
         pool_memory_budget : int, float or str, default=None
