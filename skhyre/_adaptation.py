@@ -536,8 +536,15 @@ class AdaptationMixin:
             regressors.
         exclude : array-like of bool of shape (n_pool,) or of int, default=None
             Pool examples never to return (for example, already labelled):
-            a boolean mask, or integer indices. A 0/1 integer array as long
-            as the pool is refused, since it would read as the indices 0 and 1.
+            a boolean array is a mask; an integer array lists indices
+            (negative ones count from the end; repeats are allowed, so
+            ``[0, 0, 1]`` excludes rows 0 and 1 of any pool). The one
+            integer array refused is a 0/1 mask given as integers, which
+            would silently exclude only rows 0 and 1: one as long as the
+            pool (of more than 2 rows), of only 0s and 1s, that excludes
+            other rows read as a mask than read as indices, and in which at
+            least half of the entries repeat an earlier one (no sensible
+            index list does). Pass masks as bool.
         random_state : int, RandomState instance or None, default=None
             For ``criterion="random"`` and ``sampling="power"``. ``None`` derives one from the
             estimator's integer ``random_state`` and the number of examples

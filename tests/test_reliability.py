@@ -75,3 +75,44 @@ def test_random_state_instances_and_top_seeds_in_query():
     est.adapt(X[:5], y[:5])
     assert est.query(X, 3, criterion="random").shape == (3,)
     assert est.query([X[:25], X[25:]], 3, sampling="power", pool_memory_budget=0).shape == (3,)
+
+
+# --------------------------------------------------------------------------- exclude
+def test_exclude_index_lists_may_repeat_an_index():
+    """[0, 0, 1] over 3 rows is an index list with a repeat, not a 0/1 mask."""
+    X, y = _regression()
+    reg = HyReRegressor(random_state=0, **SMALL).fit(X, y)
+    pool = X[:3]
+    for budget in (None, 0):
+        picked = reg.query(pool, 1, exclude=[0, 0, 1], pool_memory_budget=budget)
+        assert picked.tolist() == [2]
+        assert_array_equal(picked, reg.query(pool, 1, exclude=[0, 1], pool_memory_budget=budget))
+        # streamed from chunks too, where the pool size is known only after the pass
+        chunks = [pool[:2], pool[2:]]
+        assert reg.query(chunks, 1, exclude=[0, 0, 1], pool_memory_budget=0).tolist() == [2]
+        assert reg.query(pool, 1, exclude=np.array([0, 0, 1], dtype=np.uint8)).tolist() == [2]
+    picked = reg.active_adapt(pool, y[:3], 1, exclude=[1, 0, 1]).queried_indices_
+    assert picked.tolist() == [2]
+    # readings that agree are not ambiguous: rows 0 and 1 either way
+    assert_array_equal(
+        reg.query(X[:6], 4, exclude=[1, 1, 0, 0, 0, 0]), reg.query(X[:6], 4, exclude=[0, 1])
+    )
+
+
+def test_exclude_masks_given_as_integers_are_still_refused():
+    X, y = _regression()
+    reg = HyReRegressor(random_state=0, **SMALL).fit(X, y)
+    pool = X[:6]
+    labelled = np.array([0, 1, 0, 1, 0, 0])  # rows 1 and 3, as a 0/1 integer mask
+    for budget in (None, 0):
+        for p in (pool, [pool[:4], pool[4:]]):
+            with pytest.raises(ValueError, match=r"looks like a 0/1 mask.*exclude.astype\(bool\)"):
+                reg.query(p, 2, exclude=labelled, pool_memory_budget=budget)
+        picked = reg.query(pool, 4, exclude=labelled.astype(bool), pool_memory_budget=budget)
+        assert not {1, 3} & set(picked.tolist())
+    with pytest.raises(ValueError, match="looks like a 0/1 mask"):
+        reg.query(X[:4], 1, exclude=[0, 0, 0, 1])  # one labelled row, as integers
+    with pytest.raises(ValueError, match="looks like a 0/1 mask"):
+        reg.active_adapt(pool, y[:6], 1, exclude=labelled)
+    # a true boolean mask of the 3-row pool: row 2 only
+    assert reg.query(X[:3], 2, exclude=np.array([False, False, True])).tolist() in ([0, 1], [1, 0])
