@@ -526,7 +526,11 @@ class AdaptationMixin:
             callable returning a fresh iterator); indices count rows in the
             order yielded. Pools whose member predictions exceed the memory
             budget are streamed block by block with the same result (see
-            :mod:`skhyre.pools`).
+            :mod:`skhyre.pools`). After ``fit`` on a DataFrame, every
+            DataFrame chunk must have ``fit``'s column names in ``fit``'s
+            order (checked before chunks are stacked: other names or another
+            order raise ``ValueError``, as for an in-memory DataFrame);
+            array chunks are read in that order.
         n_queries : int, default=1
             Number of distinct indices to return (the top-``n_queries`` under
             the current weights, best first; with ``sampling="power"``, in

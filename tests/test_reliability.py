@@ -116,3 +116,68 @@ def test_exclude_masks_given_as_integers_are_still_refused():
         reg.active_adapt(pool, y[:6], 1, exclude=labelled)
     # a true boolean mask of the 3-row pool: row 2 only
     assert reg.query(X[:3], 2, exclude=np.array([False, False, True])).tolist() in ([0, 1], [1, 0])
+
+
+# --------------------------------------------------------------------------- pool column names
+@pytest.fixture
+def named():
+    """A regressor fitted on a DataFrame whose columns differ in scale (order matters)."""
+    pd = pytest.importorskip("pandas")
+    X, y = _regression()
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    reg = HyReRegressor(random_state=0, **{**SMALL, "max_epochs": 3}).fit(df, y)
+    return reg, df, y
+
+
+def test_streamed_chunks_are_checked_against_fits_column_names(named):
+    reg, df, y = named
+    X = df.to_numpy()
+    ref = reg.query(df.iloc[:50], 5)
+    assert_array_equal(reg.query([df.iloc[:25], df.iloc[25:50]], 5, pool_memory_budget=0), ref)
+    # an array chunk is read in fit's order, with scikit-learn's warning
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        mixed = reg.query([X[:25], df.iloc[25:50]], 5, pool_memory_budget=0)
+    assert_array_equal(mixed, ref)
+    reordered = df[["c", "b", "a"]].iloc[25:50]
+    match = (
+        r"(?s)Pool chunk 1 has the columns \['c', 'b', 'a'\], but HyReRegressor was fitted "
+        r"on \['a', 'b', 'c'\].*feature names should match.*same order"
+    )
+    # mixed with arrays (stacked by position) or with DataFrames (aligned by name), one rule
+    for first in (X[:25], df.iloc[:25]):
+        for kw in (dict(), dict(criterion="random"), dict(sampling="power")):
+            with pytest.raises(ValueError, match=match):
+                reg.query([first, reordered], 5, pool_memory_budget=0, **kw)
+    with pytest.raises(ValueError, match=match):
+        reg.query(lambda: iter([X[:25], reordered]), 5, pool_memory_budget=0)
+    renamed = df.iloc[25:50].rename(columns={"a": "z"})
+    with pytest.raises(ValueError, match=r"(?s)Pool chunk 1 .*unseen at fit time:\n- z"):
+        reg.query([X[:25], renamed], 5, pool_memory_budget=0)
+    # active_adapt: refused, and the weights are left as they were
+    before = reg.weights_.copy()
+    with pytest.raises(ValueError, match=match):
+        reg.active_adapt([X[:25], reordered], y[:50], 2, pool_memory_budget=0)
+    assert_array_equal(reg.weights_, before)
+    # a whole DataFrame pool, streamed, is refused as it is in memory (random too)
+    for kw in (dict(), dict(criterion="random")):
+        with pytest.raises(ValueError, match="feature names should match"):
+            reg.query(df[["c", "b", "a"]].iloc[:50], 5, pool_memory_budget=0, **kw)
+        with pytest.raises(ValueError, match="feature names should match"):
+            reg.query(df[["c", "b", "a"]].iloc[:50], 5, **kw)
+
+
+def test_a_dask_dataframe_is_not_a_pool(named):
+    pytest.importorskip("dask.dataframe")
+    import dask.dataframe as dd
+
+    reg, df, y = named
+    for columns in (["a", "b", "c"], ["c", "b", "a"]):
+        ddf = dd.from_pandas(df[columns].iloc[:50], npartitions=2)
+        for budget in (None, 0):
+            with pytest.raises(TypeError, match=r"Dask DataFrame.*to_dask_array"):
+                reg.query(ddf, 5, pool_memory_budget=budget)
+            with pytest.raises(TypeError, match=r"Dask DataFrame.*to_dask_array"):
+                reg.active_adapt(ddf, y[:50], 2, pool_memory_budget=budget)
+    pool = dd.from_pandas(df.iloc[:50], npartitions=2).to_dask_array(lengths=True)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        assert_array_equal(reg.query(pool, 5, pool_memory_budget=0), reg.query(df.iloc[:50], 5))
