@@ -502,7 +502,8 @@ class AdaptationMixin:
             return check_random_state(random_state)
         rs = getattr(self, "random_state", None)
         if isinstance(rs, numbers.Integral):
-            return np.random.RandomState(int(rs) + self.n_adapt_samples_)
+            # modulo 2**32, NumPy's seed range: every seed below the wrap draws as before
+            return np.random.RandomState((int(rs) + self.n_adapt_samples_) % 2**32)
         return check_random_state(rs)
 
     def query(
@@ -525,7 +526,11 @@ class AdaptationMixin:
             callable returning a fresh iterator); indices count rows in the
             order yielded. Pools whose member predictions exceed the memory
             budget are streamed block by block with the same result (see
-            :mod:`skhyre.pools`).
+            :mod:`skhyre.pools`). After ``fit`` on a DataFrame, every
+            DataFrame chunk must have ``fit``'s column names in ``fit``'s
+            order (checked before chunks are stacked: other names or another
+            order raise ``ValueError``, as for an in-memory DataFrame);
+            array chunks are read in that order.
         n_queries : int, default=1
             Number of distinct indices to return (the top-``n_queries`` under
             the current weights, best first; with ``sampling="power"``, in
@@ -535,12 +540,19 @@ class AdaptationMixin:
             regressors.
         exclude : array-like of bool of shape (n_pool,) or of int, default=None
             Pool examples never to return (for example, already labelled):
-            a boolean mask, or integer indices. A 0/1 integer array as long
-            as the pool is refused, since it would read as the indices 0 and 1.
+            a boolean array is a mask; an integer array lists indices
+            (negative ones count from the end; repeats are allowed, so
+            ``[0, 0, 1]`` excludes rows 0 and 1 of any pool). The one
+            integer array refused is a 0/1 mask given as integers, which
+            would silently exclude only rows 0 and 1: one as long as the
+            pool (of more than 2 rows), of only 0s and 1s, that excludes
+            other rows read as a mask than read as indices, and in which at
+            least half of the entries repeat an earlier one (no sensible
+            index list does). Pass masks as bool.
         random_state : int, RandomState instance or None, default=None
             For ``criterion="random"`` and ``sampling="power"``. ``None`` derives one from the
             estimator's integer ``random_state`` and the number of examples
-            adapted on; an estimator without one (``HyReEnsemble``), or with
+            adapted on (their sum modulo ``2**32``); an estimator without one (``HyReEnsemble``), or with
             ``random_state=None``, draws from NumPy's global random state, as
             scikit-learn does for ``random_state=None``.
         pool_memory_budget : int, float or str, default=None

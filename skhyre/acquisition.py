@@ -446,8 +446,33 @@ def _check_n_queries(n_queries, n_available: int, n_pool: int) -> int:
     return int(n_queries)
 
 
+def _looks_like_an_int_mask(ex: np.ndarray, n: int) -> bool:
+    """Whether integer ``ex`` is a 0/1 mask given as integers rather than an index list.
+
+    The rule (see :func:`_check_exclude`): as long as the pool (of more than
+    2 rows), only 0s and 1s, excluding other rows read as a mask than read
+    as indices, and at least half of its entries repeat an earlier one, as
+    no sensible index list does (``[0, 0, 1]`` over 3 rows is an index
+    list with one repeat; ``[0, 1, 0, 1, 0, 0]`` over 6 rows is a mask).
+    """
+    if n <= 2 or ex.shape != (n,) or not np.isin(ex, (0, 1)).all():
+        return False
+    as_indices = np.unique(ex)
+    if np.array_equal(np.flatnonzero(ex), as_indices):
+        return False  # both readings exclude the same rows
+    repeats = n - as_indices.size
+    return 2 * repeats >= n
+
+
 def _check_exclude(exclude, n: int) -> np.ndarray:
-    """Boolean mask of shape (n,) from None, a mask or an index list."""
+    """Boolean mask of shape (n,) from None, a mask or an index list.
+
+    A boolean array is a mask; an integer array lists indices (negative ones
+    count from the end, repeats are allowed). One integer array is refused
+    rather than read: a 0/1 mask given as integers
+    (:func:`_looks_like_an_int_mask`), which read as indices would exclude
+    only rows 0 and 1.
+    """
     mask = np.zeros(n, dtype=bool)
     if exclude is None:
         return mask
@@ -462,12 +487,13 @@ def _check_exclude(exclude, n: int) -> np.ndarray:
         raise ValueError("exclude must be a boolean mask or a 1-D array of integer indices.")
     if ex.min() < -n or ex.max() >= n:
         raise ValueError(f"exclude has indices outside the pool of {n} examples.")
-    if n > 2 and ex.shape == (n,) and np.isin(ex, (0, 1)).all():
+    if _looks_like_an_int_mask(ex, n):
         # read as indices this would exclude only rows 0 and 1: a silent wrong answer
         raise ValueError(
             f"exclude looks like a 0/1 mask over the pool of {n} examples, but its dtype is "
-            f"{ex.dtype}, so it would be read as the indices 0 and 1. Pass a boolean mask "
-            "(exclude.astype(bool)) or the indices to exclude."
+            f"{ex.dtype}, so it would be read as the indices 0 and 1 (repeated "
+            f"{n - np.unique(ex).size} times). Pass a boolean mask (exclude.astype(bool)), or "
+            "the indices to exclude (np.unique(exclude) if you meant rows 0 and 1)."
         )
     mask[ex] = True
     return mask
@@ -484,8 +510,12 @@ def select_top(scores, n_queries: int = 1, exclude=None) -> np.ndarray:
     scores : array-like of shape (n,)
     n_queries : int, default=1
     exclude : array-like of bool of shape (n,) or of int indices, default=None
-        Examples never to return. A 0/1 integer array of length ``n`` is
-        refused (it would read as the indices 0 and 1): pass it as bool.
+        Examples never to return: a boolean mask, or integer indices
+        (repeats allowed). An integer array that is a 0/1 mask in
+        disguise is refused rather than read as the indices 0 and 1: as
+        long as the scores (``n > 2``), only 0s and 1s, excluding other rows
+        read as a mask than as indices, and at least half of its entries
+        repeat an earlier one; pass a mask as bool.
 
     Returns
     -------

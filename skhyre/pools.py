@@ -38,6 +38,18 @@ member sees exactly the batches the in-memory forward pass would give it
 independently of the other rows in the batch (true of trees; BLAS-based
 models may differ in the last bit).
 
+Column names
+------------
+For an estimator fitted on a DataFrame, each chunk is checked on its own,
+before chunks are stacked into blocks (which may drop the names): a
+DataFrame chunk must have the column names seen in ``fit``, in the same
+order, as for an in-memory DataFrame pool; other names, or the same names
+in another order, raise a ``ValueError`` naming the chunk and both lists
+(reorder with ``chunk[list(est.feature_names_in_)]``). A chunk without names
+(a NumPy array) is read in ``fit``'s column order, with scikit-learn's
+warning. A Dask array has no column names; a Dask DataFrame is not a pool
+(convert it with ``ddf[list(est.feature_names_in_)].to_dask_array(lengths=True)``).
+
 ``query`` reads the pool once, so a one-shot iterator is fine. With
 ``criterion="random"`` a streamed pool only has its rows counted and its
 width checked: the members are never run.
@@ -84,7 +96,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _check_feature_names, _get_feature_names, _num_samples
 
 from . import _kernels, acquisition
 from .reweighting import _check_log_prior, check_temperature
@@ -247,6 +259,13 @@ def _is_dask_array(X) -> bool:
     return da is not None and isinstance(X, da.Array)
 
 
+def _is_other_dask_collection(X) -> bool:
+    """A Dask collection that is not a Dask array (a DataFrame, a Series, a Bag...)."""
+    dask = sys.modules.get("dask")
+    is_collection = getattr(dask, "is_dask_collection", None)
+    return callable(is_collection) and is_collection(X) and not _is_dask_array(X)
+
+
 def _is_2d_chunk(c) -> bool:
     return getattr(c, "ndim", None) == 2
 
@@ -255,6 +274,13 @@ def _pool_kind(X_pool) -> str:
     """'array', 'dask', 'chunks' (re-iterable), 'factory' (callable) or 'iterator'."""
     if _is_dask_array(X_pool):
         return "dask"
+    if _is_other_dask_collection(X_pool):
+        raise TypeError(
+            f"X_pool is a Dask {type(X_pool).__name__}; a Dask pool must be a dask.array.Array "
+            "(a Dask DataFrame's column names could not be checked against fit's). Convert it "
+            "with the columns in fit's order: X_pool[list(est.feature_names_in_)]"
+            ".to_dask_array(lengths=True)."
+        )
     if isinstance(X_pool, (list, tuple)):
         chunks = [_is_2d_chunk(c) for c in X_pool]
         if chunks and all(chunks):
@@ -327,7 +353,33 @@ def _uses_streaming(est, X_pool, criterion: str, pool_memory_budget=None) -> boo
 # --------------------------------------------------------------------------
 # local blocks
 # --------------------------------------------------------------------------
-def _as_chunk(chunk, position: int, width: list):
+def _check_names(est, X, where: str, name: str = "chunk") -> None:
+    """Refuse ``X`` (a chunk or block) whose column names are not ``fit``'s, in order.
+
+    Run on every chunk before chunks are stacked (stacking a DataFrame with
+    arrays keeps only the values, so a reordered chunk would be read by
+    position). Only named input is checked here: unnamed input is read in
+    ``fit``'s order, and its block's validation gives scikit-learn's warning.
+    """
+    fitted = getattr(est, "feature_names_in_", None)
+    if fitted is None or not hasattr(X, "columns"):
+        return
+    names = _get_feature_names(X)
+    if names is None or (names.shape == fitted.shape and (names == fitted).all()):
+        return
+    try:
+        _check_feature_names(est, X, reset=False)
+    except ValueError as exc:
+        raise ValueError(
+            f"{where} has the columns {names.tolist()}, but {type(est).__name__} was fitted "
+            f"on {fitted.tolist()}, in this order. {exc}".rstrip()
+            + f"\nSelect the columns in fit's order: {name}[{fitted.tolist()}]."
+        ) from None
+
+
+def _as_chunk(chunk, position: int, width: list, est=None):
+    if est is not None:
+        _check_names(est, chunk, f"Pool chunk {position}")
     if not hasattr(chunk, "shape"):
         chunk = np.asarray(chunk)
     shape = getattr(chunk, "shape", None)
@@ -361,14 +413,18 @@ def _concat(pieces: list):
     return np.concatenate([np.asarray(p) for p in pieces], axis=0)
 
 
-def _rebatch(chunks: Iterable, block_rows: int) -> Iterator[tuple[int, int, object]]:
-    """(offset, rows, block) with every block but the last exactly ``block_rows`` rows."""
+def _rebatch(chunks: Iterable, block_rows: int, est=None) -> Iterator[tuple[int, int, object]]:
+    """(offset, rows, block) with every block but the last exactly ``block_rows`` rows.
+
+    With ``est``, each chunk's column names are checked against its
+    ``feature_names_in_`` before it is cut or stacked (:func:`_check_names`).
+    """
     pending: list = []
     n_pending = 0
     offset = 0
     width: list = []
     for position, raw in enumerate(chunks):
-        chunk = _as_chunk(raw, position, width)
+        chunk = _as_chunk(raw, position, width, est)
         m = chunk.shape[0]
         start = 0
         if n_pending:
@@ -397,9 +453,10 @@ def _rebatch(chunks: Iterable, block_rows: int) -> Iterator[tuple[int, int, obje
 class _Pool:
     """A local pool: blocks aligned to the estimator, one pass per :meth:`blocks` call."""
 
-    def __init__(self, X_pool, kind: str):
+    def __init__(self, X_pool, kind: str, est=None):
         self.source = X_pool
         self.kind = kind
+        self.est = est  # whose fit's column names every chunk must have
         self.n_rows = _num_samples(X_pool) if kind == "array" else None
         self.passes = 0
 
@@ -431,7 +488,7 @@ class _Pool:
                 )
         else:
             chunks = self.source
-        yield from _rebatch(chunks, block_rows)
+        yield from _rebatch(chunks, block_rows, self.est)
 
 
 # --------------------------------------------------------------------------
@@ -637,6 +694,7 @@ def _local_pass(
     for offset, rows, Xb in pool.blocks(block_rows):
         M = None
         if plans[0][0] == "random":
+            _check_names(est, Xb, "X_pool", "X_pool")
             _check_width(est, Xb)
             scores_list = [rng.random_sample(rows)]
             if cache is not None:
@@ -896,7 +954,7 @@ def _query(
         est._warn_pool_nan(bad.size, int((~mask).sum()), "query")
         idx, _ = top.best(None, n_queries, refuse_nan=True)
         return idx
-    pool = _Pool(X_pool, _pool_kind(X_pool))
+    pool = _Pool(X_pool, _pool_kind(X_pool), est)
     exclusion = _LazyExclusion(exclude, pool.n_rows)
     n, (top,), _, bad = _local_pass(
         est,
@@ -1077,7 +1135,7 @@ def _active_adapt(
             return int(top.idx[0]), top.cols[0]
 
     else:
-        pool = _Pool(X_pool, kind)
+        pool = _Pool(X_pool, kind, est)
         block_rows = _block_rows(est, criterion)
         known_too_big = pool.n_rows is not None and (
             pool.n_rows * _row_nbytes(est, criterion) > budget

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from numbers import Integral
 from typing import ClassVar
 
@@ -83,6 +84,10 @@ def _as_texts(X) -> tuple[np.ndarray, int, list[str] | None]:
             f"at {where}: {flat[i]!r} of type {type(flat[i]).__name__}."
         )
     return flat, n_cols, names
+
+
+def _describe_columns(n_cols: int) -> str:
+    return "1 text column (texts)" if n_cols == 1 else f"{n_cols} text columns (text pairs)"
 
 
 def _fingerprint(model) -> str:
@@ -207,10 +212,15 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     Notes
     -----
     ``fit`` learns nothing from the data: it loads the model and records the
-    input's shape (for :meth:`get_feature_names_out`). ``transform`` accepts
-    texts and pairs whatever ``fit`` saw, but :meth:`get_feature_names_out`
-    (and so ``set_output(transform="pandas")``) names the columns of inputs
-    shaped like ``fit``'s: fit on pairs to name pair features.
+    input's shape and column names. ``transform`` checks its input against
+    them as scikit-learn's transformers do: texts after fitting on texts,
+    pairs after fitting on pairs (a ``ValueError`` otherwise), and a
+    DataFrame's column names must be those seen in ``fit``, in the same
+    order (a ``ValueError`` names both: swapped response columns would
+    otherwise embed each pair swapped). Names seen on one side only give
+    scikit-learn's ``UserWarning`` and the columns are read in order. After
+    ``fit()`` without ``X`` nothing is recorded and ``transform`` takes
+    texts or pairs.
 
     Examples
     --------
@@ -352,14 +362,23 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n,), (n, 1) or (n, 2) of str
-            Texts, or pairs (response A, response B).
+            Texts, or pairs (response A, response B): shaped like the input
+            of ``fit``, and a DataFrame with the column names ``fit`` saw, in
+            the same order.
 
         Returns
         -------
         ndarray of shape (n, d) or (n, 2 * d), float32
+
+        Raises
+        ------
+        ValueError
+            When ``X`` has texts where ``fit`` saw pairs (or the other way
+            round), or column names other than ``fit``'s or in another order.
         """
         check_is_fitted(self, "embedding_dim_")
-        flat, n_cols, _ = _as_texts(X)
+        flat, n_cols, names = _as_texts(X)
+        self._check_columns(n_cols, names)
         # distinct texts, sorted: each is embedded once, and a cache key does not
         # depend on the order or the repetitions of the texts
         unique = sorted(set(flat))
@@ -373,6 +392,46 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
                 f"{(len(unique), d)} (one row of embedding_dim_={d} per distinct text)."
             )
         return E[inverse].reshape(-1, n_cols * d)
+
+    def _check_columns(self, n_cols: int, names: list[str] | None) -> None:
+        """Refuse input whose text columns differ from ``fit``'s (as scikit-learn does)."""
+        fitted = getattr(self, "feature_names_in_", None)
+        fitted = None if fitted is None else [str(c) for c in fitted]
+        name = type(self).__name__
+        if fitted is not None and names is not None and names != fitted:
+            order = (
+                " Feature names must be in the same order as they were in fit."
+                if sorted(names) == sorted(fitted)
+                else ""
+            )
+            raise ValueError(
+                "The feature names should match those that were passed during fit: "
+                f"{name} was fitted on the text columns {fitted} and got {names}.{order} "
+                f"Select the columns in fit's order: X[{fitted}]."
+            )
+        expected = getattr(self, "n_features_in_", None)
+        if expected is not None and n_cols != expected:
+            raise ValueError(
+                f"X has {_describe_columns(n_cols)}, but {name} was fitted on "
+                f"{_describe_columns(expected)}: X has {n_cols} features, but {name} is "
+                f"expecting {expected} features as input. Fit it on input shaped like the "
+                "input to transform (or call fit() without X to accept both)."
+            )
+        # scikit-learn's warnings where only one side has names (transform is
+        # wrapped by set_output, so the caller is 4 frames up)
+        if fitted is not None and names is None:
+            warnings.warn(
+                f"X does not have valid feature names, but {name} was fitted with feature "
+                f"names {fitted}; its columns are read in that order.",
+                UserWarning,
+                stacklevel=4,
+            )
+        elif fitted is None and names is not None and expected is not None:
+            warnings.warn(
+                f"X has feature names, but {name} was fitted without feature names",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Output names: ``"<column>_<i>"`` per text column seen in ``fit``.

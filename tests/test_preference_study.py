@@ -304,3 +304,25 @@ def test_cli_entry_writes_the_report(tmp_path, monkeypatch, capsys):
     parsed = _parser().parse_args(["preferences", "--training", "pooled"])
     assert parsed.training == ["pooled"]
     assert "DSP: four domains" in capsys.readouterr().out
+
+
+
+def test_study_takes_a_seed_at_the_top_of_numpys_range(monkeypatch):
+    """Seeds derived from the study's (seed + an offset) wrap modulo 2**32 (they overflowed)."""
+
+    class Drawn(Exception):
+        pass
+
+    def first_draws(model, grp, n_labels, n_repeats, n_active_repeats, rng):
+        raise Drawn(rng.random_sample(3))
+
+    monkeypatch.setattr(_pref_runs, "adaptation_runs", first_draws)
+    cfg = {**TINY, "model": {**TINY["model"], "n_members": 2, "max_epochs": 1}}
+    with pytest.raises(Drawn) as drawn:
+        ps.run_preference_study(
+            dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False, config=cfg,
+            seeds=2**32 - 1, progress=False,
+        )
+    # the same stream as before the wrap for seeds below it: seed + 1000, mod 2**32
+    expected = np.random.RandomState((2**32 - 1 + 1000) % 2**32).random_sample(3)
+    np.testing.assert_array_equal(drawn.value.args[0], expected)

@@ -77,7 +77,7 @@ def test_texts_and_pairs(counting):
     assert E.shape == (4, 3) and E.dtype == np.float32
     assert_array_equal(E[0], [len(TEXTS[0]), TEXTS[0].count("a"), 6])
     pairs = np.array([[TEXTS[0], TEXTS[1]], [TEXTS[2], TEXTS[0]]])
-    P = emb.transform(pairs)
+    P = clone(emb).fit(pairs).transform(pairs)
     assert P.shape == (2, 6) and P.dtype == np.float32
     assert_array_equal(P[0, :3], E[0])
     assert_array_equal(P[0, 3:], E[1])
@@ -191,6 +191,44 @@ def test_feature_names(counting):
     assert list(out.columns[:2]) == ["chosen_0", "chosen_1"] and out.shape == (2, 6)
 
 
+def test_transform_checks_the_columns_fit_saw(counting):
+    """Swapped pair columns, or texts after pairs, are refused, not embedded silently."""
+    pd = pytest.importorskip("pandas")
+    D = pd.DataFrame({"A": TEXTS[:2], "B": TEXTS[2:]})
+    emb = SentenceEmbedder(model=counting, normalize=False).fit(D[["A", "B"]])
+    P = emb.transform(D[["A", "B"]])
+    assert_array_equal(P[:, 3:], emb.fit(D[["B"]]).transform(D[["B"]]))
+    emb.fit(D[["A", "B"]])
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)feature names should match those that were passed during fit.*"
+        r"\['A', 'B'\] and got \['B', 'A'\].*same order",
+    ):
+        emb.transform(D[["B", "A"]])
+    with pytest.raises(ValueError, match=r"(?s)should match.*\['A', 'B'\] and got \['A', 'C'\]"):
+        emb.transform(D.rename(columns={"B": "C"}))
+    # single texts after fitting on pairs, and pairs after fitting on texts
+    with pytest.raises(ValueError, match=r"1 text column \(texts\), but .* 2 text columns"):
+        emb.transform(TEXTS)
+    texts = SentenceEmbedder(model=counting).fit(TEXTS)
+    with pytest.raises(ValueError, match=r"2 text columns \(text pairs\), but .* 1 text column"):
+        texts.transform(np.array([TEXTS[:2], TEXTS[2:]]))
+    # an array without names is read in fit's column order, with scikit-learn's warning
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        assert_array_equal(emb.transform(D[["A", "B"]].to_numpy()), P)
+    # the reported symptom: a pipeline fed the swapped columns refuses them
+    pipe = make_pipeline(
+        SentenceEmbedder(model=counting),
+        HyReRewardModel(n_members=2, hidden_layer_sizes=(4,), max_epochs=1, random_state=0),
+    ).fit(D, [1, 0])
+    with pytest.raises(ValueError, match="feature names should match"):
+        pipe.predict(D[["B", "A"]])
+    # fit() without X records no shape: texts and pairs are both embedded
+    free = SentenceEmbedder(model=counting).fit()
+    assert free.transform(TEXTS).shape == (4, 3)
+    assert free.transform(D).shape == (2, 6)
+
+
 @pytest.mark.parametrize(
     ("X", "error", "match"),
     [
@@ -274,7 +312,8 @@ def test_minilm_embeds_texts_and_pairs(minilm):
     assert_allclose(E, direct, atol=1e-5)
     sim = E @ E.T
     assert sim[0, 1] > sim[0, 2] + 0.3  # cat ~ kitten, not stock markets
-    P = minilm.transform(np.array([[TEXTS[0], TEXTS[2]], [TEXTS[1], TEXTS[1]]]))
+    pairs = np.array([[TEXTS[0], TEXTS[2]], [TEXTS[1], TEXTS[1]]])
+    P = SentenceEmbedder(model=minilm.model_).fit(pairs).transform(pairs)
     assert P.shape == (2, 768)
     assert_allclose(P[0], np.r_[E[0], E[2]], atol=1e-5)
 

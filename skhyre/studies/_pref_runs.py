@@ -237,7 +237,7 @@ def personalization(
         single.fit(X_train, y_train)
         _tick(progress)
     P_train = model.predict_members(X_train)
-    rng = check_random_state(seed + 1000)
+    rng = check_random_state((seed + 1000) % 2**32)  # any valid seed, up to 2**32 - 1
     for grp in groups:
         runs, draws = adaptation_runs(
             model, grp, cfg["n_labels"], cfg["n_repeats"], cfg["n_active_repeats"], rng
