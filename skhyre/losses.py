@@ -273,7 +273,14 @@ def floored_losses() -> tuple[str, ...]:
 
 
 def noise_model(name: str | None) -> str | None:
-    """The noise model of the loss named ``name`` (any task), or ``None``."""
+    """The noise model of the loss named ``name`` (any task), or ``None``.
+
+    Examples
+    --------
+    >>> from skhyre.losses import noise_model
+    >>> noise_model("squared"), noise_model("brier")
+    ('gaussian', None)
+    """
     for e in TABLE.values():
         if e.name == name:
             return e.noise_model

@@ -74,6 +74,24 @@ def _fitted_attr(est, name: str):
         ) from None
 
 
+def _read_through(name: str, inner) -> property:
+    """A read-only property: the fitted ``name`` of ``inner(self)``, the adapted estimator."""
+
+    def get(self):
+        return _fitted_attr(inner(self), name)
+
+    get.__doc__ = f"The adapted HyRe estimator's fitted ``{name}``, read through."
+    return property(get)
+
+
+def _final(pipe):
+    return pipe._final_estimator
+
+
+def _regressor(ttr):
+    return ttr._reg()
+
+
 class Pipeline(_sk_pipeline.Pipeline):
     """A scikit-learn :class:`~sklearn.pipeline.Pipeline` that passes adaptation through.
 
@@ -241,18 +259,12 @@ class Pipeline(_sk_pipeline.Pipeline):
         return self._final_estimator.predict_members(self._transform_X(X))
 
     # the final step's adaptation state, read through
-    weights_ = property(lambda self: _fitted_attr(self._final_estimator, "weights_"))
-    log_weights_ = property(lambda self: _fitted_attr(self._final_estimator, "log_weights_"))
-    cumulative_loss_ = property(
-        lambda self: _fitted_attr(self._final_estimator, "cumulative_loss_")
-    )
-    n_adapt_samples_ = property(
-        lambda self: _fitted_attr(self._final_estimator, "n_adapt_samples_")
-    )
-    temperature_ = property(lambda self: _fitted_attr(self._final_estimator, "temperature_"))
-    queried_indices_ = property(
-        lambda self: _fitted_attr(self._final_estimator, "queried_indices_")
-    )
+    weights_ = _read_through("weights_", _final)
+    log_weights_ = _read_through("log_weights_", _final)
+    cumulative_loss_ = _read_through("cumulative_loss_", _final)
+    n_adapt_samples_ = _read_through("n_adapt_samples_", _final)
+    temperature_ = _read_through("temperature_", _final)
+    queried_indices_ = _read_through("queried_indices_", _final)
 
 
 def make_pipeline(*steps, memory=None, transform_input=None, verbose: bool = False) -> Pipeline:
@@ -507,9 +519,9 @@ class TransformedTargetRegressor(_SkTransformedTargetRegressor):
         return mean, std
 
     # the regressor's adaptation state, read through
-    weights_ = property(lambda self: _fitted_attr(self._reg(), "weights_"))
-    log_weights_ = property(lambda self: _fitted_attr(self._reg(), "log_weights_"))
-    cumulative_loss_ = property(lambda self: _fitted_attr(self._reg(), "cumulative_loss_"))
-    n_adapt_samples_ = property(lambda self: _fitted_attr(self._reg(), "n_adapt_samples_"))
-    temperature_ = property(lambda self: _fitted_attr(self._reg(), "temperature_"))
-    queried_indices_ = property(lambda self: _fitted_attr(self._reg(), "queried_indices_"))
+    weights_ = _read_through("weights_", _regressor)
+    log_weights_ = _read_through("log_weights_", _regressor)
+    cumulative_loss_ = _read_through("cumulative_loss_", _regressor)
+    n_adapt_samples_ = _read_through("n_adapt_samples_", _regressor)
+    temperature_ = _read_through("temperature_", _regressor)
+    queried_indices_ = _read_through("queried_indices_", _regressor)
