@@ -34,16 +34,21 @@ def one_torch_thread():
         yield
 
 
+#: What the tests' small estimators share: one hidden layer of 16, batches of 32, seed 0.
+FAST_BASE = dict(hidden_layer_sizes=(16,), batch_size=32, random_state=0)
+
+
+def fast(**overrides) -> dict:
+    """Parameters of a small, fast torch estimator for tests: :data:`FAST_BASE` plus ``overrides``.
+
+    Test modules import it (``from conftest import fast``) and state only what
+    they change, e.g. ``fast(n_members=6, max_epochs=3, lr=1e-2)``.
+    """
+    return {**FAST_BASE, **overrides}
+
+
 #: Small, fast ensembles for the temperature tests (auto and evidence).
-TEMPERATURE_FAST = dict(
-    n_members=8,
-    hidden_layer_sizes=(16,),
-    max_epochs=4,
-    batch_size=32,
-    lr=1e-2,
-    prior_scale=3.0,
-    random_state=0,
-)
+TEMPERATURE_FAST = fast(n_members=8, max_epochs=4, lr=1e-2, prior_scale=3.0)
 
 
 def _fit_on_one_thread(est, X, y):

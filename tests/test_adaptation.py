@@ -12,20 +12,13 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import TEMPERATURE_FAST
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skhyre import HyReClassifier, HyReRegressor
 
 K = 8
-FAST = dict(
-    n_members=K,
-    hidden_layer_sizes=(16,),
-    max_epochs=4,
-    batch_size=32,
-    lr=1e-2,
-    prior_scale=3.0,
-    random_state=0,
-)
+FAST = TEMPERATURE_FAST  # K members
 STATE = ("weights_", "log_weights_", "cumulative_loss_", "n_adapt_samples_", "temperature_")
 
 

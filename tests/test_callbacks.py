@@ -7,6 +7,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+from conftest import fast
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
@@ -15,7 +16,7 @@ from skorch.dataset import ValidSplit
 
 from skhyre import HyReClassifier, HyReRegressor, HyReRewardModel
 
-TINY = dict(n_members=4, hidden_layer_sizes=(16,), max_epochs=5, batch_size=32, random_state=0)
+TINY = fast(n_members=4, max_epochs=5)
 
 
 class EpochCounter(Callback):

@@ -6,22 +6,14 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import fast
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skhyre import HyReClassifier
 
 ENSEMBLES = ("shared_base", "epinet", "vanilla", "mc_dropout")
 LABELS = np.array(["ant", "bee", "cat"])
-FAST = dict(
-    n_members=6,
-    hidden_layer_sizes=(16,),
-    index_dim=4,
-    max_epochs=4,
-    batch_size=32,
-    lr=1e-2,
-    prior_scale=3.0,
-    random_state=0,
-)
+FAST = fast(n_members=6, index_dim=4, max_epochs=4, lr=1e-2, prior_scale=3.0)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,12 +1,11 @@
 """scikit-learn's common estimator checks on fast configurations."""
 
+from conftest import fast
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhyre import HyReClassifier, HyReRegressor
 
-FAST = dict(
-    n_members=4, hidden_layer_sizes=(16,), max_epochs=20, batch_size=32, lr=1e-2, random_state=0
-)
+FAST = fast(n_members=4, max_epochs=20, lr=1e-2)
 
 ESTIMATORS = [
     HyReRegressor(**FAST),

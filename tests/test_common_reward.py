@@ -10,13 +10,12 @@ cover what they test, on pairs.
 """
 
 import pytest
+from conftest import fast
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhyre import HyReRewardModel
 
-FAST = dict(
-    n_members=4, hidden_layer_sizes=(16,), max_epochs=8, batch_size=32, lr=2e-2, random_state=0
-)
+FAST = fast(n_members=4, max_epochs=8, lr=2e-2)
 
 ESTIMATORS = [
     HyReRewardModel(**FAST),

@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from conftest import fast
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -20,15 +21,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skhyre import HyReClassifier, HyReRegressor
 
-FAST = dict(
-    n_members=6,
-    hidden_layer_sizes=(16,),
-    index_dim=4,
-    max_epochs=3,
-    batch_size=32,
-    lr=1e-2,
-    random_state=0,
-)
+FAST = fast(n_members=6, index_dim=4, max_epochs=3, lr=1e-2)
 KINDS = ("regressor", "classifier")
 
 

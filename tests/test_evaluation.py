@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
+from conftest import fast
 
 from skhyre import HyReClassifier, HyReRegressor
 from skhyre.datasets import make_preference_labelers
 from skhyre.evaluation import adaptation_curve, leave_one_group_out
 
-TINY = dict(n_members=6, hidden_layer_sizes=(16,), max_epochs=3, batch_size=32, random_state=0)
+TINY = fast(n_members=6, max_epochs=3)
 
 
 @pytest.fixture(scope="module")

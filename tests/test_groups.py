@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+from conftest import fast
 
 from skhyre import HyReClassifier, HyReRegressor
 from skhyre._groups import member_weight_matrix
 from skhyre.datasets import make_preference_labelers
 
-TINY = dict(n_members=6, hidden_layer_sizes=(16,), max_epochs=3, batch_size=32, random_state=0)
+TINY = fast(n_members=6, max_epochs=3)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import fast
 from numpy.testing import assert_array_equal
 from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error
@@ -17,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from skhyre import HyReClassifier, HyReRegressor
 from skhyre.metrics import adapted_scorer
 
-FAST = dict(n_members=6, hidden_layer_sizes=(16,), max_epochs=3, batch_size=32, random_state=0)
+FAST = fast(n_members=6, max_epochs=3)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

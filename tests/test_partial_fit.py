@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import skorch
+from conftest import fast
 
 from skhyre import HyReClassifier, HyReRegressor, HyReRewardModel
 
-TINY = dict(n_members=4, hidden_layer_sizes=(16,), max_epochs=5, batch_size=32, random_state=0)
+TINY = fast(n_members=4, max_epochs=5)
 
 
 @pytest.fixture(scope="module")

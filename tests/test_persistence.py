@@ -12,19 +12,12 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import fast
 from numpy.testing import assert_array_equal
 
 from skhyre import HyReClassifier, HyReRegressor
 
-FAST = dict(
-    n_members=6,
-    hidden_layer_sizes=(16,),
-    index_dim=4,
-    max_epochs=3,
-    batch_size=32,
-    lr=1e-2,
-    random_state=0,
-)
+FAST = fast(n_members=6, index_dim=4, max_epochs=3, lr=1e-2)
 STATE = ("weights_", "log_weights_", "cumulative_loss_", "n_adapt_samples_", "temperature_")
 
 

@@ -6,20 +6,13 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import fast
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skhyre import HyReRegressor
 
 ENSEMBLES = ("shared_base", "epinet", "vanilla", "mc_dropout")
-FAST = dict(
-    n_members=6,
-    hidden_layer_sizes=(16,),
-    index_dim=4,
-    max_epochs=4,
-    batch_size=32,
-    lr=1e-2,
-    random_state=0,
-)
+FAST = fast(n_members=6, index_dim=4, max_epochs=4, lr=1e-2)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

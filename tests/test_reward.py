@@ -10,6 +10,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import fast
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import DataConversionWarning, NotFittedError
@@ -26,15 +27,7 @@ from skhyre._reward import PairDifference, _SavedModule
 ENSEMBLES = ("shared_base", "epinet", "vanilla", "mc_dropout")
 D = 3
 W_TRUE = np.array([1.0, -0.5, 0.25])
-FAST = dict(
-    n_members=6,
-    hidden_layer_sizes=(16,),
-    index_dim=4,
-    max_epochs=10,
-    batch_size=64,
-    lr=2e-2,
-    random_state=0,
-)
+FAST = fast(n_members=6, index_dim=4, max_epochs=10, batch_size=64, lr=2e-2)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
