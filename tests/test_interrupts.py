@@ -119,7 +119,7 @@ def test_keyboard_interrupt_in_fit_leaves_an_unfitted_estimator_unfitted():
         check_is_fitted(reg)
     assert not hasattr(reg, "weights_") and not hasattr(reg, "net_")
     assert not hasattr(reg, "n_features_in_") and not hasattr(reg, "y_mean_")
-    assert sorted(reg.__dict__) == keys
+    assert sorted(set(reg.__dict__) - {"_adapt_lock"}) == keys  # the lock fit took may stay
     with pytest.raises(KeyboardInterrupt):  # partial_fit on an unfitted estimator is fit
         reg.partial_fit(X, y)
     assert not hasattr(reg, "net_")
