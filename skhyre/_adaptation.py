@@ -17,7 +17,8 @@
 
 Everything else (weights state, coherence, ``temperature="auto"`` and
 ``"evidence"``, batch and
-sequential queries, atomic failures) lives here, so the estimators stay thin.
+sequential queries, atomic failures, thread safety) lives here, so the
+estimators stay thin.
 
 State kept after ``fit`` and every adaptation: ``weights_``,
 ``log_weights_``, ``cumulative_loss_``, ``n_adapt_samples_``,
@@ -31,12 +32,22 @@ every update (O(n) copies each); with ``"auto"`` every
 update re-runs the leave-one-out search over all n examples seen: O(G n K)
 for G candidate temperatures (``benchmarks/results/adapt_scale.md``); fine for
 the few dozen labels HyRe is for, and about 0.1 s at K=100, n=2048.
+
+Thread safety: the adaptations (``adapt``, ``partial_adapt``,
+``active_adapt``, ``reset_weights``, and ``fit``/``partial_fit`` through
+:func:`keep_state_on_failure`) hold a per-estimator re-entrant lock, created
+on first use and left out of pickles and copies. Each computes the new state
+apart and publishes it with one ``__dict__.update`` (:meth:`_publish`);
+``active_adapt`` runs its whole loop on a private copy of the estimator
+(:meth:`_private_copy`) and publishes once at the end. Predictions and
+queries take no lock: they read ``weights_`` once, old or new.
 """
 
 from __future__ import annotations
 
 import functools
 import numbers
+import threading
 import warnings
 from collections.abc import Callable
 
@@ -58,24 +69,32 @@ _DATA_TEMPERATURES = ("auto", "evidence")
 
 __all__ = ["AdaptationMixin", "keep_state_on_failure"]
 
+#: guards the lazy creation of the estimators' adaptation locks
+_NEW_LOCK = threading.Lock()
+#: where an estimator keeps its adaptation lock (never pickled or copied)
+_LOCK = "_adapt_lock"  # no trailing underscore: not a fitted attribute
+
 
 def keep_state_on_failure(fit):
     """Decorate ``fit``: when it raises, the estimator is left exactly as it was.
 
     A failed refit must not leave new target statistics, classes or feature
     counts next to the old members (their predictions would be silently
-    wrong, or refused).
+    wrong, or refused). It holds the adaptation lock, so a fit waits for a
+    running ``active_adapt`` (and the reverse) rather than having its members
+    paired with weights computed from the old ones.
     """
 
     @functools.wraps(fit)
     def wrapper(self, *args, **kwargs):
-        saved = dict(self.__dict__)
-        try:
-            return fit(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+        with self._adaptation_lock():  # before the copy: the lock stays in it
+            saved = dict(self.__dict__)
+            try:
+                return fit(self, *args, **kwargs)
+            except BaseException:
+                self.__dict__.clear()
+                self.__dict__.update(saved)
+                raise
 
     return wrapper
 
@@ -174,18 +193,71 @@ class AdaptationMixin:
     # ------------------------------------------------------------------ state
     def _init_adaptation_state(self) -> None:
         K = self._n_members_fitted()
-        self.weights_ = np.full(K, 1.0 / K)
-        self.log_weights_ = np.full(K, -np.log(K))
-        self.cumulative_loss_ = np.zeros(K)
-        self.n_adapt_samples_ = 0
-        self.temperature_ = self._fixed_temperature_or(np.inf)
-        self._adapt_hist = ()
-        self.__dict__.pop("_adapt_M", None)  # the layout before _adapt_hist
-        self.__dict__.pop("_adapt_y", None)
-        self._adapt_loss_seen = None
-        self._adapt_temperature_seen = None
-        # picks of an earlier active_adapt no longer describe the weights
-        self.__dict__.pop("queried_indices_", None)
+        self._publish(
+            {
+                "weights_": np.full(K, 1.0 / K),
+                "log_weights_": np.full(K, -np.log(K)),
+                "cumulative_loss_": np.zeros(K),
+                "n_adapt_samples_": 0,
+                "temperature_": self._fixed_temperature_or(np.inf),
+                "_adapt_hist": (),
+                "_adapt_loss_seen": None,
+                "_adapt_temperature_seen": None,
+            },
+            # picks of an earlier active_adapt no longer describe the weights
+            drop=("queried_indices_",),
+        )
+
+    # ---------------------------------------------------------- thread safety
+    def _adaptation_lock(self) -> threading.RLock:
+        """The lock that serializes this estimator's adaptations (made on first use)."""
+        lock = self.__dict__.get(_LOCK)
+        if lock is None:
+            with _NEW_LOCK:
+                lock = self.__dict__.setdefault(_LOCK, threading.RLock())
+        return lock
+
+    def __getstate__(self) -> dict:
+        """The pickled (and copied) state: everything but the adaptation lock."""
+        state = dict(super().__getstate__())  # a copy: on Python >= 3.11 it is self.__dict__
+        state.pop(_LOCK, None)
+        return state
+
+    def _publish(self, state: dict, drop=()) -> None:
+        """Replace adaptation attributes in one step.
+
+        One ``dict.update`` under the GIL: a thread reading ``weights_`` (a
+        prediction) gets the old array or the new one. ``drop`` names
+        attributes to remove afterwards; a new ``_adapt_hist`` replaces the
+        layout before it (``_adapt_M``/``_adapt_y``, from old pickles).
+        """
+        self.__dict__.update(state)
+        if "_adapt_hist" in state:
+            drop = (*drop, "_adapt_M", "_adapt_y")
+        for name in drop:
+            self.__dict__.pop(name, None)
+
+    def _private_copy(self):
+        """A shallow copy to run an adaptation on: the same members, its own attributes.
+
+        Adaptations assign new arrays and tuples rather than change them in
+        place, so nothing the copy does is visible on ``self`` until
+        :meth:`_publish_from` copies its results over. (Parameters set on
+        ``self`` meanwhile, by ``set_params``, are not overwritten.)
+        """
+        work = object.__new__(type(self))
+        work.__dict__.update(self.__dict__)
+        work.__dict__.pop(_LOCK, None)
+        return work
+
+    def _publish_from(self, work, start: dict) -> None:
+        """Publish, in one step, every attribute that ``work`` set, changed or removed
+        since its ``__dict__`` was ``start``."""
+        changed = {
+            k: v for k, v in work.__dict__.items() if k not in start or start[k] is not v
+        }
+        removed = [k for k in start if k not in work.__dict__]
+        self._publish(changed, drop=removed)
 
     def _fixed_temperature_or(self, default: float) -> float:
         return default if self.temperature in _DATA_TEMPERATURES else float(self.temperature)
@@ -194,7 +266,8 @@ class AdaptationMixin:
         """Back to the prior: uniform weights, nothing seen. Returns ``self``."""
         check_is_fitted(self)
         self._check_temperature_param()
-        self._init_adaptation_state()
+        with self._adaptation_lock():
+            self._init_adaptation_state()
         return self
 
     # ----------------------------------------------------------- validation
@@ -345,14 +418,18 @@ class AdaptationMixin:
                 NaNMemberWarning,
                 stacklevel=3,
             )
-        self.cumulative_loss_ = cum
-        self.weights_ = w
-        self.log_weights_ = logw
-        self.temperature_ = T
-        self.n_adapt_samples_ = int(n_seen)
-        self._adapt_hist = parts
-        self._adapt_loss_seen = loss_key
-        self._adapt_temperature_seen = self.temperature
+        self._publish(
+            {
+                "cumulative_loss_": cum,
+                "weights_": w,
+                "log_weights_": logw,
+                "temperature_": T,
+                "n_adapt_samples_": int(n_seen),
+                "_adapt_hist": parts,
+                "_adapt_loss_seen": loss_key,
+                "_adapt_temperature_seen": self.temperature,
+            }
+        )
 
     def _history_parts(self) -> tuple:
         """The adaptation examples seen since the reset, as ``(M, y)`` blocks.
@@ -436,9 +513,10 @@ class AdaptationMixin:
         -------
         self : object
         """
-        M, y_enc = self._check_adapt_input(X, y)
-        self._committed_update(M, y_enc, reset=True)
-        self.__dict__.pop("queried_indices_", None)  # earlier picks are gone with the reset
+        with self._adaptation_lock():
+            M, y_enc = self._check_adapt_input(X, y)
+            self._committed_update(M, y_enc, reset=True)
+            self.__dict__.pop("queried_indices_", None)  # earlier picks are gone with the reset
         return self
 
     def partial_adapt(self, X, y):
@@ -463,8 +541,9 @@ class AdaptationMixin:
         -------
         self : object
         """
-        M, y_enc = self._check_adapt_input(X, y)
-        self._committed_update(M, y_enc, reset=False)
+        with self._adaptation_lock():
+            M, y_enc = self._check_adapt_input(X, y)
+            self._committed_update(M, y_enc, reset=False)
         return self
 
     # -------------------------------------------------------------- queries
@@ -648,7 +727,11 @@ class AdaptationMixin:
         other one of the pair than a callable oracle's loop or :meth:`query`
         does (they take the lower index), and from there the picks and the
         weights of the two loops go their own ways. On any error the
-        previous weights are kept.
+        previous weights are kept: the loop runs on a private copy of the
+        adaptation state, published in one step when it has finished, so a
+        thread predicting meanwhile sees the weights from before the call;
+        other adaptations of this estimator wait until it returns (user
+        guide, "Thread safety").
 
         A pool whose member predictions exceed the memory budget is streamed:
         every step then re-reads the whole pool (about ``n_queries`` times
@@ -695,12 +778,14 @@ class AdaptationMixin:
         criterion = self._check_criterion(criterion)
         sampling = acquisition._check_sampling(sampling)
         self._check_temperature_param()
-        snapshot = self._snapshot()
-        try:
-            self._sync_adaptation_params()
-            if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
-                return pools._active_adapt(
-                    self,
+        with self._adaptation_lock():
+            # the loop runs on a private copy; on any error it is dropped
+            work = self._private_copy()
+            start = dict(work.__dict__)
+            work._sync_adaptation_params()
+            if pools._uses_streaming(work, X_pool, criterion, pool_memory_budget):
+                pools._active_adapt(
+                    work,
                     X_pool,
                     oracle,
                     n_queries,
@@ -710,13 +795,13 @@ class AdaptationMixin:
                     pool_memory_budget,
                     sampling,
                 )
-            M = self._member_matrix(X_pool)
-            return self._active_adapt_matrix(
-                M, oracle, n_queries, criterion, exclude, random_state, sampling
-            )
-        except BaseException:
-            self._restore(snapshot)
-            raise
+            else:
+                M = work._member_matrix(X_pool)
+                work._active_adapt_matrix(
+                    M, oracle, n_queries, criterion, exclude, random_state, sampling
+                )
+            self._publish_from(work, start)
+        return self
 
     def _active_adapt_matrix(
         self, M, oracle, n_queries, criterion, exclude, random_state, sampling="top"

@@ -144,6 +144,10 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
     def fit(self, X, y, groups=None):
         """Train the ensemble; the weights start uniform.
 
+        If training fails or is interrupted (Ctrl-C raises ``KeyboardInterrupt``,
+        although skorch's loop catches it), the estimator is left exactly as
+        it was: fitted and adapted as before, or unfitted.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -202,6 +206,11 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         members change, so the weights go back to uniform. This is the
         gradient-step alternative HyRe is compared with. On an unfitted
         estimator it fits, with ``classes`` (when given) as ``classes_``.
+
+        A copy of the network is trained and swapped in only when training
+        completes: if it fails or is interrupted (Ctrl-C raises
+        ``KeyboardInterrupt``), the parameters, optimizer state and weights
+        stay as they were.
 
         Parameters
         ----------

@@ -11,6 +11,7 @@ callbacks, device handling and CUDA-to-CPU unpickling are skorch's.
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import weakref
 from collections.abc import Iterator
@@ -23,7 +24,14 @@ from torch.nn import functional as F
 
 from .ensembles import _EnsembleModule
 
-__all__ = ["MemberSumLoss", "forward_members", "make_net", "resolve_device", "seeded"]
+__all__ = [
+    "MemberSumLoss",
+    "forward_members",
+    "make_net",
+    "resolve_device",
+    "seeded",
+    "train_net",
+]
 
 _TASKS = ("regression", "classification", "preference")
 
@@ -262,6 +270,77 @@ class _EnsembleNet(NeuralNet):
         super().__setstate__(state)
         if aliased:
             self.__dict__["module"] = self.__dict__["module_"]
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a ``KeyboardInterrupt`` is noted for :func:`train_net`
+        before skorch's ``partial_fit`` swallows it."""
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as exc:
+            _INTERRUPTED[self] = exc
+            raise
+
+
+#: net -> the KeyboardInterrupt that ended its loop (skorch's partial_fit swallows it)
+_INTERRUPTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def _noting_sigint() -> Iterator[list]:
+    """A list that records every SIGINT (Ctrl-C) that arrives inside the block.
+
+    The current handler still runs (Python's raises ``KeyboardInterrupt``).
+    Only in the main thread, where Python delivers signals, and only when the
+    handler is a Python callable (not ignored, not the OS default).
+    """
+    seen: list = []
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield seen
+        return
+
+    def note(signum, frame):
+        seen.append(signum)
+        return previous(signum, frame)
+
+    try:
+        signal.signal(signal.SIGINT, note)
+    except ValueError:  # not the main interpreter
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        if signal.getsignal(signal.SIGINT) is note:
+            signal.signal(signal.SIGINT, previous)
+
+
+def train_net(net: NeuralNet, X, y, *, epochs: int | None = None) -> None:
+    """``net.fit(X, y)`` (``epochs=None``) or ``net.partial_fit(X, y, epochs=epochs)``;
+    Ctrl-C raises ``KeyboardInterrupt`` instead of ending training early.
+
+    skorch's ``partial_fit`` (and so ``fit``) catches a ``KeyboardInterrupt``
+    raised in its loop and returns as if training had finished: that is how
+    its callbacks stop training early (``EarlyStopping`` raises it), so a
+    callback raising it keeps that meaning here. But when the interrupt is a
+    real Ctrl-C (a SIGINT arrived during training), the user expects the call
+    to stop and the model to stay as it was: the interrupt is raised again
+    once skorch has run its ``on_train_end`` callbacks, and the estimators
+    keep their previous state, as on any exception.
+    """
+    _INTERRUPTED.pop(net, None)
+    try:
+        with _noting_sigint() as sigint:
+            if epochs is None:
+                net.fit(X, y)
+            else:
+                net.partial_fit(X, y, epochs=epochs)
+    finally:
+        interrupt = _INTERRUPTED.pop(net, None)
+    if interrupt is not None and sigint:
+        raise interrupt
 
 
 def make_net(

@@ -404,6 +404,10 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     def fit(self, X, y, groups=None):
         """Train the reward heads on labelled pairs; the weights start uniform.
 
+        If training fails or is interrupted (Ctrl-C raises ``KeyboardInterrupt``,
+        although skorch's loop catches it), the estimator is left exactly as
+        it was: fitted and adapted as before, or unfitted.
+
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2 * d)
@@ -459,6 +463,11 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         member on every pair (or, with ``groups``, on its labelers' pairs).
         The members change, so the weights go back to uniform. On an
         unfitted model it is :meth:`fit`.
+
+        A copy of the network is trained and swapped in only when training
+        completes: if it fails or is interrupted (Ctrl-C raises
+        ``KeyboardInterrupt``), the parameters, optimizer state and weights
+        stay as they were.
 
         Parameters
         ----------

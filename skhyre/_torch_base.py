@@ -37,7 +37,15 @@ from ._groups import (
     fitted_group_codes,
     member_weight_matrix,
 )
-from ._net import _EnsembleNet, chunk_rows, forward_members, make_net, resolve_device, seeded
+from ._net import (
+    _EnsembleNet,
+    chunk_rows,
+    forward_members,
+    make_net,
+    resolve_device,
+    seeded,
+    train_net,
+)
 from .ensembles import ENSEMBLE_KINDS, _EnsembleModule, build_ensemble
 
 __all__: list[str] = []
@@ -316,7 +324,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             train_split=self.train_split,
         )
         with seeded(seed + 1, device):
-            net.fit(X32, y_fit)
+            train_net(net, X32, y_fit)  # re-raises a KeyboardInterrupt skorch swallowed
         net.module_.eval()  # the members are fixed functions from here on (skorch trains per step)
         self.net_ = net
         self.device_ = device
@@ -422,7 +430,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             net.set_params(**changed)
         kept = _member_state(net, absent) if absent is not None and absent.any() else None
         with seeded(seed + 3, self.device_):
-            net.partial_fit(X32, y_fit, epochs=self.max_epochs)
+            train_net(net, X32, y_fit, epochs=self.max_epochs)
         if kept is not None:
             _restore_member_state(net, absent, kept)
         net.module_.eval()
