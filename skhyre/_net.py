@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import warnings
 import weakref
 from collections.abc import Iterator
 
@@ -328,7 +329,9 @@ def train_net(net: NeuralNet, X, y, *, epochs: int | None = None) -> None:
     real Ctrl-C (a SIGINT arrived during training), the user expects the call
     to stop and the model to stay as it was: the interrupt is raised again
     once skorch has run its ``on_train_end`` callbacks, and the estimators
-    keep their previous state, as on any exception.
+    keep their previous state, as on any exception. A callback other than
+    ``EarlyStopping`` that stops training this way gets a ``UserWarning``
+    saying that the partly trained model is kept.
     """
     _INTERRUPTED.pop(net, None)
     try:
@@ -339,8 +342,33 @@ def train_net(net: NeuralNet, X, y, *, epochs: int | None = None) -> None:
                 net.partial_fit(X, y, epochs=epochs)
     finally:
         interrupt = _INTERRUPTED.pop(net, None)
-    if interrupt is not None and sigint:
+    if interrupt is None:
+        return
+    if sigint:
         raise interrupt
+    if not _raised_by_early_stopping(interrupt):
+        epochs_done = len(net.history)
+        warnings.warn(
+            f"Training stopped after {epochs_done} epoch(s): a callback raised "
+            "KeyboardInterrupt, which skorch reads as 'stop training now' (as its "
+            "EarlyStopping does), so the model trained so far replaces the previous fit. "
+            "To abort and keep the previous state, raise another exception from the "
+            "callback (or press Ctrl-C).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _raised_by_early_stopping(exc: BaseException) -> bool:
+    """Whether skorch's ``EarlyStopping`` (or a subclass) raised ``exc``."""
+    from skorch.callbacks import EarlyStopping
+
+    tb = exc.__traceback__
+    while tb is not None:
+        if isinstance(tb.tb_frame.f_locals.get("self"), EarlyStopping):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def make_net(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import signal
+import warnings
 
 import numpy as np
 import pytest
@@ -172,6 +173,19 @@ def test_a_callback_raising_keyboard_interrupt_still_stops_training_early():
     est, X, y = _fitted_and_adapted("regressor")
     est.set_params(max_epochs=5, callbacks=[RaiseAtEpoch(epoch=2, error=KeyboardInterrupt)])
     net = est.net_
-    est.fit(X, y)
+    with pytest.warns(UserWarning, match="model trained so far replaces the previous fit"):
+        est.fit(X, y)
     assert est.net_ is not net and len(est.net_.history) == 2
     assert est.n_adapt_samples_ == 0
+
+
+def test_skorchs_early_stopping_stops_quietly():
+    from skorch.callbacks import EarlyStopping
+
+    est, X, y = _fitted_and_adapted("regressor")
+    stop = EarlyStopping(monitor="train_loss", patience=1, threshold=1e9)  # stops at once
+    est.set_params(max_epochs=20, callbacks=[stop])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est.fit(X, y)
+    assert len(est.net_.history) < 20
