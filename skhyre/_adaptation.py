@@ -56,6 +56,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels, acquisition, pools
+from ._groups import _caller_outside_libraries
 from .reweighting import (
     EVIDENCE_LOSSES,
     NaNMemberWarning,
@@ -183,6 +184,83 @@ def _nonfinite_rows(M: np.ndarray, w) -> np.ndarray | None:
     for k in np.flatnonzero(np.asarray(w) > 0):
         bad |= ~np.isfinite(M[k].reshape(n, -1)).all(axis=1)
     return bad if bad.any() else None
+
+
+def _check_real_labels(y: np.ndarray) -> None:
+    """Refuse complex labels, as ``fit`` does (scikit-learn's check on ``y``).
+
+    Casting them would drop the imaginary parts with only a ``ComplexWarning``
+    (regression), or match ``1+0j`` to the class ``1`` (classification).
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind == "c" or (
+        arr.dtype == object
+        and any(isinstance(v, (complex, np.complexfloating)) for v in arr.ravel().tolist())
+    ):
+        raise ValueError(
+            f"Complex data not supported: y holds complex values (dtype {arr.dtype}); "
+            "labels must be real, as in fit."
+        )
+
+
+def _shown(idx: np.ndarray, limit: int = 10) -> str:
+    """``[i, j, ...]``: at most ``limit`` indices, then an ellipsis."""
+    head = ", ".join(map(str, np.asarray(idx)[:limit].tolist()))
+    return f"[{head}{', ...' if len(idx) > limit else ''}]"
+
+
+def _nonfinite_output_note(M: np.ndarray) -> str | None:
+    """Which adaptation rows (columns of ``M``) some members output NaN or inf on.
+
+    ``None`` when every member output is finite. The losses of such members
+    are NaN or +inf whatever the label is, so the error names the outputs.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(M)):
+            return None
+    K, n = M.shape[0], M.shape[1]
+    bad = ~np.isfinite(M.reshape(K, n, -1)).all(axis=2)  # (K, n)
+    rows = np.flatnonzero(bad.any(axis=0))
+    members = np.flatnonzero(bad.any(axis=1))
+    return (
+        f"the members' outputs are not finite (NaN or inf) on {rows.size} of the {n} "
+        f"adaptation row(s), {_shown(rows)}: {members.size} of {K} member(s) "
+        f"{_shown(members)} output NaN or inf there"
+    )
+
+
+def _check_finite_proba(P: np.ndarray, culprits: Callable[[np.ndarray], list]) -> None:
+    """Refuse to turn non-finite weighted class probabilities into labels.
+
+    ``argmax`` (or ``P[:, 1] > P[:, 0]``) reads a NaN row as the first class,
+    so ``predict`` and ``score`` would answer with it silently.
+    ``culprits(bad_rows)`` names the members of weight > 0 behind them.
+    """
+    bad = ~np.isfinite(P).all(axis=1)
+    if not bad.any():
+        return
+    names = culprits(bad)
+    shown = repr(names) if len(names) <= 10 else repr(names[:10])[:-1] + ", ...]"
+    raise ValueError(
+        f"The weighted class probabilities are NaN on {int(bad.sum())} of {bad.size} rows: "
+        f"member(s) {shown} returned NaN or inf there and have weight > 0. Adapt on "
+        "labelled rows where they are NaN (a NaN member gets weight 0) or fix those members "
+        "(an input far outside the training data, or a diverged fit)."
+    )
+
+
+def _warn_nonfinite_predictions(pred: np.ndarray, what: str = "predictions") -> None:
+    """A :class:`NaNMemberWarning` naming how many returned rows are NaN or inf."""
+    bad = ~np.isfinite(pred)
+    if bad.any():
+        warnings.warn(
+            f"The weighted {what} are NaN or inf on {int(bad.sum())} of {bad.size} rows: "
+            "members of weight > 0 output NaN or inf there (an input far outside the "
+            "training data, or a diverged fit). Adapt on labelled rows where they do "
+            "(such a member gets weight 0) or fix those members.",
+            NaNMemberWarning,
+            stacklevel=_caller_outside_libraries(),
+        )
 
 
 class AdaptationMixin:
@@ -365,6 +443,7 @@ class AdaptationMixin:
         K = self._n_members_fitted()
         loss_key = self.adapt_loss if callable(self.adapt_loss) else loss_name
         losses = self._losses(fn, M_new, y_new, K)
+        loss_M, loss_y = M_new, y_new  # the examples behind ``losses``
         old_parts = self._history_parts()  # also moves an old pickle's layout
         old_parts = () if reset else old_parts
         parts = _append_history(old_parts, M_new, y_new)
@@ -377,21 +456,34 @@ class AdaptationMixin:
             # adapt_loss changed since the last update: measure every example
             # seen since the reset with the new loss, never a mix of two
             cum0 = np.zeros(K)
-            losses = self._losses(fn, *_joined(parts), K)
+            loss_M, loss_y = _joined(parts)
+            losses = self._losses(fn, loss_M, loss_y, K)
         # add each example's loss in order (not numpy's pairwise sum), so one
         # batch and the same examples one by one give bit-identical weights
         with np.errstate(over="ignore"):  # -inf is named below; +inf is a member of no weight
             cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
         _check_no_overflow(cum, "rescale adapt_loss", cum0, losses)
+        shown_loss = loss_key if isinstance(loss_key, str) else "adapt_loss"
         alive = ~np.isnan(cum)
-        if alive.any() and np.isposinf(cum[alive]).all():
+        if not alive.any() or np.isposinf(cum[alive]).all():
             # a tie at +inf would silently reset the weights to uniform for good
+            note = _nonfinite_output_note(loss_M)
+            value = "+inf" if alive.any() else "NaN"
+            if note:  # not the labels: name the outputs
+                why = note
+                fix = "check these rows (inputs far outside the training data?) or the members"
+            else:
+                why = (
+                    "an adaptation label far outside every member's predictions, "
+                    "or losses past float64's range"
+                )
+                fix = "check or rescale these labels"
             raise ValueError(
-                f"Every member's {loss_key if isinstance(loss_key, str) else 'adapt_loss'} "
-                "loss is now +inf (an adaptation label far outside every member's predictions, "
-                "or losses past float64's range), so no member is left to weight and no later "
-                "label could tell them apart. Nothing was changed; check or rescale these labels."
+                f"Every member's {shown_loss} loss is now {value} ({why}), so no member is "
+                "left to weight and no later label could tell them apart. Nothing was "
+                f"changed; {fix}."
             )
+        self._check_rounding_tie(cum, loss_M, loss_y, loss_name, shown_loss)
         if self.temperature in _DATA_TEMPERATURES:
             hist_M, hist_y = _joined(parts)
             parts = ((hist_M, hist_y),)  # joined once; later appends start from it
@@ -413,8 +505,10 @@ class AdaptationMixin:
         w, logw = _weights_from_cum(cum, T)
         newly_nan = np.isnan(cum) & ~np.isnan(cum0)
         if newly_nan.any():
+            note = _nonfinite_output_note(loss_M)
             warnings.warn(
-                f"{int(newly_nan.sum())} member(s) gave NaN adaptation losses and get weight 0.",
+                f"{int(newly_nan.sum())} member(s) gave NaN adaptation losses and get weight 0"
+                + (f" ({note})." if note else "."),
                 NaNMemberWarning,
                 stacklevel=3,
             )
@@ -429,6 +523,49 @@ class AdaptationMixin:
                 "_adapt_loss_seen": loss_key,
                 "_adapt_temperature_seen": self.temperature,
             }
+        )
+
+    #: Member spread (in the units of the scale-free regression losses) below
+    #: which members differ by rounding noise only, not by their predictions.
+    _TIE_SPREAD = 1e-8
+
+    def _target_unit(self) -> float:
+        """The regression losses' unit in the engine's matrix (the torch regressor's
+        matrix is standardized already; :class:`~skhyre.HyReEnsemble` overrides)."""
+        return 1.0
+
+    def _check_rounding_tie(self, cum, M, y, loss_name, shown_loss) -> None:
+        """Refuse a tie that float64 rounding made, as a tie at +inf is refused.
+
+        The built-in regression losses are functions of the residual
+        ``f_k(x) - y``. Where ``|y|`` is so far from the members that the
+        float64 residuals of members whose predictions differ come out equal,
+        their losses are equal too, every member's cumulative loss is the same
+        number and the weights would silently stay at the prior, although the
+        exact losses differ by about ``2 |y - f| (f_k - f_j)``, a lot.
+        """
+        if self._task != "regression" or loss_name is None:
+            return
+        finite = np.isfinite(cum)
+        if finite.sum() < 2 or np.ptp(cum[finite]) != 0:
+            return
+        F = np.asarray(M, dtype=np.float64)[finite]
+        spread = np.ptp(F, axis=0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            residual_tie = np.ptp(F - np.asarray(y, dtype=np.float64), axis=0) == 0
+        lost = residual_tie & (spread > self._TIE_SPREAD * self._target_unit())
+        if not lost.any():
+            return  # a genuine tie (members alike, or labels symmetric about them)
+        rows = np.flatnonzero(lost)
+        far = float(np.max(np.abs(np.asarray(y, dtype=np.float64)[rows] - F[:, rows].mean(axis=0))))
+        tied = float(cum[finite][0])
+        raise ValueError(
+            f"Every member's {shown_loss} loss is now the same number ({tied:.6g}) "
+            f"although their predictions differ: on {rows.size} adaptation row(s) {_shown(rows)} "
+            f"the label is {far / self._target_unit():.3g} target standard deviations from the "
+            "members, so far that float64 rounds their residuals to one value and the losses "
+            "can no longer tell the members apart; the weights would silently stay at the prior. "
+            "Nothing was changed; check or rescale these labels."
         )
 
     def _history_parts(self) -> tuple:

@@ -9,7 +9,12 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 from . import _kernels
-from ._adaptation import _encode_known_labels, keep_state_on_failure
+from ._adaptation import (
+    _check_finite_proba,
+    _check_real_labels,
+    _encode_known_labels,
+    keep_state_on_failure,
+)
 from ._proba import as_probabilities
 from ._torch_base import _TorchHyReBase
 
@@ -303,13 +308,21 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
         Returns
         -------
         ndarray of shape (n_samples,)
+
+        Raises
+        ------
+        ValueError
+            Where the weighted probabilities are NaN or inf (members of
+            weight > 0 output NaN there): a label would be arbitrary.
         """
         proba = self.predict_proba(X)
+        _check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, _softmax))
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ------------------------------------------------------------ adapt
     def _encode_adapt_y(self, y) -> np.ndarray:
         arr = np.asarray(y)
+        _check_real_labels(arr)
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:

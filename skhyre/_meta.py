@@ -53,7 +53,14 @@ from sklearn.utils.validation import (
 )
 
 from . import _kernels
-from ._adaptation import AdaptationMixin, _encode_known_labels, keep_state_on_failure
+from ._adaptation import (
+    AdaptationMixin,
+    _check_finite_proba,
+    _check_real_labels,
+    _encode_known_labels,
+    _warn_nonfinite_predictions,
+    keep_state_on_failure,
+)
 from ._proba import as_probabilities
 from .acquisition import _PROBA_TOL
 
@@ -896,18 +903,15 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
                 raise ValueError("return_std=True is only available for regression.")
             M = self.predict_members(X)
             P = _kernels.mixture(M, self.weights_)
-            bad = np.isnan(P).any(axis=1)
-            if bad.any():  # argmax would silently call those rows classes_[0]
-                culprits = np.flatnonzero(np.isnan(M).any(axis=(1, 2)) & (self.weights_ > 0))
-                names = [list(self.named_estimators_)[k] for k in culprits[:5]]
-                raise ValueError(
-                    f"The weighted class probabilities are NaN on {int(bad.sum())} of "
-                    f"{bad.size} rows: member(s) {names} returned NaN probabilities there "
-                    "and have weight > 0. Adapt on labelled rows where they are NaN (a NaN "
-                    "member gets weight 0) or fix those members."
-                )
+
+            def culprits(bad):  # argmax would silently call those rows classes_[0]
+                broken = ~np.isfinite(M[:, bad]).all(axis=(1, 2)) & (self.weights_ > 0)
+                return [list(self.named_estimators_)[k] for k in np.flatnonzero(broken)]
+
+            _check_finite_proba(P, culprits)
             return self.classes_[np.argmax(P, axis=1)]
         mean, std = _kernels.weighted_mean_std(self.predict_members(X), self.weights_)
+        _warn_nonfinite_predictions(mean)
         return (mean, std) if return_std else mean
 
     def _is_classification(self) -> bool:
@@ -949,6 +953,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
     # -------------------------------------------------------------- adapt
     def _encode_adapt_y(self, y) -> np.ndarray:
         arr = np.asarray(y)
+        _check_real_labels(arr)
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:
@@ -975,6 +980,9 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             "squared": lambda M, y: _kernels.squared_loss(M, y, 1.0 / var),
             "absolute": lambda M, y: _kernels.absolute_loss(M, y, 1.0 / self.y_scale_),
         }
+
+    def _target_unit(self) -> float:
+        return self.y_scale_ if self._task == "regression" else 1.0
 
     def _compiled_loss(self, loss_name):
         if self._task == "regression":

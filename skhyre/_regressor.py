@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
 from . import _kernels
-from ._adaptation import keep_state_on_failure
+from ._adaptation import _check_real_labels, _warn_nonfinite_predictions, keep_state_on_failure
+from ._groups import _caller_outside_libraries
 from ._torch_base import _TorchHyReBase
+from .reweighting import NaNMemberWarning
 
 __all__ = ["HyReRegressor"]
 
@@ -115,7 +119,8 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         Training target mean and standard deviation.
     noise_variance_ : float
         Mean squared training residual of the uniform ensemble in
-        standardized units (used by ``"gaussian_nll"``).
+        standardized units (used by ``"gaussian_nll"``); members that output
+        NaN or inf on the training rows are left out.
     weights_, log_weights_, cumulative_loss_ : ndarray of shape (K,)
     n_adapt_samples_ : int
     temperature_ : float
@@ -188,9 +193,35 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         self.y_scale_ = scale if scale > 0 else 1.0
         y_std = ((y - self.y_mean_) / self.y_scale_).astype(np.float32)
         self._train(X32, y_std, n_outputs=1, groups=groups)
-        F = self._forward_valid(X32)[..., 0]  # standardized units
-        self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
+        self.noise_variance_ = self._noise_variance(X32, y_std)
         return self
+
+    def _noise_variance(self, X32: np.ndarray, y_std: np.ndarray) -> float:
+        """Mean squared training residual of the uniform ensemble (standardized units).
+
+        Members that output NaN or inf on the training rows (a fit that partly
+        diverged; :meth:`_check_training` named them) are left out, as
+        adaptation gives them weight 0; with none left the value is NaN, named
+        by a warning (``"gaussian_nll"`` would be NaN for every member).
+        """
+        F = self._forward_valid(X32)[..., 0]  # standardized units
+        ok = np.isfinite(F).all(axis=1)
+        if not ok.all():
+            F = F[ok]
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = np.mean((F.mean(axis=0) - y_std) ** 2) if ok.any() else np.nan
+            if not np.isfinite(v) and ok.any():  # float32 squares past 3.4e38: in float64
+                v = np.mean((F.mean(axis=0, dtype=np.float64) - y_std) ** 2)
+        if not np.isfinite(v):
+            warnings.warn(
+                f"noise_variance_ is not finite ({float(v)}): every member outputs NaN or inf "
+                "on some training rows, so adapt_loss='gaussian_nll' cannot weight the members. "
+                "Lower lr, or rescale X and y.",
+                NaNMemberWarning,
+                stacklevel=_caller_outside_libraries(),
+            )
+            return float(v)
+        return float(max(v, 1e-6))
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
@@ -253,8 +284,8 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
                 f"(mean {self.y_mean_:.6g}, scale {self.y_scale_:.6g})."
             )
         self._continue_training(X32, y_std, groups)
-        F = self._forward_valid(X32)[..., 0]  # the members moved: re-estimate the noise, as fit does
-        self.noise_variance_ = float(max(np.mean((F.mean(axis=0) - y_std) ** 2), 1e-6))
+        # the members moved: re-estimate the noise, as fit does
+        self.noise_variance_ = self._noise_variance(X32, y_std)
         return self
 
     # ----------------------------------------------------------- members
@@ -310,11 +341,13 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
 
         mean, std = self._forward(X, reduce=weighted)
         mean = self._to_original(mean)
+        _warn_nonfinite_predictions(mean)
         return (mean, std * self.y_scale_) if return_std else mean
 
     # ------------------------------------------------------------ adapt
     def _encode_adapt_y(self, y) -> np.ndarray:
         arr = np.asarray(y)
+        _check_real_labels(arr)
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:

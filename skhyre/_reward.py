@@ -17,7 +17,12 @@ from skorch.utils import get_map_location
 from torch import nn
 
 from . import _kernels
-from ._adaptation import keep_state_on_failure
+from ._adaptation import (
+    _check_finite_proba,
+    _check_real_labels,
+    _warn_nonfinite_predictions,
+    keep_state_on_failure,
+)
 from ._net import chunk_rows, forward_members, seeded
 from ._proba import as_probabilities
 from ._torch_base import _check_hidden, _to_float32, _TorchHyReBase
@@ -99,6 +104,7 @@ def _pair_probabilities(diff: torch.Tensor) -> torch.Tensor:
 def _check_binary_preferences(y, *, what: str = "y") -> np.ndarray:
     """0/1 (or bool) labels -> int64; anything else is a ValueError naming it."""
     arr = np.asarray(y)
+    _check_real_labels(arr)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -614,7 +620,9 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     def predict(self, X) -> np.ndarray:
         """``1`` where response A is preferred under the weighted mixture, else ``0``.
 
-        A tie (probability 1/2) predicts ``0``.
+        A tie (probability 1/2) predicts ``0``; a pair whose weighted
+        probabilities are NaN (members of weight > 0 output NaN there) is a
+        ``ValueError``, not a guess.
 
         Parameters
         ----------
@@ -625,6 +633,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         ndarray of shape (n_pairs,)
         """
         proba = self.predict_proba(X)
+        _check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, _pair_probabilities))
         return self.classes_[(proba[:, 1] > proba[:, 0]).astype(np.int64)]
 
     def reward_members(self, X) -> np.ndarray:
@@ -668,6 +677,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         ndarray of shape (n,)
         """
         mean, _ = _kernels.weighted_mean_std(self.reward_members(X), self.weights_)
+        _warn_nonfinite_predictions(mean, "rewards")
         return mean
 
     def score(self, X, y, sample_weight=None) -> float:

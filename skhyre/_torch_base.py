@@ -23,13 +23,13 @@ from typing import ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from torch import nn
 
-from ._adaptation import AdaptationMixin
+from ._adaptation import AdaptationMixin, _shown
 from ._groups import (
     TRAINING_MODES,
     _assigned_weights,
@@ -47,6 +47,7 @@ from ._net import (
     train_net,
 )
 from .ensembles import ENSEMBLE_KINDS, _EnsembleModule, build_ensemble
+from .reweighting import NaNMemberWarning
 
 __all__: list[str] = []
 
@@ -333,6 +334,61 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         self.__dict__.update(group_state)
         self._init_adaptation_state()
+        self._check_training(X32)
+
+    def _check_training(self, X32: np.ndarray, first_epoch: int = 0) -> None:
+        """Name a training run that diverged, instead of fitting NaN members silently.
+
+        Reads the training loss of the epochs from ``first_epoch`` on (this
+        ``fit`` or ``partial_fit``) and the members' outputs on the training
+        rows (chunk by chunk: only a count per member is kept). Refuses a fit
+        where every member outputs NaN or inf on every training row (nothing
+        usable is left); otherwise warns with a
+        :class:`~skhyre.reweighting.NaNMemberWarning` naming the epochs and
+        the members.
+        """
+        epochs = list(self.net_.history)[first_epoch:]
+        bad_epochs = [
+            int(h.get("epoch", first_epoch + i + 1))
+            for i, h in enumerate(epochs)
+            if h.get("train_loss") is not None and not np.isfinite(h["train_loss"])
+        ]
+        K = self._n_members_fitted()
+        bad_rows = np.zeros(K, dtype=np.int64)
+
+        def count(out):  # (K, rows, out): non-finite rows per member, nothing kept
+            bad_rows[:] += (~np.isfinite(out).all(axis=2)).sum(axis=1)
+            return np.zeros(out.shape[1], dtype=bool)
+
+        n = X32.shape[0]
+        self._forward_valid(X32, reduce=count)
+        if not bad_epochs and not bad_rows.any():
+            return
+        said = []
+        if bad_epochs:
+            said.append(
+                f"the training loss is NaN or inf from epoch {bad_epochs[0]} on "
+                f"({len(bad_epochs)} of the {len(epochs)} epoch(s) of this fit)"
+            )
+        broken = np.flatnonzero(bad_rows)
+        if broken.size:
+            said.append(
+                f"{broken.size} of {K} member(s) {_shown(broken)} output NaN or inf on "
+                f"the training data (on up to {int(bad_rows.max())} of its {n} rows)"
+            )
+        advice = "lower lr, or rescale X (and y)"
+        if (bad_rows == n).all():
+            raise ValueError(
+                f"The fit diverged: every member outputs NaN or inf on every training row; "
+                f"{'; '.join(said)}. Nothing usable was learnt: {advice}."
+            )
+        warnings.warn(
+            f"Training went non-finite: {'; '.join(said)}. Predictions relying on those "
+            "members are NaN (predict refuses or warns there); adapting on rows where they "
+            f"fail gives them weight 0. To avoid it, {advice}.",
+            NaNMemberWarning,
+            stacklevel=_caller_outside_libraries(),
+        )
 
     # ------------------------------------------------------------ pickling
     def __setstate__(self, state: dict) -> None:
@@ -412,6 +468,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             y_fit = np.column_stack([y_fit.astype(np.float32), W])
             absent = ~(W > 0).any(axis=0)  # members none of whose annotators is here
         net = copy.deepcopy(self.net_)
+        n_epochs_before = len(net.history)
         # settings changed since fit take effect; skorch updates the optimizer's
         # learning rate and weight decay in place, keeping its state
         changed = {
@@ -436,6 +493,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         net.module_.eval()
         self.net_ = net
         self._init_adaptation_state()
+        self._check_training(X32, n_epochs_before)
 
     # ------------------------------------------------------------- predict
     def _forward(self, X, transform=None, reduce=None) -> np.ndarray:
@@ -445,6 +503,13 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             self, X, reset=False, dtype=[np.float32, np.float64], ensure_all_finite=True
         )
         return self._forward_valid(_to_float32(X), transform, reduce)
+
+    def _culprit_members(self, X, bad: np.ndarray, transform=None) -> list[int]:
+        """Members of weight > 0 that output NaN or inf on the rows ``bad`` of ``X``
+        (one forward pass over those rows only: the error path of ``predict``)."""
+        M = self._forward(_safe_indexing(X, np.flatnonzero(bad)), transform=transform)
+        broken = ~np.isfinite(M).all(axis=(1, 2)) & (self.weights_ > 0)
+        return np.flatnonzero(broken).tolist()
 
     def _member_block_rows(self) -> int:
         """Rows per forward chunk; streamed pools align their blocks to it (same floats)."""

@@ -43,7 +43,8 @@ DEFAULT_TEMPERATURE_GRID = np.append(np.logspace(-3, 3, 25), np.inf)
 
 
 class NaNMemberWarning(RuntimeWarning):
-    """A member's losses were NaN: it gets weight 0 from now on.
+    """Members output NaN (or inf): their losses were NaN, so they get weight 0
+    from now on; or a fit went non-finite, or a prediction is NaN where they weigh.
 
     Examples
     --------
