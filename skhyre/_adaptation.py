@@ -11,8 +11,9 @@
   floats in the matrix's units), with an error naming unknown labels;
 - ``_user_loss(fn)``: a callable ``adapt_loss`` in engine units (identity
   unless the engine's units differ from the user's);
-- ``_loss_functions()``: the built-in per-example losses by name, each
-  ``(M, y) -> (n_rows(M), n)``; ``_default_adapt_loss``; ``_task``
+- ``_loss_task`` and ``_loss_units()``: which table of :mod:`skhyre.losses`
+  the built-in adaptation losses come from, and the units they are measured
+  in; ``_adapt_loss_names`` (the losses offered); ``_task``
   (``"regression"`` or ``"classification"``), and ``_n_members_fitted()``.
 
 Everything else (weights state, coherence, ``temperature="auto"`` and
@@ -55,12 +56,13 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _kernels, acquisition, pools
+from . import _kernels, acquisition, losses, pools
 from ._groups import _caller_outside_libraries
 from .reweighting import (
     EVIDENCE_LOSSES,
+    HypothesisWeights,
     NaNMemberWarning,
-    _check_no_overflow,
+    NoMemberLeftError,
     auto_temperature,
     evidence_temperature,
 )
@@ -98,15 +100,6 @@ def keep_state_on_failure(fit):
                 raise
 
     return wrapper
-
-
-def _weights_from_cum(cum: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
-    K = cum.shape[0]
-    logw = _kernels.log_softmax_weights(cum, float(temperature), np.full(K, -np.log(K)))
-    if not np.isfinite(logw).any():
-        raise ValueError("Every member has NaN adaptation losses: no member is left to weight.")
-    w = np.exp(logw)
-    return w / w.sum(), logw
 
 
 def _append_history(parts: tuple, M: np.ndarray, y: np.ndarray) -> tuple:
@@ -263,6 +256,23 @@ def _warn_nonfinite_predictions(pred: np.ndarray, what: str = "predictions") -> 
         )
 
 
+def _no_member_left(value: str, shown_loss: str, M: np.ndarray) -> ValueError:
+    """The error for an update after which every member's cumulative loss is
+    ``value`` (NaN or +inf): nothing is left to weight, and nothing was changed."""
+    note = _nonfinite_output_note(M)
+    if note:  # not the labels: name the outputs
+        why = note
+        fix = "check these rows (inputs far outside the training data?) or the members"
+    else:
+        why = "an adaptation label far outside every member's predictions, or losses past float64's range"
+        fix = "check or rescale these labels"
+    return ValueError(
+        f"Every member's {shown_loss} loss is now {value} ({why}), so no member is "
+        "left to weight and no later label could tell them apart. Nothing was "
+        f"changed; {fix}."
+    )
+
+
 class AdaptationMixin:
     """Adaptation, queries and weighted combination over cached member predictions."""
 
@@ -270,14 +280,10 @@ class AdaptationMixin:
 
     # ------------------------------------------------------------------ state
     def _init_adaptation_state(self) -> None:
-        K = self._n_members_fitted()
+        hw = HypothesisWeights(self._n_members_fitted(), self._fixed_temperature_or(np.inf))
         self._publish(
             {
-                "weights_": np.full(K, 1.0 / K),
-                "log_weights_": np.full(K, -np.log(K)),
-                "cumulative_loss_": np.zeros(K),
-                "n_adapt_samples_": 0,
-                "temperature_": self._fixed_temperature_or(np.inf),
+                **self._published(hw),
                 "_adapt_hist": (),
                 "_adapt_loss_seen": None,
                 "_adapt_temperature_seen": None,
@@ -285,6 +291,33 @@ class AdaptationMixin:
             # picks of an earlier active_adapt no longer describe the weights
             drop=("queried_indices_",),
         )
+
+    @staticmethod
+    def _published(hw: HypothesisWeights) -> dict:
+        """The fitted attributes that show the weight state ``hw`` (and ``hw`` itself)."""
+        return {
+            "_hw": hw,
+            "weights_": hw.weights,
+            "log_weights_": hw.log_weights,
+            "cumulative_loss_": hw.cumulative_loss,
+            "n_adapt_samples_": hw.n_samples_seen,
+            "temperature_": hw.temperature,
+        }
+
+    def _weight_state(self) -> HypothesisWeights:
+        """The one weight state (a :class:`~skhyre.HypothesisWeights`).
+
+        Estimators pickled before it existed kept only its published
+        attributes; it is rebuilt from them (the same weights).
+        """
+        hw = self.__dict__.get("_hw")
+        if hw is None:
+            T = float(getattr(self, "temperature_", np.inf))
+            hw = HypothesisWeights.from_cumulative_loss(
+                self.cumulative_loss_, T if T > 0 else np.inf, None, self.n_adapt_samples_
+            )
+            self.__dict__["_hw"] = hw
+        return hw
 
     # ---------------------------------------------------------- thread safety
     def _adaptation_lock(self) -> threading.RLock:
@@ -361,8 +394,22 @@ class AdaptationMixin:
         elif isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:  # NaN too
             raise ValueError(msg)
 
+    # the task whose losses this estimator uses (skhyre.losses.TASKS)
+    _loss_task = "regression"
+
+    def _loss_units(self) -> losses.Units:
+        """The units the estimator's adaptation losses are measured in (a hook)."""
+        return losses.Units()
+
+    @property
+    def _default_adapt_loss(self) -> str:
+        return losses.default(self._loss_task)
+
+    def _loss_entry(self, loss_name: str) -> losses.AdaptLoss:
+        return losses.get(self._loss_task, loss_name)
+
     def _resolve_adapt_loss(self) -> tuple[str | None, Callable]:
-        """(name or None for a callable, fn(M, y) -> (rows, n))."""
+        """(name or None for a callable, fn(M, y) -> (rows, n)), from the loss table."""
         loss = self.adapt_loss if self.adapt_loss is not None else self._default_adapt_loss
         if callable(loss):
             return None, self._user_loss(loss)
@@ -372,8 +419,9 @@ class AdaptationMixin:
                 f"choose one of {list(self._adapt_loss_names)} or pass a callable."
             )
         if not hasattr(self, "net_") and not hasattr(self, "estimators_"):
-            return loss, None  # validated at fit time; functions need fitted state
-        return loss, self._loss_functions()[loss]
+            return loss, None  # validated at fit time; the units need fitted state
+        entry, units = self._loss_entry(loss), self._loss_units()
+        return loss, lambda M, y: entry.compute(M, y, units)
 
     def _user_loss(self, fn: Callable) -> Callable:
         """A callable ``adapt_loss`` in the engine's units (regressors convert back)."""
@@ -418,9 +466,11 @@ class AdaptationMixin:
         mixture's log loss (the negative log of the probability it gives the
         held-out label, a proper scoring rule) ranks them instead.
         """
-        if loss_name == "zero_one":
-            return self._loss_functions()["log_loss"]
-        return fn
+        score = None if loss_name is None else self._loss_entry(loss_name).loo_score
+        if score is None:
+            return fn
+        entry, units = self._loss_entry(score), self._loss_units()
+        return lambda M, y: entry.compute(M, y, units)
 
     def _mixture_loss(self, fn: Callable, M: np.ndarray, y: np.ndarray) -> Callable:
         """W (G, n, K) -> (G, n): loss of the weighted prediction on each example."""
@@ -448,41 +498,28 @@ class AdaptationMixin:
         old_parts = () if reset else old_parts
         parts = _append_history(old_parts, M_new, y_new)
         n_seen = sum(part_y.shape[0] for _, part_y in parts)
-        if not old_parts:
-            cum0 = np.zeros(K)
-        elif not self._adapt_loss_changed(loss_key):
-            cum0 = self.cumulative_loss_
-        else:
+        if old_parts and self._adapt_loss_changed(loss_key):
             # adapt_loss changed since the last update: measure every example
             # seen since the reset with the new loss, never a mix of two
-            cum0 = np.zeros(K)
             loss_M, loss_y = _joined(parts)
             losses = self._losses(fn, loss_M, loss_y, K)
-        # add each example's loss in order (not numpy's pairwise sum), so one
-        # batch and the same examples one by one give bit-identical weights
-        with np.errstate(over="ignore"):  # -inf is named below; +inf is a member of no weight
-            cum = np.add.accumulate(np.column_stack([cum0, losses]), axis=1)[:, -1]
-        _check_no_overflow(cum, "rescale adapt_loss", cum0, losses)
+        # the one weight state: a copy of the current one (a fresh one after a
+        # reset or a loss change), updated; nothing is published on failure
+        if old_parts and not self._adapt_loss_changed(loss_key):
+            hw = self._weight_state().copy()
+        else:
+            hw = HypothesisWeights(K, self._fixed_temperature_or(np.inf))
+        if self.temperature not in _DATA_TEMPERATURES and hw.temperature != self.temperature:
+            hw.temperature = float(self.temperature)  # set_params since the last update
         shown_loss = loss_key if isinstance(loss_key, str) else "adapt_loss"
-        alive = ~np.isnan(cum)
-        if not alive.any() or np.isposinf(cum[alive]).all():
+        try:
+            hw.update(losses, note=lambda: _nonfinite_output_note(loss_M))
+        except NoMemberLeftError:
+            raise _no_member_left("NaN", shown_loss, loss_M) from None
+        cum = hw.cumulative_loss
+        if np.isposinf(cum[~np.isnan(cum)]).all():
             # a tie at +inf would silently reset the weights to uniform for good
-            note = _nonfinite_output_note(loss_M)
-            value = "+inf" if alive.any() else "NaN"
-            if note:  # not the labels: name the outputs
-                why = note
-                fix = "check these rows (inputs far outside the training data?) or the members"
-            else:
-                why = (
-                    "an adaptation label far outside every member's predictions, "
-                    "or losses past float64's range"
-                )
-                fix = "check or rescale these labels"
-            raise ValueError(
-                f"Every member's {shown_loss} loss is now {value} ({why}), so no member is "
-                "left to weight and no later label could tell them apart. Nothing was "
-                f"changed; {fix}."
-            )
+            raise _no_member_left("+inf", shown_loss, loss_M)
         self._check_rounding_tie(cum, loss_M, loss_y, loss_name, shown_loss)
         if self.temperature in _DATA_TEMPERATURES:
             hist_M, hist_y = _joined(parts)
@@ -500,25 +537,10 @@ class AdaptationMixin:
                 # a one-class ensemble has nothing to be wrong about: C = 2 is harmless
                 n_classes = max(len(self.classes_), 2) if self._task == "classification" else 2
                 T, _ = evidence_temperature(hist_L, loss_name, n_classes=n_classes)
-        else:
-            T = float(self.temperature)
-        w, logw = _weights_from_cum(cum, T)
-        newly_nan = np.isnan(cum) & ~np.isnan(cum0)
-        if newly_nan.any():
-            note = _nonfinite_output_note(loss_M)
-            warnings.warn(
-                f"{int(newly_nan.sum())} member(s) gave NaN adaptation losses and get weight 0"
-                + (f" ({note})." if note else "."),
-                NaNMemberWarning,
-                stacklevel=3,
-            )
+            hw.temperature = T
         self._publish(
             {
-                "cumulative_loss_": cum,
-                "weights_": w,
-                "log_weights_": logw,
-                "temperature_": T,
-                "n_adapt_samples_": int(n_seen),
+                **self._published(hw),
                 "_adapt_hist": parts,
                 "_adapt_loss_seen": loss_key,
                 "_adapt_temperature_seen": self.temperature,
@@ -1055,6 +1077,7 @@ class AdaptationMixin:
         return np.asarray(picked, dtype=np.int64), np.asarray(labels), columns
 
     _STATE = (
+        "_hw",
         "weights_",
         "log_weights_",
         "cumulative_loss_",
@@ -1073,13 +1096,14 @@ class AdaptationMixin:
         for k, v in snapshot.items():
             setattr(self, k, v)
 
-    # hooks with defaults
     def _compiled_loss(self, loss_name: str | None) -> tuple[str, float] | None:
         """(kernel loss name, scale) equivalent to ``loss_name`` for the compiled loop.
 
         Equivalent means: the same weights up to a per-example constant shared
-        by all members. ``None`` when there is no compiled equivalent.
+        by all members (the loss table's ``kernel``). ``None`` when there is no
+        compiled equivalent.
         """
-        if loss_name in ("zero_one", "log_loss", "brier"):
-            return loss_name, 1.0
-        return None
+        if loss_name is None:
+            return None
+        kernel = self._loss_entry(loss_name).kernel
+        return None if kernel is None else kernel(self._loss_units())

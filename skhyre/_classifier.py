@@ -8,7 +8,7 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
-from . import _kernels
+from . import _kernels, losses
 from ._adaptation import (
     _check_finite_proba,
     _check_real_labels,
@@ -141,8 +141,8 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
 
     _fit_task = "classification"
     _task = "classification"
-    _default_adapt_loss = "zero_one"
-    _adapt_loss_names = ("zero_one", "log_loss", "brier")
+    _loss_task = "classification"
+    _adapt_loss_names = losses.names("classification")
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
@@ -329,9 +329,3 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
             raise ValueError(f"y must be 1-D, got shape {arr.shape}.")
         return _encode_known_labels(arr, self.classes_)
 
-    def _loss_functions(self) -> dict:
-        return {
-            "zero_one": lambda M, y: _kernels.zero_one_loss_proba(M, y),
-            "log_loss": lambda M, y: _kernels.log_loss(M, y, 1e-15),
-            "brier": lambda M, y: _kernels.brier_loss(M, y),
-        }

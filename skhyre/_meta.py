@@ -52,7 +52,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _kernels
+from . import _kernels, losses
 from ._adaptation import (
     AdaptationMixin,
     _check_finite_proba,
@@ -66,8 +66,8 @@ from .acquisition import _PROBA_TOL
 
 __all__ = ["HyReEnsemble"]
 
-_REGRESSION_LOSSES = ("squared", "absolute")
-_CLASSIFICATION_LOSSES = ("zero_one", "log_loss", "brier")
+_REGRESSION_LOSSES = losses.names("regression", losses.Units())  # no noise model here
+_CLASSIFICATION_LOSSES = losses.names("classification")
 
 # scikit-learn ensembles whose sub-estimators are fitted on encoded labels 0..C-1
 _ENCODED_LABEL_ENSEMBLES = (
@@ -531,11 +531,8 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
 
     @property
     def _adapt_loss_names(self) -> tuple[str, ...]:
-        return _CLASSIFICATION_LOSSES if self._task == "classification" else _REGRESSION_LOSSES
-
-    @property
-    def _default_adapt_loss(self) -> str:
-        return "zero_one" if self._task == "classification" else "squared"
+        # no noise model of its own: no "gaussian_nll" for a regression ensemble
+        return losses.names(self._loss_task, losses.Units())
 
     def _param_members(self) -> list:
         try:
@@ -968,27 +965,16 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             return arr
         return _encode_known_labels(arr, self.classes_)
 
-    def _loss_functions(self) -> dict:
-        if self._task == "classification":
-            return {
-                "zero_one": lambda M, y: _kernels.zero_one_loss_proba(M, y),
-                "log_loss": lambda M, y: _kernels.log_loss(M, y, 1e-15),
-                "brier": lambda M, y: _kernels.brier_loss(M, y),
-            }
-        var = self.y_scale_**2
-        return {
-            "squared": lambda M, y: _kernels.squared_loss(M, y, 1.0 / var),
-            "absolute": lambda M, y: _kernels.absolute_loss(M, y, 1.0 / self.y_scale_),
-        }
+    @property
+    def _loss_task(self) -> str:
+        return "classification" if self._task == "classification" else "regression"
+
+    def _loss_units(self) -> losses.Units:
+        # regression losses in units of the training target's standard deviation
+        if self._task == "regression":
+            return losses.Units(target_scale=self.y_scale_)
+        return losses.Units()
 
     def _target_unit(self) -> float:
         return self.y_scale_ if self._task == "regression" else 1.0
 
-    def _compiled_loss(self, loss_name):
-        if self._task == "regression":
-            if loss_name == "squared":
-                return "squared", 1.0 / self.y_scale_**2
-            if loss_name == "absolute":
-                return "absolute", 1.0 / self.y_scale_
-            return None
-        return super()._compiled_loss(loss_name)

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
-from . import _kernels
+from . import _kernels, losses
 from ._adaptation import _check_real_labels, _warn_nonfinite_predictions, keep_state_on_failure
 from ._groups import _caller_outside_libraries
 from ._torch_base import _TorchHyReBase
@@ -152,8 +152,8 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
 
     _fit_task = "regression"
     _task = "regression"
-    _default_adapt_loss = "squared"
-    _adapt_loss_names = ("squared", "absolute", "gaussian_nll")
+    _loss_task = "regression"
+    _adapt_loss_names = losses.names("regression")
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
@@ -361,15 +361,9 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
         # standardized like the member matrix (see _member_matrix)
         return (arr - self.y_mean_) / self.y_scale_
 
-    def _loss_functions(self) -> dict:
+    def _loss_units(self) -> losses.Units:
         # member outputs and targets are standardized: the losses are scale-free
-        nll_scale = 1.0 / (2.0 * self.noise_variance_)
-        nll_const = 0.5 * np.log(2 * np.pi * self.noise_variance_)
-        return {
-            "squared": lambda M, y: _kernels.squared_loss(M, y, 1.0),
-            "absolute": lambda M, y: _kernels.absolute_loss(M, y, 1.0),
-            "gaussian_nll": lambda M, y: _kernels.squared_loss(M, y, nll_scale) + nll_const,
-        }
+        return losses.Units(target_scale=1.0, noise_variance=self.noise_variance_)
 
     def _user_loss(self, fn):
         """A callable ``adapt_loss`` sees predictions and targets in original units."""
@@ -379,9 +373,3 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
 
         return loss
 
-    def _compiled_loss(self, loss_name):
-        if loss_name in ("squared", "absolute"):
-            return loss_name, 1.0
-        if loss_name == "gaussian_nll":  # squared up to a constant shared by members
-            return "squared", 1.0 / (2.0 * self.noise_variance_)
-        return None

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.utils import get_map_location
 from torch import nn
 
-from . import _kernels
+from . import _kernels, losses
 from ._adaptation import (
     _check_finite_proba,
     _check_real_labels,
@@ -337,8 +337,8 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
 
     _fit_task = "preference"
     _task = "classification"
-    _default_adapt_loss = "zero_one"
-    _adapt_loss_names = ("zero_one", "log_loss", "brier")
+    _loss_task = "preference"
+    _adapt_loss_names = losses.names("preference")
 
     def __init__(
         self,
@@ -702,12 +702,4 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     def _encode_adapt_y(self, y) -> np.ndarray:
         return _check_binary_preferences(y)
 
-    def _loss_functions(self) -> dict:
-        return {
-            "zero_one": lambda M, y: _kernels.pairwise_zero_one_loss(
-                np.ascontiguousarray(M[..., 1] - M[..., 0]), y
-            ),
-            "log_loss": lambda M, y: _kernels.log_loss(M, y, 1e-15),
-            "brier": lambda M, y: _kernels.brier_loss(M, y),
-        }
 

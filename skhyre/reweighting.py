@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, losses
 
 __all__ = [
     "DEFAULT_TEMPERATURE_GRID",
@@ -31,6 +31,7 @@ __all__ = [
     "FLOORED_LOSSES",
     "HypothesisWeights",
     "NaNMemberWarning",
+    "NoMemberLeftError",
     "auto_temperature",
     "check_temperature",
     "evidence_temperature",
@@ -60,6 +61,25 @@ class NaNMemberWarning(RuntimeWarning):
     True
     >>> float(hw.weights[1])
     0.0
+    """
+
+
+class NoMemberLeftError(ValueError):
+    """Every member's losses are NaN (or its prior is zero): no member is left to weight.
+
+    Raised by :meth:`HypothesisWeights.update`, which then changes nothing. A
+    ``ValueError``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre import HypothesisWeights
+    >>> from skhyre.reweighting import NoMemberLeftError
+    >>> try:
+    ...     HypothesisWeights(2).update([np.nan, np.nan])
+    ... except NoMemberLeftError as exc:
+    ...     print(type(exc).__name__)
+    NoMemberLeftError
     """
 
 
@@ -163,6 +183,58 @@ class HypothesisWeights:
         self._log_prior = _check_log_prior(log_prior, self.n_members)
         self.reset()
 
+    @classmethod
+    def from_cumulative_loss(
+        cls, cumulative_loss, temperature: float = 1.0, log_prior=None, n_samples_seen: int = 0
+    ) -> HypothesisWeights:
+        """Weights from saved cumulative losses (a checkpoint, or state kept elsewhere).
+
+        Parameters
+        ----------
+        cumulative_loss : array-like of shape (n_members,)
+            Each member's cumulative loss (NaN for a broken member; no -inf).
+        temperature : float, default=1.0
+        log_prior : array-like of shape (n_members,), default=None
+        n_samples_seen : int, default=0
+            Examples behind ``cumulative_loss``, for :attr:`n_samples_seen`.
+
+        Returns
+        -------
+        HypothesisWeights
+
+        Examples
+        --------
+        >>> from skhyre import HypothesisWeights
+        >>> hw = HypothesisWeights(3).update([[0.0], [1.0], [2.0]])
+        >>> again = HypothesisWeights.from_cumulative_loss(hw.cumulative_loss, n_samples_seen=1)
+        >>> bool((again.weights == hw.weights).all()), again.n_samples_seen
+        (True, 1)
+        """
+        cum = np.array(cumulative_loss, dtype=np.float64).reshape(-1)
+        if np.isneginf(cum).any():
+            raise ValueError("cumulative_loss must not contain -inf.")
+        hw = cls(cum.shape[0], temperature, log_prior)
+        hw._cum = cum
+        hw.n_samples_seen = int(n_samples_seen)
+        hw.n_updates = int(n_samples_seen > 0)
+        hw._refresh()
+        return hw
+
+    def copy(self) -> HypothesisWeights:
+        """An independent copy (updating one never changes the other).
+
+        Examples
+        --------
+        >>> from skhyre import HypothesisWeights
+        >>> hw = HypothesisWeights(2)
+        >>> other = hw.copy().update([0.0, 5.0])
+        >>> hw.weights.tolist(), bool(other.weights[0] > 0.9)
+        ([0.5, 0.5], True)
+        """
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)  # arrays are replaced, never changed in place
+        return new
+
     # -- state -------------------------------------------------------------
     @property
     def temperature(self) -> float:
@@ -210,7 +282,7 @@ class HypothesisWeights:
     ) -> tuple[np.ndarray, np.ndarray]:
         logw, w = np.empty(self.n_members), np.empty(self.n_members)
         if not _kernels.softmax_weights(cum, temperature, self._log_prior, logw, w):
-            raise ValueError(
+            raise NoMemberLeftError(
                 "Every member has NaN losses (or zero prior): no member is left to weight."
             )
         return logw, w
@@ -264,7 +336,7 @@ class HypothesisWeights:
             raise ValueError("Empty update: losses has 0 examples (shape (K, 0)).")
         return arr
 
-    def update(self, losses) -> HypothesisWeights:
+    def update(self, losses, *, note=None) -> HypothesisWeights:
         """Add per-example (``(K, n)``) or summed (``(K,)``) losses.
 
         Every member's losses are added to its cumulative loss in order, one
@@ -277,10 +349,21 @@ class HypothesisWeights:
         losses : array-like of shape (n_members, n) or (n_members,)
             Member losses; +inf is allowed (the member drops to weight 0),
             NaN marks a broken member (weight 0, with a warning).
+        note : str or callable, default=None
+            Context appended to the NaN-member warning (a callable returning
+            a string or ``None`` is called only then), e.g. which inputs made
+            the members' outputs NaN.
 
         Returns
         -------
         self : HypothesisWeights
+
+        Raises
+        ------
+        NoMemberLeftError
+            When every member's cumulative loss is NaN (or of zero prior).
+        ValueError
+            For -inf losses, or cumulative losses that overflow float64.
         """
         arr = self._check_losses(losses)
         K = self.n_members
@@ -293,14 +376,16 @@ class HypothesisWeights:
         if n_inf:
             _check_no_overflow(new_cum, "rescale the losses", self._cum, arr, self._log_prior)
         if status == 2:
-            raise ValueError(
+            raise NoMemberLeftError(
                 "Every member has NaN losses (or zero prior): no member is left to weight."
             )
         if n_new_nan:
             idx = np.flatnonzero(np.isnan(new_cum) & ~np.isnan(self._cum))
             shown = ", ".join(map(str, idx[:10])) + (", ..." if idx.size > 10 else "")
+            extra = note() if callable(note) else note
             warnings.warn(
-                f"{idx.size} member(s) have NaN losses and get weight 0 (members {shown}).",
+                f"{idx.size} member(s) gave NaN losses and get weight 0 (members {shown})"
+                + (f"; {extra}." if extra else "."),
                 NaNMemberWarning,
                 stacklevel=2,
             )
@@ -310,6 +395,21 @@ class HypothesisWeights:
         self.n_updates += 1
         self.n_samples_seen += arr.shape[1]
         return self
+
+    def __eq__(self, other) -> bool:
+        """Equal state: members, temperature, prior, cumulative losses and counts."""
+        if not isinstance(other, HypothesisWeights):
+            return NotImplemented
+        return (
+            self.n_members == other.n_members
+            and self._temperature == other._temperature
+            and self.n_updates == other.n_updates
+            and self.n_samples_seen == other.n_samples_seen
+            and np.array_equal(self._log_prior, other._log_prior)
+            and np.array_equal(self._cum, other._cum, equal_nan=True)
+        )
+
+    __hash__ = None  # mutable
 
     def __repr__(self) -> str:
         return (
@@ -456,21 +556,23 @@ def loo_temperature(
 #: from 1e-4 to 1e4 (about 12% apart), plus ``inf``.
 EVIDENCE_TEMPERATURE_GRID = np.append(np.logspace(-4, 4, 161), np.inf)
 
-#: The losses :func:`evidence_temperature` has a noise model for.
-EVIDENCE_LOSSES = ("squared", "absolute", "zero_one", "log_loss")
+#: The losses :func:`evidence_temperature` has a noise model for (the loss
+#: table's entries with a ``noise_model``, :mod:`skhyre.losses`).
+EVIDENCE_LOSSES = losses.evidence_losses()
 #: The losses whose evidence temperature (a noise scale estimated from the
-#: labels) is :func:`auto_temperature`'s floor.
-FLOORED_LOSSES = ("squared", "absolute")
+#: labels) is :func:`auto_temperature`'s floor (the table's ``floored``).
+FLOORED_LOSSES = losses.floored_losses()
 
 
 def _log_normalizer(loss: str, temps: np.ndarray, n_classes: int = 2) -> np.ndarray:
     """Per-example log normalizer of the likelihood ``exp(-loss / T)``, up to a constant."""
+    model = losses.noise_model(loss)
     with np.errstate(divide="ignore", over="ignore"):
-        if loss == "squared":  # Gaussian noise, 2 sigma^2 = T
+        if model == "gaussian":  # 2 sigma^2 = T
             return np.where(np.isinf(temps), -np.inf, -0.5 * np.log(temps))
-        if loss == "absolute":  # Laplace noise, scale b = T
+        if model == "laplace":  # scale b = T
             return np.where(np.isinf(temps), -np.inf, -np.log(temps))
-        # zero_one: the label is each of the C - 1 wrong classes with probability
+        # "flip": the label is each of the C - 1 wrong classes with probability
         # exp(-1 / T) / Z, Z = 1 + (C - 1) exp(-1 / T)
         return -np.logaddexp(0.0, np.log(n_classes - 1) - 1.0 / temps)
 

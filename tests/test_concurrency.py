@@ -21,7 +21,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from skhyre import HyReEnsemble
+from skhyre import HyReEnsemble, losses
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -185,7 +185,11 @@ def test_a_partial_adapt_from_another_thread_during_active_adapt_is_not_lost(set
 def test_concurrent_partial_adapts_are_serialized(setup):
     est, X_pool, y_pool, _ = setup
     n_before = est.n_adapt_samples_
-    builtin = est._loss_functions()["zero_one"]
+    entry, units = losses.get(est._loss_task, "zero_one"), est._loss_units()
+
+    def builtin(M, y):
+        return entry.compute(M, y, units)
+
     first, b_started, b_done = threading.Event(), threading.Event(), threading.Event()
 
     def slow_loss(M, y):  # engine form: probabilities and class indices

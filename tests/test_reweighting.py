@@ -171,7 +171,7 @@ def test_nan_member_gets_weight_zero_with_a_warning():
     hw = HypothesisWeights(4)
     losses = np.ones((4, 3))
     losses[2, 1] = np.nan
-    with pytest.warns(NaNMemberWarning, match=r"1 member\(s\) have NaN losses.*members 2"):
+    with pytest.warns(NaNMemberWarning, match=r"1 member\(s\) gave NaN losses.*members 2"):
         hw.update(losses)
     assert hw.weights[2] == 0.0 and hw.log_weights[2] == -np.inf
     _assert_valid_weights(hw.weights)
