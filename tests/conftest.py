@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,26 @@ import torch
 # tests/golden/ holds the golden-output recorder and the computation it shares
 # with test_golden.py: scripts, not tests (nor doctests), and not run on import.
 collect_ignore_glob = ["golden/*"]
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@contextlib.contextmanager
+def benchmarks_importable():
+    """``benchmarks/`` on ``sys.path`` inside the block; afterwards the path and every
+    module imported from there are gone again (``benchmarks/kernels.py`` left in
+    ``sys.modules`` as ``kernels`` shadows the PyPI package ``kernels`` that
+    ``transformers`` imports)."""
+    before, path = set(sys.modules), list(sys.path)
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        yield
+    finally:
+        sys.path[:] = path  # the scripts add their folder again when imported
+        for name in set(sys.modules) - before:
+            if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(BENCHMARKS)):
+                del sys.modules[name]
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import benchmarks_importable
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
@@ -24,11 +25,8 @@ BENCHMARKS = ROOT / "benchmarks"
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
+    with benchmarks_importable():
         yield importlib.import_module("annotators")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def test_random_draws_match_adaptation_curve(bench):
@@ -138,11 +136,8 @@ def test_scaled_section_runs_small(bench, monkeypatch):
 
 
 def bench_sizes():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
+    with benchmarks_importable():
         return importlib.import_module("annotators").CEILING_MEMBERS
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 @pytest.mark.slow

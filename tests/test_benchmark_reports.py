@@ -7,25 +7,22 @@ tests pin the bookkeeping that turns raw rows into the published tables.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import benchmarks_importable
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
+    with benchmarks_importable():
         import sklearn_shift
         import temperature
 
         yield {"sklearn_shift": sklearn_shift, "temperature": temperature}
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 def _row(seed, draw, t_chosen, uniform=1.0, hyre=0.9):

@@ -12,6 +12,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from skhyre import HyReClassifier, HyReRegressor, HyReRewardModel, _kernels
+from skhyre._proba import as_probabilities
 
 FAST = dict(n_members=5, hidden_layer_sizes=(8,), max_epochs=2, batch_size=64, random_state=0)
 N = 2 * 8192 + 37  # three forward chunks, the last one short
@@ -32,7 +33,7 @@ def test_classifier_predict_proba_is_the_mixture_of_the_members():
     clf = HyReClassifier(**FAST).fit(X[:300], labels[:300])
     clf.adapt(X[300:340], labels[300:340])
     P = clf.predict_proba(X)
-    assert_array_equal(P, _kernels.mixture(clf.predict_members(X), clf.weights_))
+    assert_array_equal(P, as_probabilities(_kernels.mixture(clf.predict_members(X), clf.weights_)))
     assert_array_equal(clf.predict(X), clf.classes_[np.argmax(P, axis=1)])
 
 
@@ -53,4 +54,4 @@ def test_reward_model_predict_proba_is_the_mixture_of_the_members():
     rm = HyReRewardModel(**FAST).fit(X[:300], pref[:300])
     rm.adapt(X[300:340], pref[300:340])
     P = rm.predict_proba(X)
-    assert_array_equal(P, _kernels.mixture(rm.predict_members(X), rm.weights_))
+    assert_array_equal(P, as_probabilities(_kernels.mixture(rm.predict_members(X), rm.weights_)))

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import benchmarks_importable
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def updater():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
+    with benchmarks_importable():
         yield importlib.import_module("update_readme")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
 
 
 def test_readme_blocks_match_the_committed_results(updater):
