@@ -186,7 +186,7 @@ def run_uci(fits: dict, n_draws: int, n_adapt: int, bar) -> dict:
     return results
 
 
-def _shown(path: Path) -> str:
+def shown_indices(path: Path) -> str:
     """``path`` relative to the repository when inside it (no home folders in reports)."""
     try:
         return str(path.resolve().relative_to(ROOT))
@@ -270,16 +270,16 @@ def main(argv=None) -> int:
         provenance = ""
     elif checked and matching == checked == n_cached:
         provenance = (
-            f"UCI rows: the {n_cached} fits behind `{_shown(study_json.with_suffix('.md'))}` "
+            f"UCI rows: the {n_cached} fits behind `{shown_indices(study_json.with_suffix('.md'))}` "
             f"(cached in "
-            f"`{_shown(cache)}`; every fit's uniform RMSE on the study's random-arm evaluation "
+            f"`{shown_indices(cache)}`; every fit's uniform RMSE on the study's random-arm evaluation "
             "rows matches `uci_shift.json`), each with its own random adaptation sets, pooled "
             "over the seeds of a cell.\n\n"
         )
     else:
         provenance = (
-            f"UCI rows: {n_cached} cached fits from `{_shown(cache)}`; **not** the fits behind "
-            f"`{_shown(study_json.with_suffix('.md'))}` ({matching} of {checked} matched it; "
+            f"UCI rows: {n_cached} cached fits from `{shown_indices(cache)}`; **not** the fits behind "
+            f"`{shown_indices(study_json.with_suffix('.md'))}` ({matching} of {checked} matched it; "
             f"{n_cached - checked} have no run there), so settings may differ.\n\n"
         )
     md = (
@@ -306,7 +306,7 @@ def main(argv=None) -> int:
     payload = {
         "gp": {str(k): v for k, v in gp.items()},
         "uci": uci,
-        "uci_provenance": {"cache_dir": _shown(cache), "matching": matching, "checked": checked},
+        "uci_provenance": {"cache_dir": shown_indices(cache), "matching": matching, "checked": checked},
         "seconds": seconds,
     }
     path = write_results("temperature", payload, md, args.out)

@@ -47,28 +47,30 @@ queries take no lock: they read ``weights_`` once, old or new.
 from __future__ import annotations
 
 import functools
-import numbers
 import threading
-import warnings
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _kernels, acquisition, losses, pools
-from ._groups import _caller_outside_libraries
+from . import losses
+from ._querying import QueryMixin
+from ._validation import (
+    DATA_TEMPERATURES,
+    check_temperature_param,
+    nonfinite_output_note,
+    num_samples_or_none,
+    shown_indices,
+)
 from .reweighting import (
     EVIDENCE_LOSSES,
     HypothesisWeights,
-    NaNMemberWarning,
     NoMemberLeftError,
     auto_temperature,
     evidence_temperature,
 )
 
-#: Temperatures chosen from the adaptation examples at every update.
-_DATA_TEMPERATURES = ("auto", "evidence")
+_DATA_TEMPERATURES = DATA_TEMPERATURES
 
 __all__ = ["AdaptationMixin", "keep_state_on_failure"]
 
@@ -129,137 +131,10 @@ def _joined(parts: tuple) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _encode_known_labels(arr: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Class indices of the 1-D labels ``arr``; a clear error for labels not in ``classes``."""
-    try:
-        known = np.isin(arr, classes)
-    except TypeError:
-        known = np.zeros(arr.shape, dtype=bool)
-    if not known.all():
-        seen: dict = {}
-        for v in arr[~known].tolist():
-            seen.setdefault(repr(v), type(v).__name__)
-        shown = sorted(seen)[:10]
-        known_types = sorted({type(c).__name__ for c in classes.tolist()})
-        hint = ""
-        if set(seen.values()).isdisjoint(known_types):
-            # "1" and 1, or b"no" and "no", print alike: name the types
-            hint = (
-                f" (y holds {', '.join(sorted(set(seen.values())))} values, the classes "
-                f"are {', '.join(known_types)})"
-            )
-        raise ValueError(
-            f"y contains labels never seen in fit: [{', '.join(shown)}]; "
-            f"known classes are {classes.tolist()!r}{hint}."
-        )
-    return np.searchsorted(classes, arr).astype(np.int64)
-
-
-def _num_samples_or_none(X) -> int | None:
-    """Rows of ``X`` (sparse matrices and dataframes too), or None if it has no length."""
-    shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) > 0:
-        return int(shape[0])
-    return len(X) if hasattr(X, "__len__") else None
-
-
-def _nonfinite_rows(M: np.ndarray, w) -> np.ndarray | None:
-    """Pool rows on which a member of nonzero weight predicts NaN or inf; ``None`` if none.
-
-    One reduction over ``M`` when every prediction is finite (the usual case);
-    otherwise a row mask from the weighted members' views (no copy of ``M``).
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(M)):
-            return None
-    n = M.shape[1]
-    bad = np.zeros(n, dtype=bool)
-    for k in np.flatnonzero(np.asarray(w) > 0):
-        bad |= ~np.isfinite(M[k].reshape(n, -1)).all(axis=1)
-    return bad if bad.any() else None
-
-
-def _check_real_labels(y: np.ndarray) -> None:
-    """Refuse complex labels, as ``fit`` does (scikit-learn's check on ``y``).
-
-    Casting them would drop the imaginary parts with only a ``ComplexWarning``
-    (regression), or match ``1+0j`` to the class ``1`` (classification).
-    """
-    arr = np.asarray(y)
-    if arr.dtype.kind == "c" or (
-        arr.dtype == object
-        and any(isinstance(v, (complex, np.complexfloating)) for v in arr.ravel().tolist())
-    ):
-        raise ValueError(
-            f"Complex data not supported: y holds complex values (dtype {arr.dtype}); "
-            "labels must be real, as in fit."
-        )
-
-
-def _shown(idx: np.ndarray, limit: int = 10) -> str:
-    """``[i, j, ...]``: at most ``limit`` indices, then an ellipsis."""
-    head = ", ".join(map(str, np.asarray(idx)[:limit].tolist()))
-    return f"[{head}{', ...' if len(idx) > limit else ''}]"
-
-
-def _nonfinite_output_note(M: np.ndarray) -> str | None:
-    """Which adaptation rows (columns of ``M``) some members output NaN or inf on.
-
-    ``None`` when every member output is finite. The losses of such members
-    are NaN or +inf whatever the label is, so the error names the outputs.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(M)):
-            return None
-    K, n = M.shape[0], M.shape[1]
-    bad = ~np.isfinite(M.reshape(K, n, -1)).all(axis=2)  # (K, n)
-    rows = np.flatnonzero(bad.any(axis=0))
-    members = np.flatnonzero(bad.any(axis=1))
-    return (
-        f"the members' outputs are not finite (NaN or inf) on {rows.size} of the {n} "
-        f"adaptation row(s), {_shown(rows)}: {members.size} of {K} member(s) "
-        f"{_shown(members)} output NaN or inf there"
-    )
-
-
-def _check_finite_proba(P: np.ndarray, culprits: Callable[[np.ndarray], list]) -> None:
-    """Refuse to turn non-finite weighted class probabilities into labels.
-
-    ``argmax`` (or ``P[:, 1] > P[:, 0]``) reads a NaN row as the first class,
-    so ``predict`` and ``score`` would answer with it silently.
-    ``culprits(bad_rows)`` names the members of weight > 0 behind them.
-    """
-    bad = ~np.isfinite(P).all(axis=1)
-    if not bad.any():
-        return
-    names = culprits(bad)
-    shown = repr(names) if len(names) <= 10 else repr(names[:10])[:-1] + ", ...]"
-    raise ValueError(
-        f"The weighted class probabilities are NaN on {int(bad.sum())} of {bad.size} rows: "
-        f"member(s) {shown} returned NaN or inf there and have weight > 0. Adapt on "
-        "labelled rows where they are NaN (a NaN member gets weight 0) or fix those members "
-        "(an input far outside the training data, or a diverged fit)."
-    )
-
-
-def _warn_nonfinite_predictions(pred: np.ndarray, what: str = "predictions") -> None:
-    """A :class:`NaNMemberWarning` naming how many returned rows are NaN or inf."""
-    bad = ~np.isfinite(pred)
-    if bad.any():
-        warnings.warn(
-            f"The weighted {what} are NaN or inf on {int(bad.sum())} of {bad.size} rows: "
-            "members of weight > 0 output NaN or inf there (an input far outside the "
-            "training data, or a diverged fit). Adapt on labelled rows where they do "
-            "(such a member gets weight 0) or fix those members.",
-            NaNMemberWarning,
-            stacklevel=_caller_outside_libraries(),
-        )
-
-
 def _no_member_left(value: str, shown_loss: str, M: np.ndarray) -> ValueError:
     """The error for an update after which every member's cumulative loss is
     ``value`` (NaN or +inf): nothing is left to weight, and nothing was changed."""
-    note = _nonfinite_output_note(M)
+    note = nonfinite_output_note(M)
     if note:  # not the labels: name the outputs
         why = note
         fix = "check these rows (inputs far outside the training data?) or the members"
@@ -273,7 +148,7 @@ def _no_member_left(value: str, shown_loss: str, M: np.ndarray) -> ValueError:
     )
 
 
-class AdaptationMixin:
+class AdaptationMixin(QueryMixin):
     """Adaptation, queries and weighted combination over cached member predictions."""
 
     _task = "regression"
@@ -364,9 +239,7 @@ class AdaptationMixin:
     def _publish_from(self, work, start: dict) -> None:
         """Publish, in one step, every attribute that ``work`` set, changed or removed
         since its ``__dict__`` was ``start``."""
-        changed = {
-            k: v for k, v in work.__dict__.items() if k not in start or start[k] is not v
-        }
+        changed = {k: v for k, v in work.__dict__.items() if k not in start or start[k] is not v}
         removed = [k for k in start if k not in work.__dict__]
         self._publish(changed, drop=removed)
 
@@ -383,16 +256,7 @@ class AdaptationMixin:
 
     # ----------------------------------------------------------- validation
     def _check_temperature_param(self) -> None:
-        t = self.temperature
-        msg = (
-            "temperature must be a float > 0 (inf: the uniform ensemble), 'auto' or "
-            f"'evidence', got {t!r}."
-        )
-        if isinstance(t, str):
-            if t not in _DATA_TEMPERATURES:
-                raise ValueError(msg)
-        elif isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:  # NaN too
-            raise ValueError(msg)
+        check_temperature_param(self.temperature)
 
     # the task whose losses this estimator uses (skhyre.losses.TASKS)
     _loss_task = "regression"
@@ -513,7 +377,7 @@ class AdaptationMixin:
             hw.temperature = float(self.temperature)  # set_params since the last update
         shown_loss = loss_key if isinstance(loss_key, str) else "adapt_loss"
         try:
-            hw.update(losses, note=lambda: _nonfinite_output_note(loss_M))
+            hw.update(losses, note=lambda: nonfinite_output_note(loss_M))
         except NoMemberLeftError:
             raise _no_member_left("NaN", shown_loss, loss_M) from None
         cum = hw.cumulative_loss
@@ -583,7 +447,7 @@ class AdaptationMixin:
         tied = float(cum[finite][0])
         raise ValueError(
             f"Every member's {shown_loss} loss is now the same number ({tied:.6g}) "
-            f"although their predictions differ: on {rows.size} adaptation row(s) {_shown(rows)} "
+            f"although their predictions differ: on {rows.size} adaptation row(s) {shown_indices(rows)} "
             f"the label is {far / self._target_unit():.3g} target standard deviations from the "
             "members, so far that float64 rounds their residuals to one value and the losses "
             "can no longer tell the members apart; the weights would silently stay at the prior. "
@@ -644,7 +508,7 @@ class AdaptationMixin:
 
     def _check_adapt_input(self, X, y):
         check_is_fitted(self)
-        if X is None or _num_samples_or_none(X) == 0:
+        if X is None or num_samples_or_none(X) == 0:
             raise ValueError("The adaptation set is empty: adapt needs at least one example.")
         if y is None:
             raise ValueError("adapt needs labels y for the adaptation examples.")
@@ -704,397 +568,6 @@ class AdaptationMixin:
             M, y_enc = self._check_adapt_input(X, y)
             self._committed_update(M, y_enc, reset=False)
         return self
-
-    # -------------------------------------------------------------- queries
-    def _check_criterion(self, criterion: str) -> str:
-        valid = acquisition.CRITERIA[self._task]
-        if criterion == "auto":
-            return valid[0]
-        if criterion not in valid:
-            raise ValueError(
-                f"criterion={criterion!r} does not fit {type(self).__name__}; "
-                f"choose one of {('auto', *valid)}."
-            )
-        return criterion
-
-    @staticmethod
-    def _step_seeds(rng, criterion: str, sampling: str, n_steps: int) -> list | None:
-        """One :func:`~skhyre.acquisition.power_keys` seed per pick (``None`` for top)."""
-        if sampling != "power" or criterion == "random":
-            return None
-        return [acquisition._draw_seed(rng) for _ in range(n_steps)]
-
-    def _scores(self, M: np.ndarray, w: np.ndarray, criterion: str, Hm, rng) -> np.ndarray:
-        """Acquisition scores of the pool rows: NaN (ranked last) on rows where a member
-        of nonzero weight predicts NaN or inf."""
-        if criterion == "random":
-            return acquisition.random(M.shape[1], rng)
-        if criterion == "variance":
-            return acquisition.variance(M, w, check_input=False)
-        if criterion == "entropy":
-            return acquisition.entropy(M, w, check_input=False)
-        return acquisition.bald(M, w, member_entropies=Hm, check_input=False)
-
-    def _query_rng(self, random_state):
-        if random_state is not None:
-            return check_random_state(random_state)
-        rs = getattr(self, "random_state", None)
-        if isinstance(rs, numbers.Integral):
-            # modulo 2**32, NumPy's seed range: every seed below the wrap draws as before
-            return np.random.RandomState((int(rs) + self.n_adapt_samples_) % 2**32)
-        return check_random_state(rs)
-
-    def query(
-        self,
-        X_pool,
-        n_queries: int = 1,
-        criterion: str = "auto",
-        exclude=None,
-        random_state=None,
-        pool_memory_budget=None,
-        sampling: str = "top",
-    ):
-        """Indices of the pool examples to label next under the current weights.
-
-        Parameters
-        ----------
-        X_pool : array-like of shape (n_pool, n_features), dask array or chunks
-            Unlabelled candidates: a 2-D array-like, a ``dask.array.Array``,
-            or chunks of rows (a list of 2-D arrays, an iterator of them, or a
-            callable returning a fresh iterator); indices count rows in the
-            order yielded. Pools whose member predictions exceed the memory
-            budget are streamed block by block with the same result (see
-            :mod:`skhyre.pools`). After ``fit`` on a DataFrame, every
-            DataFrame chunk must have ``fit``'s column names in ``fit``'s
-            order (checked before chunks are stacked: other names or another
-            order raise ``ValueError``, as for an in-memory DataFrame);
-            array chunks are read in that order.
-        n_queries : int, default=1
-            Number of distinct indices to return (the top-``n_queries`` under
-            the current weights, best first; with ``sampling="power"``, in
-            the order drawn).
-        criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
-            ``"auto"`` is BALD for classifiers and reward models, variance for
-            regressors.
-        exclude : array-like of bool of shape (n_pool,) or of int, default=None
-            Pool examples never to return (for example, already labelled):
-            a boolean array is a mask; an integer array lists indices
-            (negative ones count from the end; repeats are allowed, so
-            ``[0, 0, 1]`` excludes rows 0 and 1 of any pool). The one
-            integer array refused is a 0/1 mask given as integers, which
-            would silently exclude only rows 0 and 1: one as long as the
-            pool (of more than 2 rows), of only 0s and 1s, that excludes
-            other rows read as a mask than read as indices, and in which at
-            least half of the entries repeat an earlier one (no sensible
-            index list does). Pass masks as bool.
-        random_state : int, RandomState instance or None, default=None
-            For ``criterion="random"`` and ``sampling="power"``. ``None`` derives one from the
-            estimator's integer ``random_state`` and the number of examples
-            adapted on (their sum modulo ``2**32``); an estimator without one (``HyReEnsemble``), or with
-            ``random_state=None``, draws from NumPy's global random state, as
-            scikit-learn does for ``random_state=None``.
-        pool_memory_budget : int, float or str, default=None
-            Bytes the cached pool matrix may take before the pool is
-            streamed (``"512MiB"`` also works); ``None`` uses
-            :func:`skhyre.pools.get_config`'s (1 GiB unless changed).
-        sampling : {"top", "power"}, default="top"
-            ``"top"`` returns the best-scoring rows. ``"power"`` draws the rows
-            at random, each with probability proportional to its score
-            (:func:`skhyre.acquisition.sample_power`: power acquisition,
-            Kirsch et al., TMLR 2023), so the picks are not all from the
-            extreme rows where the members disagree most; it is reproducible
-            with ``random_state``. Ignored by ``criterion="random"``.
-
-        Returns
-        -------
-        ndarray of shape (n_queries,)
-            Indices into ``X_pool``.
-        """
-        check_is_fitted(self)
-        criterion = self._check_criterion(criterion)
-        sampling = acquisition._check_sampling(sampling)
-        if pools._uses_streaming(self, X_pool, criterion, pool_memory_budget):
-            return pools._query(
-                self,
-                X_pool,
-                n_queries,
-                criterion,
-                exclude,
-                random_state,
-                pool_memory_budget,
-                sampling,
-            )
-        M = self._member_matrix(X_pool)
-        if criterion != "random":
-            self._check_pool_nan(M, acquisition._check_exclude(exclude, M.shape[1]), "query")
-        Hm = _kernels.member_entropies(M) if criterion == "bald" else None
-        rng = self._query_rng(random_state)
-        seeds = self._step_seeds(rng, criterion, sampling, 1)
-        scores = self._scores(M, self.weights_, criterion, Hm, rng)
-        if seeds is not None:
-            scores = acquisition.power_keys(scores, seeds[0])
-        return acquisition.select_top(scores, n_queries, exclude=exclude)
-
-    def _check_pool_nan(self, M: np.ndarray, mask: np.ndarray, who: str) -> None:
-        """Name NaN or inf pool predictions of weighted members (their rows score NaN).
-
-        ``query`` refuses a pool whose every candidate row scores NaN (any
-        answer would be arbitrary); otherwise those rows are picked last and
-        a :class:`~skhyre.reweighting.NaNMemberWarning` says how many.
-        """
-        bad = _nonfinite_rows(M, self.weights_)
-        if bad is not None:
-            self._warn_pool_nan(int((bad & ~mask).sum()), int((~mask).sum()), who)
-
-    def _warn_pool_nan(self, n_bad: int, n_cand: int, who: str) -> None:
-        """Refuse (``query``, every candidate bad) or warn about ``n_bad`` NaN-scored rows."""
-        if n_bad == 0:
-            return
-        if n_bad == n_cand and who == "query":
-            raise ValueError(pools.ALL_NAN_POOL)
-        warnings.warn(
-            f"Members with nonzero weight predict NaN or inf on {n_bad} of {n_cand} candidate pool "
-            f"row(s); those rows score NaN and {who} picks them last.",
-            NaNMemberWarning,
-            stacklevel=4,
-        )
-
-    def active_adapt(
-        self,
-        X_pool,
-        oracle,
-        n_queries: int,
-        criterion: str = "auto",
-        exclude=None,
-        random_state=None,
-        pool_memory_budget=None,
-        sampling: str = "top",
-    ):
-        """Label ``n_queries`` pool examples one at a time and adapt on each.
-
-        The pool's member predictions are computed once; then, repeatedly,
-        the pool is scored under the current weights, the best example is
-        labelled by ``oracle`` and the weights are updated. A ``temperature``
-        or ``adapt_loss`` changed by ``set_params`` since the last adaptation
-        applies from the start: the examples seen so far are re-weighted
-        under it before the first pick. With an array of
-        labels and a fixed temperature and built-in loss, the whole loop runs
-        in compiled code; it updates the weighted mixture incrementally, so
-        where two pool rows' scores tie to rounding (members that agree
-        exactly, such as trees voting alike, or scores that are all rounding
-        noise once one member holds nearly all the weight) it may pick the
-        other one of the pair than a callable oracle's loop or :meth:`query`
-        does (they take the lower index), and from there the picks and the
-        weights of the two loops go their own ways. On any error the
-        previous weights are kept: the loop runs on a private copy of the
-        adaptation state, published in one step when it has finished, so a
-        thread predicting meanwhile sees the weights from before the call;
-        other adaptations of this estimator wait until it returns (user
-        guide, "Thread safety").
-
-        A pool whose member predictions exceed the memory budget is streamed:
-        every step then re-reads the whole pool (about ``n_queries`` times
-        the cost of one :meth:`query`), so it must be re-iterable (an array,
-        a dask array, a list of chunks or a callable returning a fresh
-        iterator); a one-shot iterator raises ``ValueError`` when a second
-        pass is needed. Results equal the in-memory ones (see
-        :mod:`skhyre.pools`).
-
-        Parameters
-        ----------
-        X_pool : array-like of shape (n_pool, n_features), dask array or chunks
-            As for :meth:`query`.
-        oracle : array-like of shape (n_pool,) or callable
-            Labels aligned with ``X_pool`` (simulation), or a callable
-            ``indices -> labels`` asked one index at a time.
-        n_queries : int
-        criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
-        exclude : array-like of bool or int, default=None
-            Pool examples never to pick: a boolean mask or integer indices,
-            as in :meth:`query`.
-        random_state : int, RandomState instance or None, default=None
-            For ``criterion="random"`` and ``sampling="power"``, as in
-            :meth:`query`.
-        pool_memory_budget : int, float or str, default=None
-            As for :meth:`query`.
-        sampling : {"top", "power"}, default="top"
-            As for :meth:`query`, at every pick: ``"power"`` draws each
-            example with probability proportional to its score under the
-            current weights. The labelled examples are then less
-            concentrated on the rows where the members disagree most, rows
-            that can misrepresent the rest of the pool (in one cell of the
-            UCI shift study the ``"top"`` picks put HyRe above the uniform
-            ensemble at temperature 1, ``"auto"`` and ``"evidence"``;
-            ``benchmarks/results/uci_shift.md``). It runs the Python loop,
-            not the compiled one.
-
-        Returns
-        -------
-        self : object
-            With ``queried_indices_`` set to the picked pool indices in order.
-        """
-        check_is_fitted(self)
-        criterion = self._check_criterion(criterion)
-        sampling = acquisition._check_sampling(sampling)
-        self._check_temperature_param()
-        with self._adaptation_lock():
-            # the loop runs on a private copy; on any error it is dropped
-            work = self._private_copy()
-            start = dict(work.__dict__)
-            work._sync_adaptation_params()
-            if pools._uses_streaming(work, X_pool, criterion, pool_memory_budget):
-                pools._active_adapt(
-                    work,
-                    X_pool,
-                    oracle,
-                    n_queries,
-                    criterion,
-                    exclude,
-                    random_state,
-                    pool_memory_budget,
-                    sampling,
-                )
-            else:
-                M = work._member_matrix(X_pool)
-                work._active_adapt_matrix(
-                    M, oracle, n_queries, criterion, exclude, random_state, sampling
-                )
-            self._publish_from(work, start)
-        return self
-
-    def _active_adapt_matrix(
-        self, M, oracle, n_queries, criterion, exclude, random_state, sampling="top"
-    ):
-        """``active_adapt`` over the pool's cached member matrix ``M``."""
-        n = M.shape[1]
-        mask = acquisition._check_exclude(exclude, n)
-        acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
-        if criterion != "random":
-            self._check_pool_nan(M, mask, "active_adapt")
-        loss_name, _ = self._resolve_adapt_loss()
-        rng = self._query_rng(random_state)
-        seeds = self._step_seeds(rng, criterion, sampling, n_queries)
-        if callable(oracle):
-            picked, labels = self._active_loop(M, oracle, n_queries, criterion, mask, rng, seeds)
-        else:
-            y_all = self._encode_adapt_y(oracle)
-            if y_all.shape[0] != n:
-                raise ValueError(
-                    f"oracle labels have {y_all.shape[0]} entries but the pool has {n} rows."
-                )
-            kernel_loss = self._compiled_loss(loss_name)
-            compiled = (
-                not isinstance(self.temperature, str)
-                and kernel_loss is not None
-                and criterion != "random"
-                and seeds is None
-            )
-            if compiled:
-                picked, _ = acquisition.select_sequential(
-                    M,
-                    y_all,
-                    n_queries,
-                    criterion=criterion,
-                    loss=kernel_loss[0],
-                    temperature=float(self.temperature),
-                    cumulative_loss=self.cumulative_loss_,
-                    exclude=mask,
-                    loss_scale=kernel_loss[1],
-                    check_input=False,
-                )
-                labels = y_all[picked]
-            else:
-                picked, labels = self._active_loop(
-                    M, lambda idx: y_all[idx], n_queries, criterion, mask, rng, seeds, encoded=True
-                )
-        return self._commit_active(M[:, picked], labels, picked)
-
-    def _commit_active(self, M_picked, labels, picked):
-        """Adapt on the picked rows' member predictions at once (atomic on failure)."""
-        snapshot = self._snapshot()
-        try:
-            self._committed_update(M_picked, labels, reset=False)
-        except Exception:
-            self._restore(snapshot)
-            raise
-        self.queried_indices_ = np.asarray(picked, dtype=np.int64)
-        return self
-
-    def _active_loop(self, M, oracle, n_queries, criterion, mask, rng, seeds=None, encoded=False):
-        """Python-level sequential loop (callable oracle, auto temperature, custom loss,
-        power sampling: ``seeds``, one per pick)."""
-        Hm = _kernels.member_entropies(M) if criterion == "bald" else None
-        step = iter(range(n_queries))
-
-        def pick(mask):
-            t = next(step)
-            scores = self._scores(M, self.weights_, criterion, Hm, rng)
-            if seeds is not None:
-                scores = acquisition.power_keys(scores, seeds[t])
-            i = int(acquisition.select_top(scores, 1, exclude=mask)[0])
-            return i, M[:, [i]]
-
-        picked, labels, _ = self._sequential_loop(pick, oracle, n_queries, mask, encoded)
-        return picked, labels
-
-    def _sequential_loop(self, pick, oracle, n_queries, mask, encoded=False):
-        """Pick, label, adapt, repeat; ``pick(mask) -> (index, member column)``.
-
-        Returns the picked indices, their encoded labels and member columns;
-        the weights are restored afterwards (the caller commits the batch).
-        """
-        snapshot = self._snapshot()
-        mask = mask.copy()
-        picked: list[int] = []
-        labels = []
-        columns = []
-        try:
-            for _ in range(n_queries):
-                i, column = pick(mask)
-                lab = oracle(np.array([i]))
-                try:
-                    lab_enc = (
-                        np.asarray(lab) if encoded else self._encode_adapt_y(np.atleast_1d(lab))
-                    )
-                except ValueError as exc:  # name the oracle: the user passed no y
-                    raise ValueError(
-                        f"The oracle's label for queried index {i} is not usable ({lab!r}): {exc}"
-                    ) from exc
-                lab_enc = np.asarray(lab_enc).reshape(-1)
-                if lab_enc.shape[0] != 1:
-                    raise ValueError(
-                        f"The oracle returned {lab_enc.shape[0]} labels for one queried "
-                        f"index ({i}); it must return exactly one label per index."
-                    )
-                self._committed_update(column, lab_enc, reset=False)
-                picked.append(i)
-                labels.append(lab_enc[0])
-                columns.append(column)
-                mask[i] = True
-        finally:
-            # the caller commits the whole batch at once (atomic on failure)
-            self._restore(snapshot)
-        return np.asarray(picked, dtype=np.int64), np.asarray(labels), columns
-
-    _STATE = (
-        "_hw",
-        "weights_",
-        "log_weights_",
-        "cumulative_loss_",
-        "n_adapt_samples_",
-        "temperature_",
-        "_adapt_hist",
-        "_adapt_loss_seen",
-        "_adapt_temperature_seen",
-    )
-
-    def _snapshot(self) -> dict:
-        self._history_parts()  # an old pickle's history in today's layout first
-        return {k: getattr(self, k, None) for k in self._STATE}
-
-    def _restore(self, snapshot: dict) -> None:
-        for k, v in snapshot.items():
-            setattr(self, k, v)
 
     def _compiled_loss(self, loss_name: str | None) -> tuple[str, float] | None:
         """(kernel loss name, scale) equivalent to ``loss_name`` for the compiled loop.

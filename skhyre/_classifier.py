@@ -9,14 +9,10 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 from . import _kernels, losses
-from ._adaptation import (
-    _check_finite_proba,
-    _check_real_labels,
-    _encode_known_labels,
-    keep_state_on_failure,
-)
+from ._adaptation import keep_state_on_failure
 from ._proba import as_probabilities
-from ._torch_base import _TorchHyReBase
+from ._torch_base import TorchHyReBase
+from ._validation import check_finite_proba, check_real_labels, encode_known_labels
 
 __all__ = ["HyReClassifier"]
 
@@ -25,7 +21,7 @@ def _softmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, dim=-1)
 
 
-class HyReClassifier(ClassifierMixin, _TorchHyReBase):
+class HyReClassifier(ClassifierMixin, TorchHyReBase):
     """Classification by an efficient ensemble reweighted at test time (HyRe).
 
     ``fit`` trains ``K`` members at once (by default a Shared-Base ensemble
@@ -316,16 +312,16 @@ class HyReClassifier(ClassifierMixin, _TorchHyReBase):
             weight > 0 output NaN there): a label would be arbitrary.
         """
         proba = self.predict_proba(X)
-        _check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, _softmax))
+        check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, _softmax))
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ------------------------------------------------------------ adapt
     def _encode_adapt_y(self, y) -> np.ndarray:
         arr = np.asarray(y)
-        _check_real_labels(arr)
+        check_real_labels(arr)
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:
             raise ValueError(f"y must be 1-D, got shape {arr.shape}.")
-        return _encode_known_labels(arr, self.classes_)
+        return encode_known_labels(arr, self.classes_)
 

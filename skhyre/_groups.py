@@ -29,11 +29,11 @@ member's loss is a weighted *mean* and members count equally.
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 
 import numpy as np
+
+from ._validation import caller_stacklevel
 
 __all__ = [
     "TRAINING_MODES",
@@ -99,14 +99,14 @@ def member_weight_matrix(
             f"training={training!r} got a single annotator id ({group_ids[0]!r}): every member "
             "learns from the same examples (bootstrap resamples when K > 1).",
             UserWarning,
-            stacklevel=_caller_outside_libraries(),
+            stacklevel=caller_stacklevel(),
         )
     assignment = np.zeros((G, K), dtype=bool)
     if K >= G:
         assignment[np.arange(K) % G, np.arange(K)] = True
     else:
         assignment[np.arange(G), np.arange(G) % K] = True
-    W = _assigned_weights(codes, assignment, training, group_share, random_state)
+    W = assigned_weights(codes, assignment, training, group_share, random_state)
     return W, group_ids, assignment
 
 
@@ -160,7 +160,7 @@ def assigned_weight_matrix(
     if training not in ("by_group", "mixed"):
         raise ValueError(f"training must be 'by_group' or 'mixed' here, got {training!r}.")
     codes = fitted_group_codes(groups, group_ids)
-    return _assigned_weights(codes, assignment, training, group_share, random_state)
+    return assigned_weights(codes, assignment, training, group_share, random_state)
 
 
 def fitted_group_codes(groups, group_ids: np.ndarray) -> np.ndarray:
@@ -216,7 +216,7 @@ def _group_codes(groups, hint: str = "use training='pooled'") -> tuple[np.ndarra
         raise ValueError(f"groups ids must be mutually comparable: {exc}") from None
 
 
-def _assigned_weights(codes, assignment, training, group_share, random_state) -> np.ndarray:
+def assigned_weights(codes, assignment, training, group_share, random_state) -> np.ndarray:
     from sklearn.utils import check_random_state
 
     K = assignment.shape[1]
@@ -246,20 +246,6 @@ def _assigned_weights(codes, assignment, training, group_share, random_state) ->
         col_mean = W.mean(axis=0)
         W = np.divide(W, col_mean, out=np.zeros_like(W), where=col_mean > 0)
     return W.astype(np.float32)
-
-
-def _caller_outside_libraries() -> int:
-    """``stacklevel`` for a warning raised by our caller: the first frame outside
-    skhyre and scikit-learn (the user's ``fit``, even through ``_fit_context``)."""
-    roots = tuple(
-        os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-        for m in (sys.modules["skhyre"], sys.modules.get("sklearn"))
-        if m is not None and getattr(m, "__file__", None)
-    )
-    frame, level = sys._getframe(2), 2  # level 1 is the caller's own warnings.warn line
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(roots):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _missing_mask(g: np.ndarray) -> np.ndarray:

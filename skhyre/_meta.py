@@ -53,16 +53,15 @@ from sklearn.utils.validation import (
 )
 
 from . import _kernels, losses
-from ._adaptation import (
-    AdaptationMixin,
-    _check_finite_proba,
-    _check_real_labels,
-    _encode_known_labels,
-    _warn_nonfinite_predictions,
-    keep_state_on_failure,
-)
+from ._adaptation import AdaptationMixin, keep_state_on_failure
 from ._proba import as_probabilities
-from .acquisition import _PROBA_TOL
+from ._validation import (
+    check_finite_proba,
+    check_real_labels,
+    encode_known_labels,
+    warn_nonfinite_predictions,
+)
+from .acquisition import PROBA_TOL
 
 __all__ = ["HyReEnsemble"]
 
@@ -213,10 +212,10 @@ def _check_member_proba(proba: np.ndarray, est) -> None:
     if rows.size == 0:
         return
     # the rule of acquisition.check_member_probabilities (its kernel), NaN rows aside
-    _, n_range, n_sum = _kernels.proba_problems(np.ascontiguousarray(rows)[None], _PROBA_TOL)
+    _, n_range, n_sum = _kernels.proba_problems(np.ascontiguousarray(rows)[None], PROBA_TOL)
     for n_bad, what in (
         (n_range, "values outside [0, 1]"),
-        (n_sum, f"rows that do not sum to 1 (tolerance {_PROBA_TOL})"),
+        (n_sum, f"rows that do not sum to 1 (tolerance {PROBA_TOL})"),
     ):
         if n_bad:
             raise ValueError(
@@ -905,10 +904,10 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
                 broken = ~np.isfinite(M[:, bad]).all(axis=(1, 2)) & (self.weights_ > 0)
                 return [list(self.named_estimators_)[k] for k in np.flatnonzero(broken)]
 
-            _check_finite_proba(P, culprits)
+            check_finite_proba(P, culprits)
             return self.classes_[np.argmax(P, axis=1)]
         mean, std = _kernels.weighted_mean_std(self.predict_members(X), self.weights_)
-        _warn_nonfinite_predictions(mean)
+        warn_nonfinite_predictions(mean)
         return (mean, std) if return_std else mean
 
     def _is_classification(self) -> bool:
@@ -950,7 +949,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
     # -------------------------------------------------------------- adapt
     def _encode_adapt_y(self, y) -> np.ndarray:
         arr = np.asarray(y)
-        _check_real_labels(arr)
+        check_real_labels(arr)
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:
@@ -963,7 +962,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             if not np.isfinite(arr).all():
                 raise ValueError("y contains NaN or inf.")
             return arr
-        return _encode_known_labels(arr, self.classes_)
+        return encode_known_labels(arr, self.classes_)
 
     @property
     def _loss_task(self) -> str:

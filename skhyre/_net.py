@@ -1,6 +1,6 @@
 """Training an ensemble module through skorch, and batched member forwards.
 
-The estimators hold a :class:`skorch.NeuralNet` (:class:`_EnsembleNet`, which
+The estimators hold a :class:`skorch.NeuralNet` (:class:`EnsembleNet`, which
 pickles its module once) in ``net_`` whose module is one of
 :mod:`skhyre.ensembles` (output ``(batch, K, out)``) and whose criterion is
 :class:`MemberSumLoss`: the task loss summed over members (the history and
@@ -23,7 +23,7 @@ from skorch import NeuralNet
 from torch import nn
 from torch.nn import functional as F
 
-from .ensembles import _EnsembleModule
+from .ensembles import EnsembleModule
 
 __all__ = [
     "MemberSumLoss",
@@ -225,11 +225,11 @@ def seeded(seed: int, device: str | torch.device = "cpu") -> Iterator[None]:
         yield
 
 
-# what an _EnsembleNet pickle holds for `module` when it was `module_` itself
+# what an EnsembleNet pickle holds for `module` when it was `module_` itself
 _MODULE_IS_MODULE_ = "<skhyre: same object as module_>"
 
 
-class _EnsembleNet(NeuralNet):
+class EnsembleNet(NeuralNet):
     """A skorch ``NeuralNet`` trained on a ready-built ensemble module.
 
     The module instance is both the ``module`` init parameter and the
@@ -383,8 +383,8 @@ def make_net(
     verbose: int,
     callbacks=None,
     train_split=None,
-) -> _EnsembleNet:
-    """An :class:`_EnsembleNet` training ``module`` with :class:`MemberSumLoss`.
+) -> EnsembleNet:
+    """An :class:`EnsembleNet` training ``module`` with :class:`MemberSumLoss`.
 
     Parameters
     ----------
@@ -401,10 +401,10 @@ def make_net(
 
     Returns
     -------
-    _EnsembleNet
+    EnsembleNet
         The uninitialised net.
     """
-    return _EnsembleNet(
+    return EnsembleNet(
         module=module,
         criterion=MemberSumLoss,
         criterion__task=task,
@@ -464,7 +464,7 @@ def chunk_rows(module: nn.Module, batch_size: int) -> int:
     :data:`CHUNK_BYTES` (and at least 256 rows).
     """
     rows = max(8192, int(batch_size))
-    ens = next((m for m in module.modules() if isinstance(m, _EnsembleModule)), None)
+    ens = next((m for m in module.modules() if isinstance(m, EnsembleModule)), None)
     if ens is not None:
         per_row = 4 * ens.n_members * max(*ens.hidden_layer_sizes, ens.n_outputs)
         rows = min(rows, max(256, CHUNK_BYTES // per_row))

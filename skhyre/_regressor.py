@@ -8,15 +8,15 @@ import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
 from . import _kernels, losses
-from ._adaptation import _check_real_labels, _warn_nonfinite_predictions, keep_state_on_failure
-from ._groups import _caller_outside_libraries
-from ._torch_base import _TorchHyReBase
+from ._adaptation import keep_state_on_failure
+from ._torch_base import TorchHyReBase
+from ._validation import caller_stacklevel, check_real_labels, warn_nonfinite_predictions
 from .reweighting import NaNMemberWarning
 
 __all__ = ["HyReRegressor"]
 
 
-class HyReRegressor(RegressorMixin, _TorchHyReBase):
+class HyReRegressor(RegressorMixin, TorchHyReBase):
     """Regression by an efficient ensemble reweighted at test time (HyRe).
 
     ``fit`` trains ``K`` members at once (by default a Shared-Base ensemble:
@@ -218,7 +218,7 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
                 "on some training rows, so adapt_loss='gaussian_nll' cannot weight the members. "
                 "Lower lr, or rescale X and y.",
                 NaNMemberWarning,
-                stacklevel=_caller_outside_libraries(),
+                stacklevel=caller_stacklevel(),
             )
             return float(v)
         return float(max(v, 1e-6))
@@ -341,13 +341,13 @@ class HyReRegressor(RegressorMixin, _TorchHyReBase):
 
         mean, std = self._forward(X, reduce=weighted)
         mean = self._to_original(mean)
-        _warn_nonfinite_predictions(mean)
+        warn_nonfinite_predictions(mean)
         return (mean, std * self.y_scale_) if return_std else mean
 
     # ------------------------------------------------------------ adapt
     def _encode_adapt_y(self, y) -> np.ndarray:
         arr = np.asarray(y)
-        _check_real_labels(arr)
+        check_real_labels(arr)
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.ndim != 1:

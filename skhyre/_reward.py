@@ -17,16 +17,17 @@ from skorch.utils import get_map_location
 from torch import nn
 
 from . import _kernels, losses
-from ._adaptation import (
-    _check_finite_proba,
-    _check_real_labels,
-    _warn_nonfinite_predictions,
-    keep_state_on_failure,
-)
+from ._adaptation import keep_state_on_failure
 from ._net import chunk_rows, forward_members, seeded
 from ._proba import as_probabilities
-from ._torch_base import _check_hidden, _to_float32, _TorchHyReBase
-from .ensembles import _floating_dtype, build_ensemble
+from ._torch_base import TorchHyReBase, to_float32
+from ._validation import (
+    check_finite_proba,
+    check_hidden_layer_sizes,
+    check_real_labels,
+    warn_nonfinite_predictions,
+)
+from .ensembles import build_ensemble, floating_dtype
 
 __all__ = ["HyReRewardModel", "PairDifference"]
 
@@ -104,7 +105,7 @@ def _pair_probabilities(diff: torch.Tensor) -> torch.Tensor:
 def _check_binary_preferences(y, *, what: str = "y") -> np.ndarray:
     """0/1 (or bool) labels -> int64; anything else is a ValueError naming it."""
     arr = np.asarray(y)
-    _check_real_labels(arr)
+    check_real_labels(arr)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -168,7 +169,7 @@ class _SavedModule:
         )
 
 
-class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
+class HyReRewardModel(ClassifierMixin, TorchHyReBase):
     """Preference (reward) model: a Bradley-Terry ensemble reweighted at test time.
 
     Each member ``k`` is a reward head ``r_k(x)`` over the features of one
@@ -331,7 +332,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        **_TorchHyReBase._parameter_constraints,
+        **TorchHyReBase._parameter_constraints,
         "module": [None, nn.Module, type],
     }
 
@@ -539,7 +540,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         first = next(itertools.chain(feat.parameters(), feat.buffers()), None)
         device = first.device if first is not None else torch.device("cpu")
         d = self._module_inputs()
-        dtype = _floating_dtype(feat)  # the ensemble feeds it inputs in its own dtype
+        dtype = floating_dtype(feat)  # the ensemble feeds it inputs in its own dtype
         was_training = feat.training
         feat.eval()
         try:
@@ -567,7 +568,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
             self._module_inputs(),
             n_outputs,
             n_members=self.n_members,
-            hidden_layer_sizes=_check_hidden(self.hidden_layer_sizes),
+            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
             prior_scale=float(self.prior_scale),
             index_dim=self.index_dim,
             dropout=float(self.dropout),
@@ -612,9 +613,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         """
         # chunk by chunk: the (K, n, 2) member probabilities are never all held
         w = self.weights_ if self.__sklearn_is_fitted__() else None
-        Q = self._forward(
-            X, transform=_pair_probabilities, reduce=lambda P: _kernels.mixture(P, w)
-        )
+        Q = self._forward(X, transform=_pair_probabilities, reduce=lambda P: _kernels.mixture(P, w))
         return as_probabilities(Q)
 
     def predict(self, X) -> np.ndarray:
@@ -633,7 +632,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         ndarray of shape (n_pairs,)
         """
         proba = self.predict_proba(X)
-        _check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, _pair_probabilities))
+        check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, _pair_probabilities))
         return self.classes_[(proba[:, 1] > proba[:, 0]).astype(np.int64)]
 
     def reward_members(self, X) -> np.ndarray:
@@ -661,7 +660,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
             )
         heads = SimpleNamespace(module_=self.net_.module_.ensemble, device=self.net_.device)
         rows = chunk_rows(heads.module_, self.batch_size)
-        R = forward_members(heads, _to_float32(X), chunk_size=rows)
+        R = forward_members(heads, to_float32(X), chunk_size=rows)
         return R[..., 0]
 
     def reward(self, X) -> np.ndarray:
@@ -677,7 +676,7 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
         ndarray of shape (n,)
         """
         mean, _ = _kernels.weighted_mean_std(self.reward_members(X), self.weights_)
-        _warn_nonfinite_predictions(mean, "rewards")
+        warn_nonfinite_predictions(mean, "rewards")
         return mean
 
     def score(self, X, y, sample_weight=None) -> float:
@@ -701,5 +700,3 @@ class HyReRewardModel(ClassifierMixin, _TorchHyReBase):
     # ------------------------------------------------------------ adapt
     def _encode_adapt_y(self, y) -> np.ndarray:
         return _check_binary_preferences(y)
-
-

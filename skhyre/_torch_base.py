@@ -29,16 +29,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
 from torch import nn
 
-from ._adaptation import AdaptationMixin, _shown
-from ._groups import (
-    TRAINING_MODES,
-    _assigned_weights,
-    _caller_outside_libraries,
-    fitted_group_codes,
-    member_weight_matrix,
-)
+from ._adaptation import AdaptationMixin
+from ._groups import TRAINING_MODES, assigned_weights, fitted_group_codes, member_weight_matrix
 from ._net import (
-    _EnsembleNet,
+    EnsembleNet,
     chunk_rows,
     forward_members,
     make_net,
@@ -46,7 +40,8 @@ from ._net import (
     seeded,
     train_net,
 )
-from .ensembles import ENSEMBLE_KINDS, _EnsembleModule, build_ensemble
+from ._validation import caller_stacklevel, check_hidden_layer_sizes, shown_indices
+from .ensembles import ENSEMBLE_KINDS, EnsembleModule, build_ensemble
 from .reweighting import NaNMemberWarning
 
 __all__: list[str] = []
@@ -63,23 +58,7 @@ def _check_not_bool(est, names) -> None:
             )
 
 
-def _check_hidden(hidden_layer_sizes) -> tuple[int, ...]:
-    try:
-        sizes = tuple(hidden_layer_sizes)
-    except TypeError:
-        sizes = (hidden_layer_sizes,)
-    if len(sizes) == 0 or not all(
-        isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes
-    ):
-        raise ValueError(
-            "hidden_layer_sizes must be a non-empty sequence of positive integers, "
-            f"got {hidden_layer_sizes!r}."
-        )
-    return tuple(int(h) for h in sizes)
-
-
-
-def _to_float32(X: np.ndarray) -> np.ndarray:
+def to_float32(X: np.ndarray) -> np.ndarray:
     """``X`` as float32 for the networks; a clear error where float64 would overflow."""
     if X.dtype == np.float32:
         return X
@@ -105,7 +84,7 @@ def _member_state(net: NeuralNet, members: np.ndarray) -> list:
     rows = torch.as_tensor(np.flatnonzero(members))
     kept = []
     for module in net.module_.modules():
-        if isinstance(module, _EnsembleModule):
+        if isinstance(module, EnsembleModule):
             for param, view in module.member_parameters():
                 state = net.optimizer_.state.get(param, {})
                 moments = {
@@ -128,7 +107,7 @@ def _restore_member_state(net: NeuralNet, members: np.ndarray, kept: list) -> No
                 state[key].view_as(view)[rows] = value
 
 
-class _TorchHyReBase(AdaptationMixin, BaseEstimator):
+class TorchHyReBase(AdaptationMixin, BaseEstimator):
     """Base of HyReRegressor / HyReClassifier / HyReRewardModel (not public)."""
 
     _parameter_constraints: ClassVar[dict] = {
@@ -218,7 +197,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], y_numeric=False, ensure_all_finite=True
         )
-        X32 = _to_float32(X)
+        X32 = to_float32(X)
         if not X32.flags.writeable:  # torch cannot wrap read-only memory
             X32 = X32.copy()
         return X32, np.array(y)
@@ -233,7 +212,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             self._module_inputs(),
             n_outputs,
             n_members=self.n_members,
-            hidden_layer_sizes=_check_hidden(self.hidden_layer_sizes),
+            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
             prior_scale=float(self.prior_scale),
             index_dim=self.index_dim,
             dropout=float(self.dropout),
@@ -254,7 +233,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
                     "be split among annotators (use 'shared_base', 'epinet' or 'vanilla' for "
                     "annotator-aware members).",
                     UserWarning,
-                    stacklevel=_caller_outside_libraries(),
+                    stacklevel=caller_stacklevel(),
                 )
             mode = "pooled" if groups is None or self.ensemble == "mc_dropout" else "by_group"
         if mode == "pooled":
@@ -286,7 +265,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         With annotator-aware training the targets become a ``(n, 1 + K)``
         matrix: the target, then each member's weight for the example.
         """
-        _check_hidden(self.hidden_layer_sizes)
+        check_hidden_layer_sizes(self.hidden_layer_sizes)
         _check_not_bool(self, ("n_members", "index_dim", "max_epochs", "batch_size"))
         self._check_temperature_param()
         self._check_evidence_loss(self._resolve_adapt_loss()[0])
@@ -296,7 +275,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
                 f"ensemble='mc_dropout' with dropout=0 gives {self.n_members} identical members: "
                 "every reweighting and query is uniform. Set dropout > 0 (e.g. 0.1).",
                 UserWarning,
-                stacklevel=_caller_outside_libraries(),
+                stacklevel=caller_stacklevel(),
             )
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
@@ -373,7 +352,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         broken = np.flatnonzero(bad_rows)
         if broken.size:
             said.append(
-                f"{broken.size} of {K} member(s) {_shown(broken)} output NaN or inf on "
+                f"{broken.size} of {K} member(s) {shown_indices(broken)} output NaN or inf on "
                 f"the training data (on up to {int(bad_rows.max())} of its {n} rows)"
             )
         advice = "lower lr, or rescale X (and y)"
@@ -387,7 +366,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             "members are NaN (predict refuses or warns there); adapting on rows where they "
             f"fail gives them weight 0. To avoid it, {advice}.",
             NaNMemberWarning,
-            stacklevel=_caller_outside_libraries(),
+            stacklevel=caller_stacklevel(),
         )
 
     # ------------------------------------------------------------ pickling
@@ -398,7 +377,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         network mapped to the CPU by skorch, so ``device_`` then says
         ``"cpu"``. A net pickled by skhyre versions whose ``net_`` was a plain
         :class:`skorch.NeuralNet` holding the module twice is upgraded to
-        :class:`~skhyre._net._EnsembleNet` with the trained ``module_`` as
+        :class:`~skhyre._net.EnsembleNet` with the trained ``module_`` as
         its only module. Parameters added since the pickle was written
         (``callbacks``, ``train_split``) take their defaults.
         """
@@ -411,7 +390,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             module_ = net.__dict__.get("module_")
             if isinstance(module_, nn.Module) and isinstance(net.__dict__.get("module"), nn.Module):
                 net.__dict__["module"] = module_
-                net.__class__ = _EnsembleNet
+                net.__class__ = EnsembleNet
         if "device_" in self.__dict__ and getattr(net, "device", None) is not None:
             self.device_ = str(net.device)
 
@@ -427,7 +406,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
             y_numeric=False,
             ensure_all_finite=True,
         )
-        X32 = _to_float32(X)
+        X32 = to_float32(X)
         if not X32.flags.writeable:
             X32 = X32.copy()
         return X32, np.array(y)
@@ -462,7 +441,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         seed = int(rng.randint(np.iinfo(np.int32).max))
         absent = None
         if codes is not None:
-            W = _assigned_weights(
+            W = assigned_weights(
                 codes, self.group_assignment_, self.training_, self.group_share, seed + 2
             )
             y_fit = np.column_stack([y_fit.astype(np.float32), W])
@@ -502,7 +481,7 @@ class _TorchHyReBase(AdaptationMixin, BaseEstimator):
         X = validate_data(
             self, X, reset=False, dtype=[np.float32, np.float64], ensure_all_finite=True
         )
-        return self._forward_valid(_to_float32(X), transform, reduce)
+        return self._forward_valid(to_float32(X), transform, reduce)
 
     def _culprit_members(self, X, bad: np.ndarray, transform=None) -> list[int]:
         """Members of weight > 0 that output NaN or inf on the rows ``bad`` of ``X``

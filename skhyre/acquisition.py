@@ -30,7 +30,14 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import _kernels
-from .reweighting import _check_log_prior, check_temperature
+from ._validation import (
+    SAMPLINGS,
+    check_exclude,
+    check_log_prior,
+    check_n_queries,
+    is_real,
+)
+from .reweighting import check_temperature
 
 __all__ = [
     "CRITERIA",
@@ -57,9 +64,8 @@ CRITERIA = {
 #: How the estimators' ``query`` and ``active_adapt`` turn scores into picks:
 #: ``"top"`` takes the best rows (:func:`select_top`), ``"power"`` draws rows
 #: with probability proportional to their score (:func:`sample_power`).
-SAMPLINGS = ("top", "power")
 
-_PROBA_TOL = 1e-3
+PROBA_TOL = 1e-3
 
 #: Key (before the Gumbel noise) of rows that score exactly 0 (or below, from
 #: rounding) in :func:`power_keys`: below ``power * log(s)`` for every positive
@@ -105,7 +111,7 @@ def check_member_probabilities(P, name: str = "P") -> np.ndarray:
         )
     if 0 in arr.shape:
         raise ValueError(f"{name} is empty (shape {arr.shape}).")
-    n_nan, n_range, n_sum = _kernels.proba_problems(arr, _PROBA_TOL)
+    n_nan, n_range, n_sum = _kernels.proba_problems(arr, PROBA_TOL)
     if n_nan:
         raise ValueError(f"{name} contains NaN or inf in {n_nan} pool row(s).")
     if n_range:
@@ -113,7 +119,7 @@ def check_member_probabilities(P, name: str = "P") -> np.ndarray:
     if n_sum:
         raise ValueError(
             f"{name} has member probabilities that do not sum to 1 (tolerance "
-            f"{_PROBA_TOL}) in {n_sum} pool row(s)."
+            f"{PROBA_TOL}) in {n_sum} pool row(s)."
         )
     return arr
 
@@ -309,16 +315,6 @@ def random(n: int, random_state=None) -> np.ndarray:
     return check_random_state(random_state).random_sample(n)
 
 
-def _check_sampling(sampling) -> str:
-    """``sampling`` if it is one of :data:`SAMPLINGS`, else a ``ValueError`` naming them."""
-    if not isinstance(sampling, str) or sampling not in SAMPLINGS:
-        raise ValueError(
-            f"sampling={sampling!r} is not valid; choose one of {SAMPLINGS}: 'top' takes the "
-            "best-scoring rows, 'power' draws rows with probability proportional to their score."
-        )
-    return sampling
-
-
 def _row_uniforms(seed: int, start: int, rows: int) -> np.ndarray:
     """Uniforms in (0, 1) for pool rows ``start .. start + rows - 1``.
 
@@ -335,7 +331,7 @@ def _row_uniforms(seed: int, start: int, rows: int) -> np.ndarray:
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
 
 
-def _draw_seed(random_state) -> int:
+def draw_seed(random_state) -> int:
     """A 63-bit seed for :func:`power_keys` from a random state."""
     return int(check_random_state(random_state).randint(0, 2**62, dtype=np.int64)) * 2 + 1
 
@@ -381,7 +377,7 @@ def power_keys(scores, seed: int, start: int = 0, power: float = 1.0) -> np.ndar
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D, got ndim={s.ndim}.")
-    if not _is_real(power) or not 0 <= power <= _MAX_POWER:
+    if not is_real(power) or not 0 <= power <= _MAX_POWER:
         raise ValueError(f"power must be a number in [0, {_MAX_POWER:g}], got {power!r}.")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
@@ -432,71 +428,7 @@ def sample_power(scores, n_queries: int = 1, exclude=None, random_state=None) ->
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D, got ndim={s.ndim}.")
-    return select_top(power_keys(s, _draw_seed(random_state)), n_queries, exclude=exclude)
-
-
-def _check_n_queries(n_queries, n_available: int, n_pool: int) -> int:
-    if isinstance(n_queries, bool) or not isinstance(n_queries, numbers.Integral) or n_queries < 1:
-        raise ValueError(f"n_queries must be a positive integer, got {n_queries!r}.")
-    if n_queries > n_available:
-        raise ValueError(
-            f"n_queries={n_queries} is larger than the {n_available} selectable pool "
-            f"examples (pool of {n_pool} minus {n_pool - n_available} excluded)."
-        )
-    return int(n_queries)
-
-
-def _looks_like_an_int_mask(ex: np.ndarray, n: int) -> bool:
-    """Whether integer ``ex`` is a 0/1 mask given as integers rather than an index list.
-
-    The rule (see :func:`_check_exclude`): as long as the pool (of more than
-    2 rows), only 0s and 1s, excluding other rows read as a mask than read
-    as indices, and at least half of its entries repeat an earlier one, as
-    no sensible index list does (``[0, 0, 1]`` over 3 rows is an index
-    list with one repeat; ``[0, 1, 0, 1, 0, 0]`` over 6 rows is a mask).
-    """
-    if n <= 2 or ex.shape != (n,) or not np.isin(ex, (0, 1)).all():
-        return False
-    as_indices = np.unique(ex)
-    if np.array_equal(np.flatnonzero(ex), as_indices):
-        return False  # both readings exclude the same rows
-    repeats = n - as_indices.size
-    return 2 * repeats >= n
-
-
-def _check_exclude(exclude, n: int) -> np.ndarray:
-    """Boolean mask of shape (n,) from None, a mask or an index list.
-
-    A boolean array is a mask; an integer array lists indices (negative ones
-    count from the end, repeats are allowed). One integer array is refused
-    rather than read: a 0/1 mask given as integers
-    (:func:`_looks_like_an_int_mask`), which read as indices would exclude
-    only rows 0 and 1.
-    """
-    mask = np.zeros(n, dtype=bool)
-    if exclude is None:
-        return mask
-    ex = np.asarray(exclude)
-    if ex.dtype == bool:
-        if ex.shape != (n,):
-            raise ValueError(f"A boolean exclude mask must have shape ({n},), got {ex.shape}.")
-        return ex.copy()
-    if ex.size == 0:
-        return mask
-    if not np.issubdtype(ex.dtype, np.integer) or ex.ndim != 1:
-        raise ValueError("exclude must be a boolean mask or a 1-D array of integer indices.")
-    if ex.min() < -n or ex.max() >= n:
-        raise ValueError(f"exclude has indices outside the pool of {n} examples.")
-    if _looks_like_an_int_mask(ex, n):
-        # read as indices this would exclude only rows 0 and 1: a silent wrong answer
-        raise ValueError(
-            f"exclude looks like a 0/1 mask over the pool of {n} examples, but its dtype is "
-            f"{ex.dtype}, so it would be read as the indices 0 and 1 (repeated "
-            f"{n - np.unique(ex).size} times). Pass a boolean mask (exclude.astype(bool)), or "
-            "the indices to exclude (np.unique(exclude) if you meant rows 0 and 1)."
-        )
-    mask[ex] = True
-    return mask
+    return select_top(power_keys(s, draw_seed(random_state)), n_queries, exclude=exclude)
 
 
 def select_top(scores, n_queries: int = 1, exclude=None) -> np.ndarray:
@@ -532,8 +464,8 @@ def select_top(scores, n_queries: int = 1, exclude=None) -> np.ndarray:
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1:
         raise ValueError(f"scores must be 1-D, got ndim={s.ndim}.")
-    mask = _check_exclude(exclude, s.size)
-    n_queries = _check_n_queries(n_queries, int((~mask).sum()), s.size)
+    mask = check_exclude(exclude, s.size)
+    n_queries = check_n_queries(n_queries, int((~mask).sum()), s.size)
     key = np.where(np.isnan(s), -np.inf, s)  # NaN ranks with -inf
     key[mask] = -np.inf  # never above a selectable row; dropped below
     if n_queries == 1:
@@ -551,7 +483,7 @@ def select_top(scores, n_queries: int = 1, exclude=None) -> np.ndarray:
     return np.concatenate([above, at]).astype(np.int64)
 
 
-_LOSS_CODES = {
+LOSS_CODES = {
     "zero_one": _kernels.LOSS_ZERO_ONE,
     "log_loss": _kernels.LOSS_LOG,
     "brier": _kernels.LOSS_BRIER,
@@ -688,8 +620,8 @@ def select_sequential(
         if not np.isfinite(yv).all():
             raise ValueError("y contains NaN or inf.")
     T = check_temperature(temperature)
-    mask = _check_exclude(exclude, n)
-    n_queries = _check_n_queries(n_queries, int((~mask).sum()), n)
+    mask = check_exclude(exclude, n)
+    n_queries = check_n_queries(n_queries, int((~mask).sum()), n)
     L0 = (
         np.zeros(K)
         if cumulative_loss is None
@@ -701,16 +633,16 @@ def select_sequential(
         raise ValueError("cumulative_loss must not contain -inf.")
     if np.isnan(L0).all():
         raise ValueError("cumulative_loss is NaN for every member: no member is left to weight.")
-    lp = _check_log_prior(log_prior, K)
+    lp = check_log_prior(log_prior, K)
     if (
         isinstance(resum_every, bool)
         or not isinstance(resum_every, numbers.Integral)
         or resum_every < 1
     ):
         raise ValueError(f"resum_every must be a positive integer, got {resum_every!r}.")
-    if not _is_real(eps) or not 0.0 < eps < 1.0:
+    if not is_real(eps) or not 0.0 < eps < 1.0:
         raise ValueError(f"eps must be a number in (0, 1), got {eps!r}.")
-    if not _is_real(loss_scale) or not (np.isfinite(loss_scale) and loss_scale > 0):
+    if not is_real(loss_scale) or not (np.isfinite(loss_scale) and loss_scale > 0):
         raise ValueError(f"loss_scale must be a finite number > 0, got {loss_scale!r}.")
     if criterion == "random":
         idx = select_top(random(n, random_state), n_queries, exclude=mask)
@@ -740,14 +672,14 @@ def select_sequential(
             T,
             n_queries,
             crit,
-            _LOSS_CODES[loss],
+            LOSS_CODES[loss],
             mask,
             float(eps),
             int(resum_every),
         )
     else:
         idx, L = _kernels.select_sequential_regression(
-            P, yv, L0, lp, T, n_queries, _LOSS_CODES[loss], float(loss_scale), mask
+            P, yv, L0, lp, T, n_queries, LOSS_CODES[loss], float(loss_scale), mask
         )
     alive = ~np.isnan(L) & np.isfinite(lp)
     if alive.any() and np.isposinf(L[alive]).all() and np.isfinite(L0[alive]).any():
@@ -757,7 +689,3 @@ def select_sequential(
             "silently go back to the prior. Check or rescale the labels."
         )
     return idx, L
-
-
-def _is_real(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)

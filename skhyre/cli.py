@@ -89,15 +89,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _uci(args: argparse.Namespace) -> int:
-    from .studies import _cli
+    from .studies import commands
 
-    return _cli.run_uci(args)
+    return commands.run_uci(args)
 
 
 def _preferences(args: argparse.Namespace) -> int:
-    from .studies import _cli
+    from .studies import commands
 
-    return _cli.run_preferences(args)
+    return commands.run_preferences(args)
 
 
 def _parser() -> argparse.ArgumentParser:

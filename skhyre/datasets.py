@@ -232,7 +232,7 @@ def _values_sha256(table: np.ndarray) -> str:
     return hashlib.sha256(values.tobytes()).hexdigest()
 
 
-def _data_homes(
+def data_homes(
     data_home: str | os.PathLike | None, env_var: str = _ENV_VAR
 ) -> list[tuple[Path, str]]:
     """The folders searched, in order, each with why it is searched.
@@ -501,7 +501,7 @@ def load_uci(
     if not isinstance(name, str) or name not in _UCI_DATASETS:
         raise ValueError(f"Unknown UCI dataset {name!r}; valid names are {sorted(_UCI_DATASETS)}")
     meta = _UCI_DATASETS[name]
-    homes = _data_homes(data_home)
+    homes = data_homes(data_home)
     path = next(
         (home / f"{name}.csv" for home, _ in homes if (home / f"{name}.csv").is_file()), None
     )

@@ -199,7 +199,7 @@ def _mlp(
     return nn.Sequential(*layers)
 
 
-def _floating_dtype(module: nn.Module, default: torch.dtype = torch.float32) -> torch.dtype:
+def floating_dtype(module: nn.Module, default: torch.dtype = torch.float32) -> torch.dtype:
     """The dtype of ``module``'s first floating parameter or buffer (``default`` without one)."""
     for t in (*module.parameters(), *module.buffers()):
         if t.is_floating_point():
@@ -210,7 +210,7 @@ def _floating_dtype(module: nn.Module, default: torch.dtype = torch.float32) -> 
 # --------------------------------------------------------------------------- base class
 
 
-class _EnsembleModule(nn.Module):
+class EnsembleModule(nn.Module):
     """Validation, attributes and the optional feature module shared by all ensembles."""
 
     def __init__(
@@ -254,7 +254,7 @@ class _EnsembleModule(nn.Module):
         """
         if self.feature_module is not None:
             if isinstance(X, torch.Tensor) and X.is_floating_point():
-                X = X.to(_floating_dtype(self.feature_module, X.dtype))
+                X = X.to(floating_dtype(self.feature_module, X.dtype))
             Z = self.feature_module(X)
             if not isinstance(Z, torch.Tensor) or Z.ndim != 2 or Z.shape[1] != self.in_features:
                 shape = tuple(Z.shape) if isinstance(Z, torch.Tensor) else type(Z).__name__
@@ -275,7 +275,7 @@ class _EnsembleModule(nn.Module):
 # --------------------------------------------------------------------------- shared base
 
 
-class SharedBaseEnsemble(_EnsembleModule):
+class SharedBaseEnsemble(EnsembleModule):
     """Shared-base ensemble: one MLP with ``K`` heads, each made diverse by a frozen prior.
 
     A learnable ReLU MLP whose hidden layers are shared by all members and whose
@@ -396,7 +396,7 @@ class SharedBaseEnsemble(_EnsembleModule):
 # --------------------------------------------------------------------------- epinet
 
 
-class Epinet(_EnsembleModule):
+class Epinet(EnsembleModule):
     """Epistemic neural network (Osband et al., 2023): a base MLP plus an indexed epinet.
 
     With base features ``phi(x)`` (the last hidden layer of a ReLU MLP) and an
@@ -553,7 +553,7 @@ class Epinet(_EnsembleModule):
 # --------------------------------------------------------------------------- vanilla
 
 
-class VanillaEnsemble(_EnsembleModule):
+class VanillaEnsemble(EnsembleModule):
     """Deep ensemble: ``K`` independent ReLU MLPs computed as one batched network.
 
     Layer ``l`` of all members is one stacked weight of shape
@@ -664,7 +664,7 @@ class VanillaEnsemble(_EnsembleModule):
 # --------------------------------------------------------------------------- MC dropout
 
 
-class MCDropoutEnsemble(_EnsembleModule):
+class MCDropoutEnsemble(EnsembleModule):
     """Monte Carlo dropout ensemble: one dropout MLP, each member a fixed dropout mask.
 
     A ReLU MLP with dropout after each hidden layer (Gal and Ghahramani, 2016).

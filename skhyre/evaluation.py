@@ -21,7 +21,7 @@ from sklearn.metrics import check_scoring
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples, check_consistent_length
 
-from .acquisition import _check_sampling
+from ._validation import check_sampling
 from .pipeline import adaptable
 
 __all__ = ["adaptation_curve", "leave_one_group_out"]
@@ -125,7 +125,7 @@ def adaptation_curve(
     """
     ns = _check_n_labels(n_labels)
     n_repeats = _check_n_repeats(n_repeats)
-    sampling = _check_sampling(sampling)
+    sampling = check_sampling(sampling)
     # X stays as given (a DataFrame keeps its column names, a sparse matrix stays
     # sparse); rows are taken with sklearn's _safe_indexing
     y_pool = np.asarray(y_pool)
@@ -277,7 +277,7 @@ def leave_one_group_out(
         raise ValueError("leave_one_group_out needs at least 2 annotators (groups).")
     ns = _check_n_labels(n_labels)
     n_repeats = _check_n_repeats(n_repeats)
-    sampling = _check_sampling(sampling)
+    sampling = check_sampling(sampling)
     if fit_groups == "auto":
         fit_groups = _fit_accepts_groups(estimator)
     elif not isinstance(fit_groups, (bool, np.bool_)):

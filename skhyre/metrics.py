@@ -18,7 +18,7 @@ from sklearn.metrics import get_scorer
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples
 
-from .acquisition import _check_sampling
+from ._validation import check_sampling
 from .pipeline import adaptable
 
 __all__ = ["adapted_scorer"]
@@ -178,6 +178,6 @@ def adapted_scorer(n_adapt=32, criterion="random", random_state=None, scoring=No
         )
     if isinstance(scoring, str):
         get_scorer(scoring)  # an unknown name fails now, not in the middle of a search
-    _check_sampling(sampling)
+    check_sampling(sampling)
     check_random_state(random_state)
     return _AdaptedScorer(int(n_adapt), criterion, random_state, scoring, sampling)

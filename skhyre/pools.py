@@ -99,7 +99,8 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _check_feature_names, _get_feature_names, _num_samples
 
 from . import _kernels, acquisition
-from .reweighting import _check_log_prior, check_temperature
+from ._validation import check_exclude, check_log_prior, check_n_queries
+from .reweighting import check_temperature
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
@@ -319,7 +320,7 @@ def _row_nbytes(est, criterion: str) -> int:
     C = len(est.classes_) if classification else 1
     # float32 probabilities and torch outputs; other regression members may give float64
     torch_base = sys.modules.get("skhyre._torch_base")
-    is_torch = torch_base is not None and isinstance(est, torch_base._TorchHyReBase)
+    is_torch = torch_base is not None and isinstance(est, torch_base.TorchHyReBase)
     itemsize = 4 if is_torch or classification else 8
     return K * C * itemsize + (8 * K if criterion == "bald" else 0)
 
@@ -333,7 +334,7 @@ def _block_rows(est, criterion: str) -> int:
     return -(-rows // align) * align
 
 
-def _uses_streaming(est, X_pool, criterion: str, pool_memory_budget=None) -> bool:
+def uses_streaming(est, X_pool, criterion: str, pool_memory_budget=None) -> bool:
     """Whether ``query``/``active_adapt`` stream ``X_pool`` rather than cache it.
 
     In-memory arrays whose cached matrix fits the budget are not streamed
@@ -616,7 +617,7 @@ class _LazyExclusion:
         self.positive = np.empty(0, dtype=np.int64)
         self.n_negative = 0
         if n is not None:
-            self.full = acquisition._check_exclude(exclude, n)
+            self.full = check_exclude(exclude, n)
             return
         if exclude is None:
             return
@@ -929,10 +930,10 @@ class _DaskPool:
 # --------------------------------------------------------------------------
 def _check_positive_n(n_queries) -> None:
     big = np.iinfo(np.int64).max
-    acquisition._check_n_queries(n_queries, big, big)
+    check_n_queries(n_queries, big, big)
 
 
-def _query(
+def stream_query(
     est, X_pool, n_queries, criterion, exclude, random_state, pool_memory_budget, sampling="top"
 ):
     """Streamed ``query`` (``criterion`` already resolved); see the module docstring."""
@@ -945,8 +946,8 @@ def _query(
         plan = ("fresh", criterion, est.weights_, None if seeds is None else seeds[0])
     if _pool_kind(X_pool) == "dask":
         pool = _DaskPool(X_pool, est, criterion)
-        mask = acquisition._check_exclude(exclude, pool.n_rows)
-        acquisition._check_n_queries(n_queries, int((~mask).sum()), pool.n_rows)
+        mask = check_exclude(exclude, pool.n_rows)
+        check_n_queries(n_queries, int((~mask).sum()), pool.n_rows)
         if criterion == "random":
             return pool.random_top(est._query_rng(random_state), n_queries, mask).idx
         pool.set_exclusion(mask)
@@ -965,8 +966,8 @@ def _query(
         _block_rows(est, criterion),
         rng=est._query_rng(random_state) if criterion == "random" else None,
     )
-    mask = acquisition._check_exclude(exclude, n)
-    acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
+    mask = check_exclude(exclude, n)
+    check_n_queries(n_queries, int((~mask).sum()), n)
     est._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "query")
     idx, _ = top.best(mask, n_queries, refuse_nan=criterion != "random")
     return np.asarray(idx, dtype=np.int64)
@@ -1000,7 +1001,7 @@ class _CompiledSequence:
         self.T = check_temperature(float(est.temperature))
         self.L = np.array(est.cumulative_loss_, dtype=np.float64).reshape(-1)
         self.K = self.L.shape[0]
-        self.lp = _check_log_prior(None, self.K)
+        self.lp = check_log_prior(None, self.K)
         self.w = self._weights()
         self.ops = [(0.0, self.w, _kernels._nonzero_members(self.w), True)]
         self.since = 0
@@ -1008,7 +1009,7 @@ class _CompiledSequence:
         self.loss = self.scale = None
 
     def set_loss(self, kernel_loss: tuple[str, float]) -> None:
-        self.loss = acquisition._LOSS_CODES[kernel_loss[0]]
+        self.loss = acquisition.LOSS_CODES[kernel_loss[0]]
         self.scale = float(kernel_loss[1])
 
     def _weights(self) -> np.ndarray:
@@ -1068,7 +1069,7 @@ def _check_oracle_rows(y_all, n: int) -> None:
         raise ValueError(f"oracle labels have {y_all.shape[0]} entries but the pool has {n} rows.")
 
 
-def _active_adapt(
+def stream_active_adapt(
     est,
     X_pool,
     oracle,
@@ -1112,8 +1113,8 @@ def _active_adapt(
     if kind == "dask":
         pool = _DaskPool(X_pool, est, criterion)
         n = pool.n_rows
-        mask = acquisition._check_exclude(exclude, n)
-        acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
+        mask = check_exclude(exclude, n)
+        check_n_queries(n_queries, int((~mask).sum()), n)
         _check_oracle_rows(y_all, n)
         if n * _row_nbytes(est, criterion) <= budget:  # gather the matrix once
             M = pool.members()
@@ -1159,8 +1160,8 @@ def _active_adapt(
             criterion=criterion,
             on_overflow=overflow,
         )
-        mask = acquisition._check_exclude(exclude, n)
-        acquisition._check_n_queries(n_queries, int((~mask).sum()), n)
+        mask = check_exclude(exclude, n)
+        check_n_queries(n_queries, int((~mask).sum()), n)
         _check_oracle_rows(y_all, n)
         if cache is not None:  # the pool matrix fits: run the in-memory loop on it
             M = np.concatenate(cache, axis=1) if len(cache) > 1 else cache[0]

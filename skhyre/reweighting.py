@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _kernels, losses
+from ._validation import check_log_prior
 
 __all__ = [
     "DEFAULT_TEMPERATURE_GRID",
@@ -112,22 +113,6 @@ def check_temperature(temperature, name: str = "temperature") -> float:
     return t
 
 
-def _check_log_prior(log_prior, n_members: int) -> np.ndarray:
-    if log_prior is None:
-        return np.full(n_members, -np.log(n_members))
-    lp = np.asarray(log_prior, dtype=np.float64)
-    if lp.shape != (n_members,):
-        raise ValueError(
-            f"log_prior must have shape ({n_members},) (one value per member), got {lp.shape}."
-        )
-    if np.isnan(lp).any() or np.isposinf(lp).any():
-        raise ValueError("log_prior must not contain NaN or +inf.")
-    if np.isneginf(lp).all():
-        raise ValueError("log_prior gives every member zero prior probability.")
-    m = lp.max()
-    return lp - (m + np.log(np.exp(lp - m).sum()))
-
-
 class HypothesisWeights:
     """HyRe weights over ``K`` hypotheses (ensemble members) from their losses.
 
@@ -180,7 +165,7 @@ class HypothesisWeights:
             raise ValueError(f"n_members must be a positive integer, got {n_members!r}.")
         self.n_members = int(n_members)
         self._temperature = check_temperature(temperature)
-        self._log_prior = _check_log_prior(log_prior, self.n_members)
+        self._log_prior = check_log_prior(log_prior, self.n_members)
         self.reset()
 
     @classmethod
@@ -535,7 +520,7 @@ def loo_temperature(
     L, temps = _check_losses_and_grid(losses, grid, DEFAULT_TEMPERATURE_GRID, "loo_temperature")
     K, n = L.shape
     temps = np.unique(np.append(temps, np.inf))  # sorted ascending, inf last
-    lp = _check_log_prior(log_prior, K)
+    lp = check_log_prior(log_prior, K)
     # normalised leave-one-out weights straight from the kernel: one (G, n, K) array
     W = _kernels.loo_weights(np.ascontiguousarray(L), temps, lp)
     per_example = np.asarray(mixture_loss(W), dtype=np.float64)
@@ -663,7 +648,7 @@ def evidence_temperature(
         raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}.")
     if loss == "log_loss":
         return 1.0, np.zeros(temps.size)
-    lp = _check_log_prior(log_prior, K)
+    lp = check_log_prior(log_prior, K)
     cum = L.sum(axis=1)
     keep = ~np.isnan(cum)
     if not keep.any():

@@ -30,7 +30,7 @@ _AUTO_PROGRESS_MIN_TEXTS = 256
 _INSTALL_HINT = 'pip install "skhyre[text]"'
 
 
-def _load_sentence_transformer(name: str, device: str):
+def load_sentence_transformer(name: str, device: str):
     """Load a SentenceTransformer by hub name or local path (lazy import)."""
     try:
         from sentence_transformers import SentenceTransformer
@@ -284,7 +284,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
     def _load_model(self):
         if self._loads_by_name():
-            return _load_sentence_transformer(os.fspath(self.model), _resolve_device(self.device))
+            return load_sentence_transformer(os.fspath(self.model), _resolve_device(self.device))
         return self.model
 
     def _get_model(self):

@@ -77,7 +77,7 @@ def test_preferences_missing_data_is_a_clear_error(tmp_path, monkeypatch, capsys
 def test_preferences_flags_reach_the_study(tmp_path, monkeypatch, capsys):
     """--seeds, --cache-dir, --no-domains and --no-progress are passed on (the study
     itself is stubbed: it needs the embedding model and minutes of training)."""
-    from skhyre.studies import _cli, preferences
+    from skhyre.studies import commands, preferences
 
     seen = {}
 
@@ -85,7 +85,7 @@ def test_preferences_flags_reach_the_study(tmp_path, monkeypatch, capsys):
         seen.update(kwargs)
         return preferences.PreferenceStudyResult(rows=[], config={"seeds": kwargs["seeds"]})
 
-    monkeypatch.setattr(_cli, "check_preference_data", lambda data_home: None)
+    monkeypatch.setattr(commands, "check_preference_data", lambda data_home: None)
     monkeypatch.setattr(preferences, "run_preference_study", fake_study)
     monkeypatch.setattr(preferences, "write_report", lambda result, out: [])
     argv = ["preferences", "--out", str(tmp_path), "--seeds", "3", "4"]

@@ -16,7 +16,7 @@ from numpy.testing import assert_array_equal
 from skorch import NeuralNet
 
 from skhyre import HyReRegressor, HyReRewardModel
-from skhyre._net import _EnsembleNet, resolve_device, seeded
+from skhyre._net import EnsembleNet, resolve_device, seeded
 
 FAST = dict(n_members=5, hidden_layer_sizes=(8,), index_dim=4, max_epochs=2, random_state=0)
 
@@ -168,12 +168,12 @@ def _size_as_plain_neuralnet(est) -> int:
     try:
         return len(pickle.dumps(est))
     finally:
-        net.__class__ = _EnsembleNet
+        net.__class__ = EnsembleNet
 
 
 def test_pickle_stores_the_module_once():
     est = _fitted(n_members=20, hidden_layer_sizes=(64, 64))[0]
-    assert isinstance(est.net_, _EnsembleNet)
+    assert isinstance(est.net_, EnsembleNet)
     assert est.net_.module is est.net_.module_
     state = est.net_.__getstate__()
     assert not any(isinstance(v, torch.nn.Module) for v in state.values())
@@ -198,11 +198,11 @@ def test_loaded_net_keeps_one_module(roundtrip):
 
 def test_old_plain_neuralnet_pickle_loads_and_is_upgraded():
     est, X, _ = _fitted()
-    est.net_.__class__ = NeuralNet  # what skhyre pickled before _EnsembleNet
+    est.net_.__class__ = NeuralNet  # what skhyre pickled before EnsembleNet
     blob = pickle.dumps(est)
-    est.net_.__class__ = _EnsembleNet
+    est.net_.__class__ = EnsembleNet
     loaded = pickle.loads(blob)
-    assert type(loaded.net_) is _EnsembleNet
+    assert type(loaded.net_) is EnsembleNet
     assert loaded.net_.module is loaded.net_.module_
     assert_array_equal(loaded.predict_members(X), est.predict_members(X))
     assert len(pickle.dumps(loaded)) < 0.8 * len(blob)

@@ -16,7 +16,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from skorch.callbacks import Callback
 
 from skhyre import HyReClassifier, HyReEnsemble, HyReRegressor, HyReRewardModel
-from skhyre.ensembles import _EnsembleModule
+from skhyre.ensembles import EnsembleModule
 from skhyre.reweighting import NaNMemberWarning
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -61,7 +61,7 @@ class _BreakMember(Callback):
     def on_train_end(self, net, **kwargs):
         with torch.no_grad():
             for module in net.module_.modules():
-                if isinstance(module, _EnsembleModule):
+                if isinstance(module, EnsembleModule):
                     for _, view in module.member_parameters():
                         view[self.k] = float("nan")
 

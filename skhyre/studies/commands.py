@@ -1,6 +1,6 @@
 """``skhyre uci`` and ``skhyre preferences``: run a study, print and write its report.
 
-Called by :mod:`skhyre.cli` (which parses the arguments and checks ``--out``
+Internal: called by :mod:`skhyre.cli` (which parses the arguments and checks ``--out``
 first). Each command checks its data before any training: a missing file is a
 ``FileNotFoundError`` naming every place looked in; a malformed or unreadable
 one is a single line on stderr naming the file and the problem, exit 2.
@@ -13,7 +13,8 @@ import sys
 import warnings
 from pathlib import Path
 
-__all__ = ["run_preferences", "run_uci"]
+# the command-line drivers: called by skhyre.cli, not a library API
+__all__: list[str] = []
 
 
 def _one_line(exc: BaseException) -> str:
