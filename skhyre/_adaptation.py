@@ -154,17 +154,19 @@ class AdaptationMixin(QueryMixin):
     _task = "regression"
 
     # ------------------------------------------------------------------ state
-    def _init_adaptation_state(self) -> None:
+    def _init_adaptation_state(self, keep_queries: bool = False) -> None:
         hw = HypothesisWeights(self._n_members_fitted(), self._fixed_temperature_or(np.inf))
         self._publish(
             {
                 **self._published(hw),
+                "weights_history_": hw.weights[None, :],
+                "labels_seen_": np.zeros(1, dtype=np.int64),
                 "_adapt_hist": (),
                 "_adapt_loss_seen": None,
                 "_adapt_temperature_seen": None,
             },
-            # picks of an earlier active_adapt no longer describe the weights
-            drop=("queried_indices_",),
+            # a refit's members were never queried with: the picks go
+            drop=() if keep_queries else ("queried_indices_",),
         )
 
     @staticmethod
@@ -178,6 +180,15 @@ class AdaptationMixin(QueryMixin):
             "n_adapt_samples_": hw.n_samples_seen,
             "temperature_": hw.temperature,
         }
+
+    def _history_rows(self, fresh: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The weights history to extend: the prior row alone after a reset (or a
+        changed loss, which re-measures every example), else the rows so far."""
+        hist = self.__dict__.get("weights_history_")
+        if fresh or hist is None:
+            K = self._n_members_fitted()
+            return HypothesisWeights(K).weights[None, :], np.zeros(1, dtype=np.int64)
+        return hist, self.labels_seen_
 
     def _weight_state(self) -> HypothesisWeights:
         """The one weight state (a :class:`~skhyre.HypothesisWeights`).
@@ -247,11 +258,17 @@ class AdaptationMixin(QueryMixin):
         return default if self.temperature in _DATA_TEMPERATURES else float(self.temperature)
 
     def reset_weights(self):
-        """Back to the prior: uniform weights, nothing seen. Returns ``self``."""
+        """Back to the prior: uniform weights, nothing seen. Returns ``self``.
+
+        ``weights_history_`` and ``labels_seen_`` start again from the prior
+        row. ``queried_indices_`` (the last :meth:`active_adapt`'s picks) is
+        kept: it records what was asked, not the current weights; the next
+        :meth:`adapt` or :meth:`active_adapt` replaces it.
+        """
         check_is_fitted(self)
         self._check_temperature_param()
         with self._adaptation_lock():
-            self._init_adaptation_state()
+            self._init_adaptation_state(keep_queries=True)
         return self
 
     # ----------------------------------------------------------- validation
@@ -362,7 +379,8 @@ class AdaptationMixin(QueryMixin):
         old_parts = () if reset else old_parts
         parts = _append_history(old_parts, M_new, y_new)
         n_seen = sum(part_y.shape[0] for _, part_y in parts)
-        if old_parts and self._adapt_loss_changed(loss_key):
+        loss_changed = bool(old_parts) and self._adapt_loss_changed(loss_key)
+        if loss_changed:
             # adapt_loss changed since the last update: measure every example
             # seen since the reset with the new loss, never a mix of two
             loss_M, loss_y = _joined(parts)
@@ -402,9 +420,12 @@ class AdaptationMixin(QueryMixin):
                 n_classes = max(len(self.classes_), 2) if self._task == "classification" else 2
                 T, _ = evidence_temperature(hist_L, loss_name, n_classes=n_classes)
             hw.temperature = T
+        history, seen = self._history_rows(fresh=not old_parts or loss_changed)
         self._publish(
             {
                 **self._published(hw),
+                "weights_history_": np.vstack([history, hw.weights[None, :]]),
+                "labels_seen_": np.append(seen, hw.n_samples_seen),
                 "_adapt_hist": parts,
                 "_adapt_loss_seen": loss_key,
                 "_adapt_temperature_seen": self.temperature,

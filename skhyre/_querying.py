@@ -336,10 +336,13 @@ class QueryMixin:
         return self._commit_active(M[:, picked], labels, picked)
 
     def _commit_active(self, M_picked, labels, picked):
-        """Adapt on the picked rows' member predictions at once (atomic on failure)."""
+        """Adapt on the picked rows' member predictions, one label at a time (so
+        ``weights_history_`` has a row per label; the final state equals one batch
+        update: the losses are added in order), atomic on failure."""
         snapshot = self._snapshot()
         try:
-            self._committed_update(M_picked, labels, reset=False)
+            for j in range(len(labels)):
+                self._committed_update(M_picked[:, j : j + 1], labels[j : j + 1], reset=False)
         except Exception:
             self._restore(snapshot)
             raise
@@ -404,6 +407,8 @@ class QueryMixin:
 
     _STATE = (
         "_hw",
+        "weights_history_",
+        "labels_seen_",
         "weights_",
         "log_weights_",
         "cumulative_loss_",

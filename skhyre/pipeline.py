@@ -265,6 +265,8 @@ class Pipeline(_sk_pipeline.Pipeline):
     n_adapt_samples_ = _read_through("n_adapt_samples_", _final)
     temperature_ = _read_through("temperature_", _final)
     queried_indices_ = _read_through("queried_indices_", _final)
+    weights_history_ = _read_through("weights_history_", _final)
+    labels_seen_ = _read_through("labels_seen_", _final)
 
 
 def make_pipeline(*steps, memory=None, transform_input=None, verbose: bool = False) -> Pipeline:
@@ -525,3 +527,5 @@ class TransformedTargetRegressor(_SkTransformedTargetRegressor):
     n_adapt_samples_ = _read_through("n_adapt_samples_", _regressor)
     temperature_ = _read_through("temperature_", _regressor)
     queried_indices_ = _read_through("queried_indices_", _regressor)
+    weights_history_ = _read_through("weights_history_", _regressor)
+    labels_seen_ = _read_through("labels_seen_", _regressor)

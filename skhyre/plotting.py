@@ -102,9 +102,12 @@ def plot_weights(
 
     Parameters
     ----------
-    weights_history : array-like of shape (n_steps + 1, n_members)
+    weights_history : array-like of shape (n_steps + 1, n_members), or a fitted HyRe estimator
         Member weights after each adaptation step; row 0 is the prior (before
-        any label). Entries must be finite and non-negative.
+        any label). Entries must be finite and non-negative. A HyRe
+        estimator (or a :class:`~skhyre.pipeline.Pipeline` ending in one)
+        gives its own ``weights_history_`` (a row per ``partial_adapt`` and
+        per label of ``active_adapt``) and ``labels_seen_``.
     ax : matplotlib.axes.Axes, default=None
         Axes to draw on; a new figure's axes when ``None``.
     top : int, default=10
@@ -138,6 +141,10 @@ def plot_weights(
     (5, 'labels seen')
     >>> plt.close(ax.figure)
     """
+    if hasattr(weights_history, "weights_history_"):
+        est = weights_history
+        weights_history = est.weights_history_
+        labels_seen = est.labels_seen_ if labels_seen is None else labels_seen
     W = _as_2d(weights_history, "weights_history")
     if np.any(W < 0):
         raise ValueError("weights_history must be non-negative.")
@@ -402,19 +409,50 @@ def plot_components(
     return ax
 
 
+def _plot_coordinate(x: Any, feature) -> tuple[np.ndarray, str, bool]:
+    """(the coordinate to draw along, its axis label, whether to draw points)."""
+    names = getattr(x, "columns", None)
+    X = np.asarray(x, dtype=np.float64)
+    if X.ndim == 1 or (X.ndim == 2 and X.shape[1] == 1):
+        return X.reshape(-1), "x" if names is None else str(names[0]), False
+    if X.ndim != 2:
+        raise ValueError(f"x must be 1-D or 2-D (inputs x features), got shape {X.shape}.")
+    if feature is None:  # the first principal component of the inputs
+        Z = X - X.mean(axis=0)
+        _, _, Vt = np.linalg.svd(Z, full_matrices=False)
+        return Z @ Vt[0], "first principal component of x", True
+    if isinstance(feature, str):
+        if names is None or feature not in list(names):
+            raise ValueError(f"feature={feature!r} is not a column name of x.")
+        j = list(names).index(feature)
+    elif isinstance(feature, (int, np.integer)) and not isinstance(feature, bool):
+        if not -X.shape[1] <= feature < X.shape[1]:
+            raise ValueError(f"feature={feature} is out of range for x with {X.shape[1]} columns.")
+        j = int(feature)
+    else:
+        raise TypeError(f"feature must be a column index, a column name or None, got {feature!r}.")
+    label = str(names[j]) if names is not None else f"x[:, {j}]"
+    return X[:, j], label, True
+
+
 def plot_members(
     x: Any,
     member_predictions: Any,
     weights: Any = None,
     ax: Axes | None = None,
     max_members: int | None = 50,
+    *,
+    feature=None,
 ) -> Axes:
     """Plot member functions over a 1-D input, shaded by weight, with the weighted mean.
 
     Parameters
     ----------
-    x : array-like of shape (n_inputs,)
-        The 1-D inputs.
+    x : array-like of shape (n_inputs,) or (n_inputs, n_features)
+        The inputs. With several features the predictions are drawn as
+        points (not lines: along one coordinate, the other features make
+        them jump) over the coordinate ``feature``, or over the inputs' first
+        principal component when ``feature`` is ``None``.
     member_predictions : array-like of shape (n_members, n_inputs)
         Each member's predictions at ``x`` (e.g. ``predict_members(X)`` of a
         regressor, or one class's probabilities of a classifier).
@@ -427,6 +465,10 @@ def plot_members(
     max_members : int or None, default=50
         Draw at most this many members, those with the largest weight (ties go
         to the lower index); ``None`` draws all. The mean always uses all.
+    feature : int, str or None, default=None
+        With several input features: the column to draw along (an index, or
+        a column name of a DataFrame ``x``); ``None`` projects on the first
+        principal component. Ignored for 1-D ``x``.
 
     Returns
     -------
@@ -450,7 +492,7 @@ def plot_members(
     10
     >>> plt.close(ax.figure)
     """
-    xs = _as_1d(x, "x")
+    xs, xlabel, as_points = _plot_coordinate(x, feature)
     F = _as_2d(member_predictions, "member_predictions")
     n_members, n_inputs = F.shape
     if n_inputs != xs.shape[0]:
@@ -466,6 +508,7 @@ def plot_members(
     shown = np.argsort(-w, kind="stable")[: n_members if max_members is None else max_members]
     alpha = 0.8 * w / w.max()
     color = "C0"
+    style = dict(linestyle="none", marker=".") if as_points else {}
     for j, k in enumerate(shown):
         ax.plot(
             xs[order],
@@ -474,6 +517,7 @@ def plot_members(
             alpha=float(alpha[k]),
             linewidth=1.0,
             label="members" if j == 0 else None,
+            **style,
         )
     ax.plot(
         xs[order],
@@ -481,8 +525,9 @@ def plot_members(
         color="black",
         linewidth=2.5,
         label="mean" if weights is None else "weighted mean",
+        **({**style, "marker": "o", "markersize": 3} if as_points else {}),
     )
-    ax.set_xlabel("x")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("prediction")
     ax.legend(fontsize="small", loc="best")
     return ax

@@ -566,3 +566,24 @@ def test_power_active_adapt_failure_keeps_state(setup):
     with pytest.raises(RuntimeError, match="went home"):
         est.active_adapt(Xp, oracle, n_queries=4, sampling="power")
     _assert_state_equal(est, before)
+
+
+@pytest.mark.parametrize("temperature", [1.0, "auto"])
+def test_weights_history_has_a_row_per_update_and_per_active_label(temperature):
+    X, y = _regression()
+    est = HyReRegressor(**{**FAST, "temperature": temperature}).fit(X[:120], y[:120])
+    assert est.weights_history_.shape == (1, K) and est.labels_seen_.tolist() == [0]
+    est.adapt(X[120:125], y[120:125]).partial_adapt(X[125:127], y[125:127])
+    assert est.labels_seen_.tolist() == [0, 5, 7]
+    assert_array_equal(est.weights_history_[-1], est.weights_)
+    batch = copy.deepcopy(est).reset_weights().active_adapt(X[130:], y[130:], n_queries=4)
+    assert batch.labels_seen_.tolist() == [0, 1, 2, 3, 4]
+    assert_array_equal(batch.weights_history_[-1], batch.weights_)
+    # each row is the weights after that many labels, one by one
+    ref = copy.deepcopy(est).reset_weights()
+    for j, i in enumerate(batch.queried_indices_):
+        ref.partial_adapt(X[130:][[i]], y[130:][[i]])
+        # (a row predicted alone differs from the pool batch in float32 last bits)
+        np.testing.assert_allclose(batch.weights_history_[j + 1], ref.weights_, rtol=1e-5)
+    plot_ready = batch.weights_history_
+    assert np.allclose(plot_ready.sum(axis=1), 1.0)

@@ -248,3 +248,40 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "skhyre\[plot\]"'):
         plot_learning_curve([0, 1], [0.5, 0.6])
+
+
+def test_plot_members_with_several_features_draws_points_along_a_coordinate():
+    import matplotlib.pyplot as plt
+
+    from skhyre.plotting import plot_members
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    M = rng.normal(size=(5, 40))
+    ax = plot_members(X, M, feature=1)
+    assert ax.get_xlabel() == "x[:, 1]" and len(ax.lines) == 6
+    assert all(line.get_linestyle() == "None" for line in ax.lines)  # no zig-zag
+    np.testing.assert_array_equal(np.sort(ax.lines[0].get_xdata()), np.sort(X[:, 1]))
+    plt.close(ax.figure)
+    ax = plot_members(X, M)
+    assert ax.get_xlabel() == "first principal component of x"
+    plt.close(ax.figure)
+    with pytest.raises(ValueError, match="out of range"):
+        plot_members(X, M, feature=5)
+
+
+def test_plot_weights_reads_an_estimators_history():
+    import matplotlib.pyplot as plt
+
+    from skhyre import HyReClassifier
+    from skhyre.plotting import plot_weights
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 2))
+    y = (X[:, 0] > 0).astype(int)
+    clf = HyReClassifier(n_members=5, hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    clf.fit(X[:80], y[:80]).active_adapt(X[80:], y[80:], n_queries=4)
+    ax = plot_weights(clf, top=3)
+    assert len(ax.lines) == 3
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1, 2, 3, 4])
+    plt.close(ax.figure)

@@ -238,7 +238,7 @@ def test_infinite_temperature_is_the_uniform_ensemble(data, reg):
     HyReRegressor(n_members=3, max_epochs=1, temperature=np.inf).fit(X, y)  # a valid parameter
 
 
-def test_queried_indices_do_not_outlive_the_weights(data, reg):
+def test_queried_indices_are_kept_until_new_labels_or_a_refit(data, reg):
     X, y = data
     reg.active_adapt(X[40:], y[40:], n_queries=3)
     assert reg.queried_indices_.shape == (3,)
@@ -247,7 +247,8 @@ def test_queried_indices_do_not_outlive_the_weights(data, reg):
     reg.adapt(X[:2], y[:2])
     assert not hasattr(reg, "queried_indices_")
     reg.active_adapt(X[40:], y[40:], n_queries=3).reset_weights()
-    assert not hasattr(reg, "queried_indices_")
+    assert reg.queried_indices_.shape == (3,)  # what was asked stays on record
+    assert reg.n_adapt_samples_ == 0 and reg.weights_history_.shape[0] == 1
     reg.active_adapt(X[40:], y[40:], n_queries=3).fit(X, y)
     assert not hasattr(reg, "queried_indices_")
 
