@@ -214,3 +214,13 @@ def test_adapted_scorer_accepts_a_target_transformed_regressor_in_grid_search():
         error_score="raise",
     ).fit(X, ypos)
     assert np.isfinite(gs.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.dask
+def test_query_transforms_a_dask_pool_block_by_block(reg_pipe):
+    da = pytest.importorskip("dask.array")
+    tf, hyre = _by_hand(reg_pipe)
+    pool = X[160:]
+    expected = hyre.query(tf(pool), n_queries=4)
+    got = reg_pipe.query(da.from_array(pool, chunks=(25, 3)), n_queries=4, pool_memory_budget=0)
+    np.testing.assert_array_equal(got, expected)
