@@ -15,13 +15,16 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+from sklearn.utils.validation import check_scalar
 
 __all__ = [
     "DATA_TEMPERATURES",
     "SAMPLINGS",
     "caller_stacklevel",
+    "check_count",
     "check_exclude",
     "check_finite_proba",
+    "check_finite_real",
     "check_hidden_layer_sizes",
     "check_log_prior",
     "check_n_queries",
@@ -73,6 +76,19 @@ def check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
             f"got {hidden_layer_sizes!r}."
         )
     return tuple(int(h) for h in sizes)
+
+
+def check_finite_real(value, name: str, **bounds) -> float:
+    """``check_scalar`` for a real number, which also refuses NaN and inf."""
+    value = float(check_scalar(value, name, numbers.Real, **bounds))
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}.")
+    return value
+
+
+def check_count(value: int, name: str, min_val: int = 1) -> int:
+    """An integer ``>= min_val`` (scikit-learn's ``check_scalar``)."""
+    return int(check_scalar(value, name, numbers.Integral, min_val=min_val))
 
 
 def is_real(x) -> bool:

@@ -227,7 +227,7 @@ def test_a_malformed_uci_csv_is_one_line_naming_it(tmp_path, monkeypatch, capsys
 
 
 def test_a_uci_csv_with_text_in_a_number_column_is_one_line(tmp_path, monkeypatch, capsys):
-    from skhyre.datasets import _UCI_DATASETS
+    from skhyre.datasets import UCI_DATASETS as _UCI_DATASETS
 
     meta = _UCI_DATASETS["energy"]
     home = tmp_path / "data"

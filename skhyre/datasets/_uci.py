@@ -1,13 +1,4 @@
-"""Datasets for the paper's studies.
-
-* :func:`load_uci`: the UCI regression benchmarks (energy, kin8nm, ccpp), read
-  from a local data home or downloaded once with a checksum.
-* :func:`ood_split`: the paper's distribution shift for tabular regression
-  (extreme rows of a one-dimensional feature summary held out).
-* :func:`make_preference_labelers`, :func:`make_shifted_binary`,
-  :func:`make_gp_functions`: synthetic generators for the preference,
-  HyRe-versus-fine-tuning and function-space PCA studies.
-"""
+"""The UCI regression benchmarks: :func:`load_uci` and where it looks for them."""
 
 from __future__ import annotations
 
@@ -16,8 +7,6 @@ import csv
 import functools
 import hashlib
 import http.client
-import math
-import numbers
 import os
 import tempfile
 import urllib.request
@@ -27,17 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.validation import check_scalar, check_X_y
-
-__all__ = [
-    "load_uci",
-    "make_gp_functions",
-    "make_preference_labelers",
-    "make_shifted_binary",
-    "ood_split",
-    "standardized_features",
-]
+from sklearn.utils import Bunch
 
 # ---------------------------------------------------------------------------
 # UCI benchmarks
@@ -130,7 +109,7 @@ _PROVENANCE = (
     "UCI benchmarks), reformatted, values and row order unchanged.\n"
 )
 
-_UCI_DATASETS: dict[str, _UCIDataset] = {
+UCI_DATASETS: dict[str, _UCIDataset] = {
     "energy": _UCIDataset(
         feature_names=_ENERGY_FEATURES,
         target_name="Y1_heating_load",
@@ -197,7 +176,7 @@ _YARINGAL_RAW = (
 # computed from the cross-checked CSV copies of exactly those files (same rows,
 # same order, same values). A download whose values differ in any bit is
 # refused. Fill in ``sha256`` once the bytes have been seen.
-_UCI_REGISTRY: dict[str, _Source] = {
+UCI_REGISTRY: dict[str, _Source] = {
     "energy": _Source(
         url=_YARINGAL_RAW.format(folder="energy"),
         sha256=None,
@@ -261,7 +240,7 @@ def data_homes(
 def _not_found_message(
     name: str, homes: list[tuple[Path, str]], url: str, download_problem: str
 ) -> str:
-    meta = _UCI_DATASETS[name]
+    meta = UCI_DATASETS[name]
     places = "\n".join(f"  - {home / f'{name}.csv'} ({why})" for home, why in homes)
     columns = ",".join((*meta.feature_names, meta.target_name))
     # the download goes to the first folder searched: the one the suggested call names
@@ -304,7 +283,7 @@ def _store(name: str, raw: bytes, source: _Source, home: Path) -> Path:
         raise OSError(
             f"could not parse {name!r} downloaded from {source.url}: {exc}; nothing was saved."
         ) from exc
-    meta = _UCI_DATASETS[name]
+    meta = UCI_DATASETS[name]
     wanted = [*meta.feature_names, meta.target_name]
     missing = [column for column in wanted if column not in header]
     if missing:
@@ -377,13 +356,13 @@ def _warn_if_not_published(name: str, path: Path, data: np.ndarray, target: np.n
     flagged, since it may be a deliberate variant (another row order, a subset).
     A truncated or edited copy would otherwise load without a word.
     """
-    expected = _UCI_REGISTRY[name].values_sha256
+    expected = UCI_REGISTRY[name].values_sha256
     if expected is None:
         return
     digest = _values_sha256(np.column_stack([data, target]))
     if digest == expected.lower():
         return
-    n_published = _UCI_DATASETS[name].n_samples
+    n_published = UCI_DATASETS[name].n_samples
     rows = (
         f"{data.shape[0]} rows where the published copy has {n_published}"
         if data.shape[0] != n_published
@@ -498,15 +477,15 @@ def load_uci(
     >>> X.shape, y.shape  # doctest: +SKIP
     ((768, 8), (768,))
     """
-    if not isinstance(name, str) or name not in _UCI_DATASETS:
-        raise ValueError(f"Unknown UCI dataset {name!r}; valid names are {sorted(_UCI_DATASETS)}")
-    meta = _UCI_DATASETS[name]
+    if not isinstance(name, str) or name not in UCI_DATASETS:
+        raise ValueError(f"Unknown UCI dataset {name!r}; valid names are {sorted(UCI_DATASETS)}")
+    meta = UCI_DATASETS[name]
     homes = data_homes(data_home)
     path = next(
         (home / f"{name}.csv" for home, _ in homes if (home / f"{name}.csv").is_file()), None
     )
     if path is None:
-        source = _UCI_REGISTRY[name]
+        source = UCI_REGISTRY[name]
         if not download:
             message = _not_found_message(
                 name, homes, source.url, "Downloading was not allowed (download=False)."
@@ -539,468 +518,3 @@ def load_uci(
 
 # ---------------------------------------------------------------------------
 # The paper's distribution shift
-# ---------------------------------------------------------------------------
-
-
-def _check_real(value, name: str, **bounds) -> float:
-    """``check_scalar`` for a real number, which also refuses NaN and inf."""
-    value = float(check_scalar(value, name, numbers.Real, **bounds))
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}.")
-    return value
-
-
-def _check_fraction(value: float, name: str, include_boundaries: str) -> float:
-    return _check_real(value, name, min_val=0.0, max_val=1.0, include_boundaries=include_boundaries)
-
-
-def standardized_features(X: np.ndarray, who: str = "the shift") -> np.ndarray:
-    """The non-constant columns of ``X``, each standardized (float64).
-
-    The space a shift is measured in (:func:`ood_split` sorts by the mean of
-    these columns; :class:`skhyre.model_selection.ShiftSplit` by projections
-    of them). A column whose spread under- or overflows the variance is first
-    rescaled to ``[0, 1]`` (an affine map: the same standardized values).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Finite inputs.
-    who : str, default="the shift"
-        Named in the error when every column is constant.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_varying)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skhyre.datasets import standardized_features
-    >>> Z = standardized_features(np.array([[1.0, 5.0], [3.0, 5.0]]))
-    >>> Z.ravel().tolist()
-    [-1.0, 1.0]
-    """
-    varying = np.ptp(X, axis=0) > 0
-    if not varying.any():
-        raise ValueError(f"{who} needs at least one non-constant feature; all are constant")
-    Z = X[:, varying]
-    with np.errstate(over="ignore"):  # an overflowing variance is handled just below
-        sd = Z.std(axis=0)
-    if not (np.isfinite(sd).all() and (sd > 0).all()):
-        # a spread that under- or overflows the variance: rescale each feature
-        # to [0, 1] first (an affine map, so the same standardized scores)
-        Z = (Z - Z.min(axis=0)) / np.ptp(Z, axis=0)
-        sd = Z.std(axis=0)
-    return (Z - Z.mean(axis=0)) / sd
-
-
-def ood_split(
-    X,
-    y,
-    ood_fraction: float = 0.1,
-    val_fraction: float = 0.2,
-    random_state=None,
-) -> Bunch:
-    """Split a regression dataset into train, validation and out-of-distribution rows.
-
-    The paper's shift: each row is scored by the average of its standardized
-    input features (features that are constant are left out of the average);
-    the ``floor(n * ood_fraction / 2)`` rows with the lowest scores and as many
-    with the highest (at least one each) form the OOD set. The remaining
-    middle rows are split at random into training and validation sets, the
-    validation set taking ``ceil(val_fraction * n_middle)`` of them.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        Inputs.
-    y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        Targets.
-    ood_fraction : float, default=0.1
-        Fraction of rows held out as OOD, half from each end, in (0, 1).
-    val_fraction : float, default=0.2
-        Fraction of the in-distribution rows used for validation, in [0, 1).
-    random_state : int, RandomState instance or None, default=None
-        Seed of the train/validation split. The OOD set does not depend on it.
-
-    Returns
-    -------
-    split : :class:`~sklearn.utils.Bunch`
-        With ``X_train, y_train, X_val, y_val, X_ood, y_ood``; ``ood_side``
-        (``-1`` for a row from the low end, ``+1`` from the high end, one per
-        OOD row); the row indices into ``X`` ``train_index, val_index,
-        ood_index`` (train and validation in increasing order, OOD low end
-        then high end, each in increasing score); and ``score`` (n_samples,),
-        the sorting score of every row.
-
-    Raises
-    ------
-    ValueError
-        If a fraction is out of range, every feature is constant, or there are
-        too few rows to leave a training row.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skhyre.datasets import ood_split
-    >>> rng = np.random.RandomState(0)
-    >>> X, y = rng.normal(size=(100, 3)), rng.normal(size=100)
-    >>> split = ood_split(X, y, ood_fraction=0.1, val_fraction=0.2, random_state=0)
-    >>> split.X_train.shape, split.X_val.shape, split.X_ood.shape
-    ((72, 3), (18, 3), (10, 3))
-    >>> split.ood_side.tolist()
-    [-1, -1, -1, -1, -1, 1, 1, 1, 1, 1]
-    >>> bool(split.score[split.ood_index[:5]].max() <= split.score[split.train_index].min())
-    True
-    """
-    X, y = check_X_y(X, y, dtype=np.float64, multi_output=True, y_numeric=False)
-    ood_fraction = _check_fraction(ood_fraction, "ood_fraction", "neither")
-    val_fraction = _check_fraction(val_fraction, "val_fraction", "left")
-    rng = check_random_state(random_state)
-
-    n_samples = X.shape[0]
-    # Rounded first so that, e.g., 30 * 0.1 counts as 3 and not 3.0000000000000004.
-    n_side = max(1, math.floor(round(n_samples * ood_fraction / 2, 9)))
-    n_middle = n_samples - 2 * n_side
-    n_val = math.ceil(round(val_fraction * n_middle, 9)) if n_middle > 0 else 0
-    if n_middle - n_val < 1:
-        raise ValueError(
-            f"ood_split needs at least one training row: n_samples={n_samples} leaves "
-            f"{max(n_middle, 0)} in-distribution rows after holding out {2 * n_side} OOD "
-            f"rows, and val_fraction={val_fraction} takes {n_val} of them"
-        )
-
-    score = standardized_features(X, "ood_split").mean(axis=1)
-
-    order = np.argsort(score, kind="stable")
-    low, middle, high = order[:n_side], order[n_side : n_samples - n_side], order[-n_side:]
-    shuffled = rng.permutation(middle)
-    val_index = np.sort(shuffled[:n_val])
-    train_index = np.sort(shuffled[n_val:])
-    ood_index = np.concatenate([low, high])
-    ood_side = np.concatenate([-np.ones(n_side, dtype=np.int64), np.ones(n_side, dtype=np.int64)])
-    return Bunch(
-        X_train=X[train_index],
-        y_train=y[train_index],
-        X_val=X[val_index],
-        y_val=y[val_index],
-        X_ood=X[ood_index],
-        y_ood=y[ood_index],
-        ood_side=ood_side,
-        train_index=train_index,
-        val_index=val_index,
-        ood_index=ood_index,
-        score=score,
-    )
-
-
-# ---------------------------------------------------------------------------
-# Synthetic generators
-# ---------------------------------------------------------------------------
-
-
-def _check_count(value: int, name: str, min_val: int = 1) -> int:
-    return int(check_scalar(value, name, numbers.Integral, min_val=min_val))
-
-
-def _unit_rows(A: np.ndarray) -> np.ndarray:
-    return A / np.linalg.norm(A, axis=-1, keepdims=True)
-
-
-def make_preference_labelers(
-    n_samples: int = 2000,
-    n_features: int = 2,
-    n_labelers: int = 100,
-    n_test_labelers: int = 20,
-    n_test_samples: int = 500,
-    agreement: float = 0.0,
-    random_state=None,
-) -> Bunch:
-    """Binary data labelled by many conflicting linear labelers.
-
-    Inputs are drawn from ``N(0, I)``. Each labeler ``j`` is a linear boundary
-    through the origin with unit normal ``w_j``; it labels ``x`` as
-    ``1[w_j . x > 0]``. The normals are
-    ``w_j = normalize(agreement * u + (1 - agreement) * z_j)`` with ``z_j``
-    uniform on the unit sphere and one shared unit direction ``u``: with
-    ``agreement=0`` the labelers are independent and conflict, with
-    ``agreement=1`` they all agree. Each training row is labelled by one
-    training labeler chosen uniformly at random (the aggregated labels a
-    reward model is trained on); fresh labelers, drawn the same way, label a
-    common test set (the users to adapt to).
-
-    Parameters
-    ----------
-    n_samples : int, default=2000
-        Number of training rows.
-    n_features : int, default=2
-        Input dimension ``d``.
-    n_labelers : int, default=100
-        Number of training labelers.
-    n_test_labelers : int, default=20
-        Number of unseen labelers.
-    n_test_samples : int, default=500
-        Number of test inputs, each labelled by every unseen labeler.
-    agreement : float, default=0.0
-        Weight in [0, 1] of the shared direction in every labeler's normal.
-    random_state : int, RandomState instance or None, default=None
-        Seed.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        ``X`` (n_samples, d) and ``y`` (n_samples,) in {0, 1}; ``groups``
-        (n_samples,), the labeler of each training row; ``labeler_weights``
-        (n_labelers, d); ``X_test`` (n_test_samples, d); ``y_test``
-        (n_test_labelers, n_test_samples), row ``j`` the labels of unseen
-        labeler ``j``; ``test_labeler_weights`` (n_test_labelers, d); and
-        ``shared_direction`` (d,).
-
-    Examples
-    --------
-    >>> from skhyre.datasets import make_preference_labelers
-    >>> data = make_preference_labelers(n_samples=200, n_labelers=10, random_state=0)
-    >>> data.X.shape, data.y.shape, data.groups.shape, data.labeler_weights.shape
-    ((200, 2), (200,), (200,), (10, 2))
-    >>> data.X_test.shape, data.y_test.shape
-    ((500, 2), (20, 500))
-    >>> import numpy as np
-    >>> w = data.labeler_weights[data.groups]
-    >>> bool(np.array_equal(data.y, (np.sum(data.X * w, axis=1) > 0).astype(int)))
-    True
-    """
-    n_samples = _check_count(n_samples, "n_samples")
-    n_features = _check_count(n_features, "n_features")
-    n_labelers = _check_count(n_labelers, "n_labelers")
-    n_test_labelers = _check_count(n_test_labelers, "n_test_labelers")
-    n_test_samples = _check_count(n_test_samples, "n_test_samples")
-    agreement = _check_real(agreement, "agreement", min_val=0.0, max_val=1.0)
-    rng = check_random_state(random_state)
-
-    shared = _unit_rows(rng.standard_normal(n_features))
-
-    def draw_labelers(count: int) -> np.ndarray:
-        own = _unit_rows(rng.standard_normal((count, n_features)))
-        mixed = agreement * shared + (1.0 - agreement) * own
-        # a labeler's own direction can cancel the shared one (with one feature
-        # and agreement=0.5, half of them do): that is no boundary, draw it again
-        for _ in range(1000):
-            flat = np.linalg.norm(mixed, axis=1) <= 1e-12
-            if not flat.any():
-                return _unit_rows(mixed)
-            own = _unit_rows(rng.standard_normal((int(flat.sum()), n_features)))
-            mixed[flat] = agreement * shared + (1.0 - agreement) * own
-        raise RuntimeError("could not draw labelers whose normals do not cancel")
-
-    labeler_weights = draw_labelers(n_labelers)
-    X = rng.standard_normal((n_samples, n_features))
-    groups = rng.randint(n_labelers, size=n_samples).astype(np.int64)
-    y = (np.einsum("ij,ij->i", X, labeler_weights[groups]) > 0).astype(np.int64)
-
-    test_labeler_weights = draw_labelers(n_test_labelers)
-    X_test = rng.standard_normal((n_test_samples, n_features))
-    y_test = (test_labeler_weights @ X_test.T > 0).astype(np.int64)
-    return Bunch(
-        X=X,
-        y=y,
-        groups=groups,
-        labeler_weights=labeler_weights,
-        X_test=X_test,
-        y_test=y_test,
-        test_labeler_weights=test_labeler_weights,
-        shared_direction=shared,
-    )
-
-
-_SHIFT_CLUSTER_STD = 0.25
-
-
-def _separable(w: np.ndarray, X_neg: np.ndarray, X_pos: np.ndarray) -> bool:
-    return bool((X_neg @ w).max() < (X_pos @ w).min())
-
-
-def make_shifted_binary(
-    n_samples: int = 500,
-    n_features: int = 2,
-    n_target: int = 1000,
-    separation: float = 3.0,
-    random_state=None,
-) -> Bunch:
-    """The shifted binary task of HyRe versus fine-tuning.
-
-    Training negatives and positives come from two Gaussian blobs (standard
-    deviation 0.25 per feature) centred at ``-separation / 2`` and
-    ``+separation / 2`` on the first axis. Many linear boundaries separate
-    them, at many orientations, so training underspecifies the task. The
-    target task's boundary is one of them, drawn at random: a unit normal at
-    a uniformly drawn angle, within the range of angles that separate the
-    training rows, from the first axis towards a random orthogonal direction,
-    and an offset halfway between the two blobs' projections. It labels every
-    training row as the training labels do. Target inputs are uniform over
-    the cube ``[-h, h]^d`` with ``h = separation / 2 + 1``, which covers both
-    blobs; there the candidate boundaries disagree.
-
-    Parameters
-    ----------
-    n_samples : int, default=500
-        Number of training rows (half negatives, the other half, plus any
-        odd row, positives), at least 2.
-    n_features : int, default=2
-        Input dimension ``d``.
-    n_target : int, default=1000
-        Number of target rows.
-    separation : float, default=3.0
-        Distance between the blob centres, > 0.
-    random_state : int, RandomState instance or None, default=None
-        Seed.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        ``X`` (n_samples, d), ``y`` (n_samples,) in {0, 1}; ``X_target``
-        (n_target, d), ``y_target`` (n_target,); ``boundary``, a Bunch with
-        ``coef`` (d,, unit norm) and ``intercept`` (float): the target label
-        is ``1[X @ coef + intercept > 0]``.
-
-    Raises
-    ------
-    ValueError
-        If the training blobs drawn overlap (no linear boundary separates
-        them); use a larger ``separation``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skhyre.datasets import make_shifted_binary
-    >>> data = make_shifted_binary(n_samples=100, n_target=200, random_state=0)
-    >>> data.X.shape, data.y.shape, data.X_target.shape, data.y_target.shape
-    ((100, 2), (100,), (200, 2), (200,))
-    >>> b = data.boundary
-    >>> bool(np.array_equal((data.X @ b.coef + b.intercept > 0).astype(int), data.y))
-    True
-    """
-    n_samples = _check_count(n_samples, "n_samples", min_val=2)
-    n_features = _check_count(n_features, "n_features")
-    n_target = _check_count(n_target, "n_target")
-    separation = _check_real(separation, "separation", min_val=0.0, include_boundaries="neither")
-    rng = check_random_state(random_state)
-
-    n_neg = n_samples // 2
-    n_pos = n_samples - n_neg
-    axis = np.zeros(n_features)
-    axis[0] = 1.0
-    X_neg = -separation / 2 * axis + _SHIFT_CLUSTER_STD * rng.standard_normal((n_neg, n_features))
-    X_pos = separation / 2 * axis + _SHIFT_CLUSTER_STD * rng.standard_normal((n_pos, n_features))
-    if not _separable(axis, X_neg, X_pos):
-        raise ValueError(
-            f"the training blobs overlap with separation={separation}; no linear boundary "
-            f"separates them. Use a larger separation."
-        )
-
-    # A random orientation among those that separate the training rows: the
-    # separating normals form a convex cone, so within the plane spanned by the
-    # first axis and a random orthogonal direction they form an interval of
-    # angles containing 0, whose end is found by bisection.
-    if n_features > 1:
-        other = rng.standard_normal(n_features)
-        other[0] = 0.0
-        if not np.any(other):  # pragma: no cover - probability zero
-            other[1] = 1.0
-        other = _unit_rows(other)
-        low, high = 0.0, math.pi / 2
-        for _ in range(60):
-            mid = (low + high) / 2
-            if _separable(math.cos(mid) * axis + math.sin(mid) * other, X_neg, X_pos):
-                low = mid
-            else:
-                high = mid
-        angle = rng.uniform(0.0, low)
-        coef = math.cos(angle) * axis + math.sin(angle) * other
-    else:
-        coef = axis.copy()
-    intercept = -float(((X_neg @ coef).max() + (X_pos @ coef).min()) / 2)
-
-    X = np.vstack([X_neg, X_pos])
-    y = np.concatenate([np.zeros(n_neg, dtype=np.int64), np.ones(n_pos, dtype=np.int64)])
-    order = rng.permutation(n_samples)
-    X, y = X[order], y[order]
-
-    half_width = separation / 2 + 4 * _SHIFT_CLUSTER_STD
-    X_target = rng.uniform(-half_width, half_width, size=(n_target, n_features))
-    y_target = (X_target @ coef + intercept > 0).astype(np.int64)
-    return Bunch(
-        X=X,
-        y=y,
-        X_target=X_target,
-        y_target=y_target,
-        boundary=Bunch(coef=coef, intercept=intercept),
-    )
-
-
-def make_gp_functions(
-    n_functions: int = 100,
-    n_points: int = 200,
-    length_scale: float = 0.3,
-    noise: float = 0.0,
-    random_state=None,
-) -> Bunch:
-    """Functions drawn from a Gaussian-process prior on a grid in [-1, 1].
-
-    The prior has zero mean and the RBF kernel
-    ``k(x, x') = exp(-(x - x')^2 / (2 * length_scale^2))``. Each function is
-    evaluated on ``n_points`` evenly spaced points; independent Gaussian
-    noise of standard deviation ``noise`` is added to every value.
-
-    Parameters
-    ----------
-    n_functions : int, default=100
-        Number of functions.
-    n_points : int, default=200
-        Number of grid points.
-    length_scale : float, default=0.3
-        RBF length scale, > 0.
-    noise : float, default=0.0
-        Standard deviation of the observation noise, >= 0.
-    random_state : int, RandomState instance or None, default=None
-        Seed.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        ``x`` (n_points,), the grid; ``F`` (n_functions, n_points), the
-        function values (noise included); ``cov`` (n_points, n_points), the
-        kernel matrix on the grid (without noise).
-
-    Examples
-    --------
-    >>> from skhyre.datasets import make_gp_functions
-    >>> data = make_gp_functions(n_functions=5, n_points=50, random_state=0)
-    >>> data.x.shape, data.F.shape
-    ((50,), (5, 50))
-    >>> float(data.x[0]), float(data.x[-1])
-    (-1.0, 1.0)
-    """
-    n_functions = _check_count(n_functions, "n_functions")
-    n_points = _check_count(n_points, "n_points")
-    length_scale = _check_real(
-        length_scale, "length_scale", min_val=0.0, include_boundaries="neither"
-    )
-    noise = _check_real(noise, "noise", min_val=0.0)
-    rng = check_random_state(random_state)
-
-    x = np.linspace(-1.0, 1.0, n_points)
-    d = np.subtract.outer(x, x)
-    if length_scale**2 > 0:
-        cov = np.exp(-0.5 * d**2 / length_scale**2)
-    else:  # length_scale**2 underflows: scale first (exp(-inf) = 0, white noise)
-        with np.errstate(over="ignore"):
-            cov = np.exp(-0.5 * (d / length_scale) ** 2)
-    # The RBF kernel matrix is numerically singular on a fine grid; a clipped
-    # eigendecomposition gives a square root that a Cholesky would refuse.
-    eigval, eigvec = np.linalg.eigh(cov)
-    root = eigvec * np.sqrt(np.clip(eigval, 0.0, None))
-    F = rng.standard_normal((n_functions, n_points)) @ root.T
-    if noise > 0:
-        F = F + noise * rng.standard_normal((n_functions, n_points))
-    return Bunch(x=x, F=F, cov=cov)
