@@ -18,25 +18,14 @@ feature subset (``estimators_features_``) get those columns only.
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier, is_regressor
-from sklearn.ensemble import (
-    BaggingClassifier,
-    ExtraTreesClassifier,
-    RandomForestClassifier,
-    StackingClassifier,
-    VotingClassifier,
-)
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.pipeline import Pipeline
 from sklearn.tree import BaseDecisionTree
 from sklearn.utils import Bunch, ClassifierTags, RegressorTags, get_tags
 from sklearn.utils._available_if import available_if
@@ -54,6 +43,20 @@ from sklearn.utils.validation import (
 
 from . import _kernels, losses
 from ._adaptation import AdaptationMixin, keep_state_on_failure
+from ._members import (
+    ENCODED_LABEL_ENSEMBLES,
+    MemberSpec,
+    active_pairs,
+    common_task,
+    fit_one,
+    input_tags,
+    is_member_list,
+    label_kind,
+    member_output,
+    target_scale,
+    task_of,
+    unwrap,
+)
 from ._proba import as_probabilities
 from ._validation import (
     check_finite_proba,
@@ -61,245 +64,11 @@ from ._validation import (
     encode_known_labels,
     warn_nonfinite_predictions,
 )
-from .acquisition import PROBA_TOL
 
 __all__ = ["HyReEnsemble"]
 
 _REGRESSION_LOSSES = losses.names("regression", losses.Units())  # no noise model here
 _CLASSIFICATION_LOSSES = losses.names("classification")
-
-# scikit-learn ensembles whose sub-estimators are fitted on encoded labels 0..C-1
-_ENCODED_LABEL_ENSEMBLES = (
-    RandomForestClassifier,
-    ExtraTreesClassifier,
-    BaggingClassifier,
-    VotingClassifier,
-    StackingClassifier,
-)
-
-
-# ---------------------------------------------------------------- helpers
-def _unwrap(est):
-    """The estimator inside a :class:`~sklearn.frozen.FrozenEstimator`, else ``est``."""
-    return est.estimator if isinstance(est, FrozenEstimator) else est
-
-
-def _input_tags(est):
-    """Input tags of what first sees X: a Pipeline's first step, else the estimator.
-
-    scikit-learn's Pipeline does not pass on its first step's ``allow_nan``
-    or ``string`` input tags, so a member ``make_pipeline(SimpleImputer(),
-    ...)`` or ``make_pipeline(TfidfVectorizer(), ...)`` would look as if it
-    took neither NaN nor text.
-    """
-    est = _unwrap(est)
-    while isinstance(est, Pipeline):
-        steps = [step for _, step in est.steps if step is not None and step != "passthrough"]
-        if not steps:
-            break
-        est = _unwrap(steps[0])
-    return get_tags(est).input_tags
-
-
-def _task_of(est) -> str | None:
-    if is_classifier(est):
-        return "classification"
-    if is_regressor(est):
-        return "regression"
-    return None
-
-
-def _is_member_list(estimators) -> bool:
-    return isinstance(estimators, list)
-
-
-def _active_pairs(estimators) -> list[tuple[str, object]]:
-    """The (name, estimator) pairs of a list, without the ``"drop"`` ones (validated)."""
-    if len(estimators) == 0:
-        raise ValueError(
-            "estimators is an empty list: give at least one (name, estimator) pair, "
-            "or one bagging-style ensemble."
-        )
-    pairs = []
-    for item in estimators:
-        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
-            raise TypeError(
-                f"estimators must be a list of (name, estimator) pairs; got the item {item!r}."
-            )
-        name, est = item
-        if isinstance(est, str) and est == "drop":
-            continue
-        if isinstance(est, type):
-            raise TypeError(
-                f"Member {name!r} is the class {est.__name__}; pass an instance ({est.__name__}())."
-            )
-        if not (hasattr(est, "fit") and hasattr(est, "predict")):
-            raise TypeError(
-                f"Member {name!r} ({type(est).__name__}) is not an estimator with fit and predict."
-            )
-        pairs.append((name, est))
-    if not pairs:
-        raise ValueError("All estimators are 'drop': at least one member is needed.")
-    return pairs
-
-
-def _common_task(named: list[tuple[str, object]], what: str = "Member") -> str:
-    """The task every member agrees on, or a ValueError naming the conflict."""
-    tasks: dict[str, list[str]] = {}
-    for name, est in named:
-        task = _task_of(est)
-        if task is None:
-            raise ValueError(
-                f"{what} {name!r} ({type(est).__name__}) is neither a classifier nor a "
-                "regressor; HyReEnsemble combines the predictions of classifiers or of "
-                "regressors."
-            )
-        tasks.setdefault(task, []).append(name)
-    if len(tasks) > 1:
-        raise ValueError(
-            "HyReEnsemble needs members of one task, but got classifiers "
-            f"{tasks['classification']} and regressors {tasks['regression']}."
-        )
-    return next(iter(tasks))
-
-
-def _label_kind(labels: np.ndarray) -> str:
-    if labels.dtype.kind in "biuf":
-        return "number"
-    if labels.dtype.kind in "US":
-        return "string"
-    kinds = {
-        "number"
-        if isinstance(v, numbers.Number)
-        else "string"
-        if isinstance(v, str)
-        else type(v).__name__
-        for v in labels.ravel()
-    }
-    return kinds.pop() if len(kinds) == 1 else "mixed"
-
-
-def _fit_one(estimator, X, y):
-    return estimator.fit(X, y)
-
-
-@dataclass
-class _Member:
-    """How to turn one fitted member's output into a row of the cached matrix."""
-
-    estimator: object
-    features: np.ndarray | None = None  # column subset (bagging)
-    use_proba: bool = False  # classification: predict_proba, else one-hot predict
-    columns: np.ndarray | None = None  # classes_ index of each of the member's classes
-    label_map: np.ndarray | None = None  # encoded member labels -> labels (parent classes_)
-
-
-def _check_member_proba(proba: np.ndarray, est) -> None:
-    """A member's ``predict_proba`` rows must be probabilities; name the member if not.
-
-    NaN rows pass: a member predicting NaN gets weight 0 at its first NaN
-    loss (with a warning), as in every estimator. Values may be off [0, 1]
-    and row sums off 1 by the tolerance of
-    :func:`skhyre.acquisition.check_member_probabilities`.
-    """
-    if np.isinf(proba).any():
-        n_inf = int(np.isinf(proba).any(axis=1).sum())
-        raise ValueError(
-            f"Member {type(est).__name__}.predict_proba returned inf in {n_inf} row(s); "
-            "HyReEnsemble needs class probabilities."
-        )
-    rows = proba[~np.isnan(proba).any(axis=1)]
-    if rows.size == 0:
-        return
-    # the rule of acquisition.check_member_probabilities (its kernel), NaN rows aside
-    _, n_range, n_sum = _kernels.proba_problems(np.ascontiguousarray(rows)[None], PROBA_TOL)
-    for n_bad, what in (
-        (n_range, "values outside [0, 1]"),
-        (n_sum, f"rows that do not sum to 1 (tolerance {PROBA_TOL})"),
-    ):
-        if n_bad:
-            raise ValueError(
-                f"Member {type(est).__name__}.predict_proba returned {what} in {n_bad} row(s); "
-                "HyReEnsemble needs class probabilities."
-            )
-
-
-def _member_output(
-    member: _Member,
-    X,
-    n: int,
-    task: str,
-    classes: np.ndarray,
-    P: np.ndarray,
-    checked_tree: bool = False,
-) -> None:
-    """Write one member's predictions into ``P``: ``(n,)`` values or a zeroed ``(n, C)``.
-
-    ``checked_tree``: the member is a tree of the ensemble's forest and ``X``
-    is already the float32 array trees need, so the tree's own input checks
-    (most of the cost for one row and many trees) are skipped.
-    """
-    if member.features is not None:
-        X = X[:, member.features]
-    est = _unwrap(member.estimator) if checked_tree else member.estimator
-    kwargs = {"check_input": False} if checked_tree else {}
-    if task == "regression":
-        out = np.asarray(est.predict(X, **kwargs), dtype=np.float64)
-        if out.ndim == 2 and out.shape[1] == 1:
-            out = out[:, 0]
-        if out.shape != (n,):
-            raise ValueError(
-                f"Member {type(est).__name__} predicted shape {out.shape}; HyReEnsemble "
-                f"needs one prediction per row, shape {(n,)}."
-            )
-        P[:] = out
-        return
-    if member.use_proba:
-        proba = np.asarray(est.predict_proba(X, **kwargs), dtype=np.float64)
-        if proba.shape != (n, member.columns.shape[0]):
-            raise ValueError(
-                f"Member {type(est).__name__}.predict_proba returned shape {proba.shape}; "
-                f"expected {(n, member.columns.shape[0])} (rows x its classes_)."
-            )
-        _check_member_proba(proba, est)
-        P[:, member.columns] = proba
-        return
-    labels = np.asarray(est.predict(X, **kwargs)).reshape(-1)
-    if member.label_map is not None:
-        labels = member.label_map[labels.astype(np.int64)]
-    cols = np.searchsorted(classes, labels)
-    cols = np.clip(cols, 0, classes.shape[0] - 1)
-    if not np.all(classes[cols] == labels):
-        raise ValueError(
-            f"Member {type(est).__name__} predicted labels that are not in classes_ "
-            f"{classes.tolist()}."
-        )
-    P[np.arange(n), cols] = 1.0
-
-
-def _target_scale(y) -> float:
-    """The standard deviation of a regression target: the unit of the adaptation losses.
-
-    Squared errors are divided by its square, so a target whose spread
-    squares past float64's range is refused by name (the losses would all be
-    0 or inf and the weights silently uniform); a constant target gives 1.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scale = float(y.std())
-    if not np.isfinite(scale):  # |y| near float64's limit: the std of y / max|y|, scaled back
-        big = float(np.abs(y).max())
-        scale = float((y / big).std()) * big
-    if not np.isfinite(scale * scale):
-        raise ValueError(
-            f"y's standard deviation ({scale:.3g}) squared overflows float64, so the "
-            "squared adaptation losses (in units of it) cannot be computed; rescale y, "
-            "for example wrap the ensemble in TransformedTargetRegressor."
-        )
-    return scale if scale > 0 else 1.0
-
-
-# ------------------------------------------------------------ estimator
 
 
 class HyReEnsemble(AdaptationMixin, _BaseComposition):
@@ -494,7 +263,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         -------
         params : dict
         """
-        if _is_member_list(self.estimators):
+        if is_member_list(self.estimators):
             return self._get_params("estimators", deep=deep)
         return BaseEstimator.get_params(self, deep=deep)
 
@@ -515,9 +284,9 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
     def _task_from_params(self) -> str | None:
         """The task the (unfitted) members describe, or None if undecidable."""
         try:
-            if _is_member_list(self.estimators):
-                return _common_task(_active_pairs(self.estimators))
-            return _task_of(self.estimators)
+            if is_member_list(self.estimators):
+                return common_task(active_pairs(self.estimators))
+            return task_of(self.estimators)
         except (TypeError, ValueError):
             return None
 
@@ -535,8 +304,8 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
 
     def _param_members(self) -> list:
         try:
-            if _is_member_list(self.estimators):
-                return [est for _, est in _active_pairs(self.estimators)]
+            if is_member_list(self.estimators):
+                return [est for _, est in active_pairs(self.estimators)]
         except (TypeError, ValueError):
             return []
         return [self.estimators] if hasattr(self.estimators, "fit") else []
@@ -553,7 +322,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         tags.target_tags.required = True
         members = self._param_members()
         if members:
-            inputs = [_input_tags(est) for est in members]
+            inputs = [input_tags(est) for est in members]
             tags.input_tags.allow_nan = all(t.allow_nan for t in inputs)
             tags.input_tags.sparse = all(t.sparse for t in inputs)
             # members that read raw text (a vectorizer first) take no 2-D array
@@ -633,13 +402,13 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         -------
         self : HyReEnsemble
         """
-        if _is_member_list(self.estimators):
-            pairs = _active_pairs(self.estimators)
+        if is_member_list(self.estimators):
+            pairs = active_pairs(self.estimators)
             self._validate_names([name for name, _ in self.estimators])
-            task = _common_task(pairs)
+            task = common_task(pairs)
         else:
             pairs = None
-            task = _task_of(self.estimators)
+            task = task_of(self.estimators)
             if task is None:
                 raise ValueError(
                     f"estimators={type(self.estimators).__name__} is neither a classifier "
@@ -657,7 +426,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         if task == "classification":
             check_classification_targets(y_valid)
         else:
-            scale = _target_scale(y_valid)
+            scale = target_scale(y_valid)
 
         n_features = X_valid.shape[1] if hasattr(X_valid, "shape") and X_valid.ndim == 2 else None
         if pairs is not None:
@@ -668,9 +437,9 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             members = self._sub_estimators(parent, task)
             names = [f"{type(est).__name__.lower()}_{i}" for i, est in enumerate(members)]
 
-        specs = [_Member(est) for est in members]
+        specs = [MemberSpec(est) for est in members]
         if parent is not None:
-            features = getattr(_unwrap(parent), "estimators_features_", None)
+            features = getattr(unwrap(parent), "estimators_features_", None)
             if features is not None:
                 for spec, feats in zip(specs, features):
                     spec.features = np.asarray(feats)
@@ -682,7 +451,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         self.estimators_ = members
         self.named_estimators_ = Bunch(**dict(zip(names, members)))
         self._members = specs
-        self._trees_only = all(isinstance(_unwrap(m), BaseDecisionTree) for m in members)
+        self._trees_only = all(isinstance(unwrap(m), BaseDecisionTree) for m in members)
         if parent is not None:
             self.ensemble_ = parent
         elif hasattr(self, "ensemble_"):
@@ -723,7 +492,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
                 self._check_n_features(est, name, n_features)
             return [est for _, est in pairs], names
         fitted = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_one)(clone(est), X, y) for _, est in pairs
+            delayed(fit_one)(clone(est), X, y) for _, est in pairs
         )
         return list(fitted), names
 
@@ -737,7 +506,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
 
     def _sub_estimators(self, parent, task: str) -> list:
         subs = getattr(parent, "estimators_", None)
-        name = type(_unwrap(parent)).__name__
+        name = type(unwrap(parent)).__name__
         if subs is None:
             raise ValueError(
                 f"estimators={name} has no estimators_ after fit: pass a list of "
@@ -756,7 +525,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
                 f"estimators_ of {name} is not a non-empty list of fitted estimators; "
                 "HyReEnsemble needs one prediction function per member."
             )
-        sub_task = _common_task(
+        sub_task = common_task(
             [(f"{type(s).__name__.lower()}_{i}", s) for i, s in enumerate(subs)],
             what=f"Sub-estimator of {name}",
         )
@@ -764,14 +533,14 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             raise ValueError(f"{name} is a {task} ensemble but its estimators_ do {sub_task}.")
         return subs
 
-    def _classes_from(self, y, specs: list[_Member], names: list[str], parent) -> np.ndarray:
+    def _classes_from(self, y, specs: list[MemberSpec], names: list[str], parent) -> np.ndarray:
         """classes_ = union of y's labels and the members' (mapped) classes; fills specs."""
         y_labels = np.unique(y)
         parent_classes = None
         encoded = False
         if parent is not None:
             parent_classes = np.asarray(parent.classes_)
-            encoded = isinstance(_unwrap(parent), _ENCODED_LABEL_ENSEMBLES)
+            encoded = isinstance(unwrap(parent), ENCODED_LABEL_ENSEMBLES)
         member_labels = []
         for spec, name in zip(specs, names):
             est = spec.estimator
@@ -803,13 +572,13 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
                     if not ok:
                         raise ValueError(
                             f"Sub-estimator {name!r} has classes_ {own.tolist()} that are "
-                            f"neither labels of {type(_unwrap(parent)).__name__} "
+                            f"neither labels of {type(unwrap(parent)).__name__} "
                             f"({parent_classes.tolist()}) nor indices into them."
                         )
                     spec.label_map = parent_classes
                     own = parent_classes[idx.astype(np.int64)]
             member_labels.append(own)
-        kinds = {_label_kind(y_labels)} | {_label_kind(m) for m in member_labels if m is not None}
+        kinds = {label_kind(y_labels)} | {label_kind(m) for m in member_labels if m is not None}
         if len(kinds) > 1:
             raise ValueError(
                 f"The labels of y and of the members mix types ({sorted(kinds)}): "
@@ -864,7 +633,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         # trees of the forest get the float32 array _member_input made for them
         checked = self._trees_only and hasattr(self, "ensemble_")
         jobs = (
-            delayed(_member_output)(m, X_in, n, task, classes, out[k], checked)
+            delayed(member_output)(m, X_in, n, task, classes, out[k], checked)
             for k, m in enumerate(self._members)
         )
         if effective_n_jobs(self.n_jobs) == 1:  # honours a joblib context
@@ -976,4 +745,3 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
 
     def _target_unit(self) -> float:
         return self.y_scale_ if self._task == "regression" else 1.0
-
