@@ -224,3 +224,22 @@ def test_query_transforms_a_dask_pool_block_by_block(reg_pipe):
     expected = hyre.query(tf(pool), n_queries=4)
     got = reg_pipe.query(da.from_array(pool, chunks=(25, 3)), n_queries=4, pool_memory_budget=0)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_leave_one_group_out_takes_a_scikit_learn_pipeline():
+    from skhyre.datasets import make_preference_labelers
+    from skhyre.evaluation import leave_one_group_out
+
+    d = make_preference_labelers(n_samples=240, n_labelers=3, random_state=0)
+    pipe = sk_make_pipeline(StandardScaler(), HyReClassifier(**TINY))
+    res = leave_one_group_out(
+        pipe,
+        100 * d.X,
+        d.y,
+        d.groups,
+        n_labels=(2, 4),
+        n_repeats=1,
+        random_state=0,
+        scoring="balanced_accuracy",
+    )
+    assert res.scores.shape == (3, 1, 2) and np.isfinite(res.scores).all()
