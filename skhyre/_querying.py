@@ -308,14 +308,8 @@ class QueryMixin:
                 raise ValueError(
                     f"oracle labels have {y_all.shape[0]} entries but the pool has {n} rows."
                 )
-            kernel_loss = self._compiled_loss(loss_name)
-            compiled = (
-                not isinstance(self.temperature, str)
-                and kernel_loss is not None
-                and criterion != "random"
-                and seeds is None
-            )
-            if compiled:
+            kernel_loss = self._compiled_kernel_loss(loss_name, criterion, seeds, oracle)
+            if kernel_loss is not None:
                 picked, _ = acquisition.select_sequential(
                     M,
                     y_all,
@@ -334,6 +328,21 @@ class QueryMixin:
                     M, lambda idx: y_all[idx], n_queries, criterion, mask, rng, seeds, encoded=True
                 )
         return self._commit_active(M[:, picked], labels, picked)
+
+    def _compiled_kernel_loss(self, loss_name, criterion, seeds, oracle):
+        """The one rule for running ``active_adapt`` in the compiled loop
+        (:func:`~skhyre.acquisition.select_sequential`, in memory or streamed):
+        an array oracle, a fixed temperature, top sampling, an acquisition
+        criterion and a loss with a compiled equivalent. Returns that loss's
+        ``(kernel id, scale)``, or ``None`` for the Python loop."""
+        if (
+            callable(oracle)
+            or isinstance(self.temperature, str)
+            or criterion == "random"
+            or seeds is not None
+        ):
+            return None
+        return self._compiled_loss(loss_name)
 
     def _commit_active(self, M_picked, labels, picked):
         """Adapt on the picked rows' member predictions, one label at a time (so

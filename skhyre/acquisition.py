@@ -492,6 +492,13 @@ LOSS_CODES = {
 }
 
 
+#: :func:`select_sequential`'s default probability floor of the log loss, and how
+#: many picks it updates the weighted mixture incrementally before re-summing it;
+#: the streamed pools' step-by-step replay of that loop reads them here.
+SEQUENTIAL_EPS = 1e-15
+SEQUENTIAL_RESUM_EVERY = 8
+
+
 def select_sequential(
     predictions,
     y,
@@ -504,8 +511,8 @@ def select_sequential(
     log_prior=None,
     exclude=None,
     loss_scale: float = 1.0,
-    eps: float = 1e-15,
-    resum_every: int = 8,
+    eps: float = SEQUENTIAL_EPS,
+    resum_every: int = SEQUENTIAL_RESUM_EVERY,
     random_state=None,
     check_input: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:

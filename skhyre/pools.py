@@ -856,11 +856,9 @@ class _CompiledSequence:
     """
 
     def __init__(self, est, criterion: str):
-        import inspect
-
-        defaults = inspect.signature(acquisition.select_sequential).parameters
-        self.eps = float(defaults["eps"].default)
-        self.resum_every = int(defaults["resum_every"].default)
+        # the compiled loop's own settings, from where its defaults are defined
+        self.eps = acquisition.SEQUENTIAL_EPS
+        self.resum_every = acquisition.SEQUENTIAL_RESUM_EVERY
         self.classification = est._task == "classification"
         self.with_bald = criterion == "bald"
         self.T = check_temperature(float(est.temperature))
@@ -958,13 +956,8 @@ def stream_active_adapt(
     # sampling) or the Python loop; the first pass scores for both (the loop's
     # scoring also finds the rows a weighted member predicts NaN on, which are
     # counted).
-    compiled_possible = (
-        y_all is not None
-        and not isinstance(est.temperature, str)
-        and criterion != "random"
-        and seeds is None
-    )
-    seq = _CompiledSequence(est, criterion) if compiled_possible else None
+    kernel_loss = est._compiled_kernel_loss(loss_name, criterion, seeds, oracle)
+    seq = _CompiledSequence(est, criterion) if kernel_loss is not None else None
     taken: list[int] = []
 
     def loop_plan() -> tuple:
@@ -1058,7 +1051,6 @@ def stream_active_adapt(
                 )
             return int(top.idx[0]), top.cols[0]
 
-    kernel_loss = est._compiled_loss(loss_name) if compiled_possible else None
     compiled = kernel_loss is not None
     if tops is not None:
         (i0,), (col0,) = tops[1 if compiled else 0].best(mask, 1)
