@@ -773,11 +773,25 @@ def findings(payload: dict) -> list[str]:
                     f"{best:.3f} vs uniform {uni:.3f}, ratio {ratio:.2f})"
                 )
             else:
+                found = min(e["default"], e["auto"]) <= 1.05 * best
                 causes.append(
-                    f"a better member exists (best {best:.3f} vs uniform "
-                    f"{uni:.3f}) but {N_top} labels do not find it "
-                    f"(default {e['default']:.3f}, auto {e['auto']:.3f})"
+                    f"a better member exists (best {best:.3f} vs uniform {uni:.3f}); "
+                    f"with {N_top} labels default reaches {e['default']:.3f}, auto "
+                    f"{e['auto']:.3f}" + ("" if found else ": the labels do not find it")
                 )
+            ds = task.split("/")[0]
+            cs = [
+                u["convergence"] for u in units if u["task"] == f"{ds}/mean" and "convergence" in u
+            ]
+            if cs:
+                last = list(cs[0]["ensemble"])[-1]
+                tr0 = np.mean([c["ensemble"][next(iter(c["ensemble"]))]["train"] for c in cs])
+                tr1 = np.mean([c["ensemble"][last]["train"] for c in cs])
+                if tr1 < 0.5 * tr0:
+                    causes.append(
+                        f"default training underfits {ds} (mean-split train RMSE {tr0:.3f} at the "
+                        f"default budget vs {tr1:.3f} after {last} epochs)"
+                    )
             refit = min(e.get("hgb_refit", np.inf), e.get("rf_refit", np.inf))
             train_only = min(e.get("hgb", np.inf), e.get("rf", np.inf))
             if np.isfinite(refit) and np.isfinite(train_only) and refit < 0.9 * train_only:
@@ -803,6 +817,11 @@ def findings(payload: dict) -> list[str]:
                     f"members barely disagree on the shifted rows (spread "
                     f"{spread:.3f} vs error {uni:.3f})"
                 )
+        if not causes:
+            causes.append(
+                f"no indicator fired (best member {e['best']:.3f}, uniform {e['uniform']:.3f}): "
+                "the labels themselves carry more than the choice among members"
+            )
         names = ", ".join(f"{c['b']} ({_cell(c, clf)})" for c in losses)
         out.append(
             f"  - {task}{' (held out)' if task in HELD_OUT else ''}: loses to {names}; "
