@@ -8,6 +8,8 @@
 - :func:`write_results`: a JSON payload and a Markdown report side by side in
   ``benchmarks/results/`` (or any folder).
 - :func:`md_table`: a Markdown table from rows of cells.
+- :func:`paired_verdict`: the paired mean difference of two methods over
+  seeds, its t-interval and a better/level/worse verdict.
 
 Scripts import it as ``from _common import ...`` (the scripts' folder is on
 ``sys.path`` when they run as ``python benchmarks/<name>.py``).
@@ -16,6 +18,7 @@ Scripts import it as ``from _common import ...`` (the scripts' folder is on
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -24,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,6 +42,7 @@ __all__ = [
     "machine_line",
     "md_table",
     "median_time",
+    "paired_verdict",
     "ram_gib",
     "write_results",
 ]
@@ -174,6 +179,62 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     ]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
     return "\n".join(lines)
+
+
+class Verdict(NamedTuple):
+    """What :func:`paired_verdict` returns (unpacks as ``mean, lo, hi, verdict``)."""
+
+    mean: float
+    lo: float
+    hi: float
+    verdict: str
+
+
+def paired_verdict(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    higher_is_better: bool = False,
+) -> Verdict:
+    """Paired comparison of method ``a`` with method ``b`` over seeds.
+
+    ``a[i]`` and ``b[i]`` are the two methods' scores on the same seed (each
+    already averaged over that seed's draws). The difference ``a - b`` is
+    averaged over seeds, with a two-sided Student-t interval at
+    ``confidence`` (``n - 1`` degrees of freedom). The verdict reads for
+    ``a``: ``"better"`` or ``"worse"`` when the interval excludes 0 (lower
+    scores are better unless ``higher_is_better``), else ``"level"``. With one
+    seed the interval is infinite; with no spread it is the mean itself.
+
+    Returns
+    -------
+    Verdict
+        ``(mean, lo, hi, verdict)``: the mean difference ``a - b``, the
+        interval's ends and the verdict.
+    """
+    from scipy import stats
+
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"a and b need the same non-zero length; got {a.size} and {b.size}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
+    d = a - b
+    n = d.size
+    mean = float(d.mean())
+    if n < 2:
+        return Verdict(mean, -math.inf, math.inf, "level")
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / math.sqrt(n))
+    lo, hi = mean - half, mean + half
+    if lo > 0:
+        verdict = "better" if higher_is_better else "worse"
+    elif hi < 0:
+        verdict = "worse" if higher_is_better else "better"
+    else:
+        verdict = "level"
+    return Verdict(mean, lo, hi, verdict)
 
 
 def write_results(name: str, payload: dict, markdown: str, out: Path | str | None = None) -> Path:
