@@ -426,6 +426,14 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 figures=("sklearn_shift.png",),
             ),
             Page(
+                "shift_panel",
+                "The shift panel: defaults on shifts we did not tune on",
+                "``python benchmarks/shift_panel.py --n-jobs 2``: 18 regression and "
+                "classification shift tasks (four held out while choosing defaults), HyRe's "
+                "temperature rules against the uniform ensemble, T=1 and the refit and "
+                "fine-tuning baselines, paired 95% intervals over seeds.",
+            ),
+            Page(
                 "temperature",
                 "Choosing the temperature",
                 "``python benchmarks/temperature.py``: the temperature rules on many more "
