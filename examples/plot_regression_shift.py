@@ -89,9 +89,8 @@ for temperature in (1.0, "auto"):
 # a time gives the same weights as one batch update (coherence).
 reg.set_params(temperature="auto").reset_weights()
 order = np.random.default_rng(0).permutation(n_ood)[:32]
-history = [reg.weights_]
-for i in order:
-    history.append(reg.partial_adapt(split.X_ood[[i]], split.y_ood[[i]]).weights_)
+for i in order:  # one label at a time: reg.weights_history_ keeps a row per update
+    reg.partial_adapt(split.X_ood[[i]], split.y_ood[[i]])
 print(f"temperature chosen after 32 labels: {reg.temperature_:.3g}")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -110,7 +109,7 @@ ax1.set_xscale("log", base=2)
 ax1.set_xticks(n_labels, [str(n) for n in n_labels])
 ax1.legend(fontsize="small")
 ax1.set_title("Error on the shifted rows")
-plot_weights(np.array(history), ax=ax2, top=5)
+plot_weights(reg, ax=ax2, top=5)  # reads weights_history_ and labels_seen_
 ax2.set_title('Member weights, temperature="auto"')
 fig.tight_layout()
 
