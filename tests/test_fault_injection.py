@@ -3,9 +3,11 @@
 The faults: a member that outputs NaN (one torch head's weights set to NaN;
 a scikit-learn member that returns NaN on some rows), an oracle that fails at
 step k (an error, Ctrl-C, an unusable label, two labels), a training callback
-that fails at epoch e of ``fit``/``partial_fit`` (an error, Ctrl-C, or
-skorch's "stop here"), a pool whose source fails mid-read, a thread reading
-while another adapts, and seeds at the edges of NumPy's range.
+that fails at epoch e of ``fit``/``partial_fit`` (an error, Ctrl-C, skorch's
+"stop here", a member going NaN) or a member whose ``fit`` fails, a pool
+whose source fails mid-read, threads reading (or adapting, or fitting)
+while another adapts, threads predicting at once, and seeds at the edges of
+NumPy's range.
 
 Each row of a table pairs an estimator with a call and a fault, and asserts
 one of two outcomes: a named error (the message says what went wrong) with
