@@ -849,6 +849,10 @@ def _argmax_allowed(scores, taken):
 
 @_jit
 def _member_loss_proba(P, k, i, yi, loss, eps):
+    """Member ``k``'s loss on row ``i``: NaN where its probabilities hold a NaN, as in
+    :func:`zero_one_loss_proba` (so the member gets weight 0, not a loss of 1)."""
+    if _row_has_nan(P, k, i):
+        return np.nan
     if loss == LOSS_ZERO_ONE:
         return _zero_one_row(P, k, i, yi)
     elif loss == LOSS_LOG:
@@ -983,6 +987,21 @@ def _incremental_plan(lrow, w, w_new, coef, changed):
 
 
 @_jit
+def _drops_a_member(w, w_new):
+    """Whether a member of non-zero weight now has weight 0 (a NaN loss, or an underflow).
+
+    Its share cannot be subtracted from the cached mixture: where its
+    probabilities are NaN or inf, ``M - w_k P_k`` stays NaN (the rows would
+    score NaN and be picked last for good), and elsewhere it leaves rounding
+    behind. A re-sum leaves it out exactly.
+    """
+    for k in range(w.shape[0]):
+        if w[k] > 0.0 and w_new[k] == 0.0:
+            return True
+    return False
+
+
+@_jit
 def _next_refresh(lrow, w, w_new, since, resum_every, growth, coef, changed):
     """Decide how the sequential loop refreshes its mixture after one label.
 
@@ -990,15 +1009,16 @@ def _next_refresh(lrow, w, w_new, since, resum_every, growth, coef, changed):
     weights before and after it; ``since``: incremental updates since the last
     re-sum; ``growth``: the product of their ``max(s, 1)``. Incremental when
     fewer than ``resum_every`` updates were made since the last re-sum, the
-    drift growth stays within :data:`MAX_DRIFT_GROWTH` and it reads fewer
-    members than a re-sum would; otherwise a re-sum from ``w_new``.
+    drift growth stays within :data:`MAX_DRIFT_GROWTH`, no member drops to
+    weight 0 (:func:`_drops_a_member`) and it reads fewer members than a
+    re-sum would; otherwise a re-sum from ``w_new``.
 
     Returns ``(incremental, s, n_changed, since, growth)`` with the state for
     the next step; when incremental, ``coef`` and ``changed[:n_changed]``
     hold the update (see :func:`_incremental_plan`).
     """
     K = lrow.shape[0]
-    if since + 1 < resum_every:
+    if since + 1 < resum_every and not _drops_a_member(w, w_new):
         s, n_changed = _incremental_plan(lrow, w, w_new, coef, changed)
         g = growth * max(s, 1.0)
         if s > 0.0 and g <= MAX_DRIFT_GROWTH and n_changed + 2 < K:

@@ -36,12 +36,15 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from sklearn import pipeline as _sk_pipeline
 from sklearn.compose import TransformedTargetRegressor as _SkTransformedTargetRegressor
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._adaptation import AdaptationMixin
 from .pools import map_pool
 
 __all__ = ["Pipeline", "TransformedTargetRegressor", "adaptable", "make_pipeline"]
@@ -82,6 +85,34 @@ def _read_through(name: str, inner) -> property:
 
     get.__doc__ = f"The adapted HyRe estimator's fitted ``{name}``, read through."
     return property(get)
+
+
+@contextlib.contextmanager
+def _unchanged_on_failure(est):
+    """On any exception in the block (Ctrl-C too), put back the attributes of ``est`` and
+    of the estimators among its parameters (the steps, nested ones too).
+
+    scikit-learn fits a pipeline's transformers in place, one after the other,
+    so a refit whose last step fails (a training callback's error, Ctrl-C)
+    would leave the transformers fitted on the new data in front of the
+    previous final step: every later prediction silently wrong. HyRe
+    estimators restore themselves (and keep their lock), so they are left
+    to do so.
+    """
+    saved, seen = [], set()
+    for obj in (est, *est.get_params(deep=True).values()):
+        if id(obj) in seen or isinstance(obj, (type, AdaptationMixin)):
+            continue
+        seen.add(id(obj))
+        if hasattr(obj, "get_params") and hasattr(obj, "__dict__"):
+            saved.append((obj, dict(obj.__dict__)))
+    try:
+        yield
+    except BaseException:
+        for obj, state in saved:
+            obj.__dict__.clear()
+            obj.__dict__.update(state)
+        raise
 
 
 def _final(pipe):
@@ -133,6 +164,30 @@ class Pipeline(_sk_pipeline.Pipeline):
     >>> pipe.queried_indices_.shape, pipe.predict_members(X[:5]).shape
     ((3,), (4, 5, 2))
     """
+
+    def fit(self, X, y=None, **params):
+        """Fit the transformers, then the final step, as scikit-learn's ``Pipeline`` does.
+
+        On any error (Ctrl-C too) the pipeline is left as it was: transformers
+        already refitted on the new data go back to their previous fit, so they
+        never feed the previous final step.
+
+        Parameters
+        ----------
+        X : iterable
+            Training data, as the first step takes it.
+        y : iterable, default=None
+            Training targets.
+        **params
+            Fit parameters routed to the steps, as for
+            :meth:`sklearn.pipeline.Pipeline.fit`.
+
+        Returns
+        -------
+        self : Pipeline
+        """
+        with _unchanged_on_failure(self):
+            return super().fit(X, y, **params)
 
     def _transformers(self) -> list:
         return [t for _, _, t in self._iter(with_final=False, filter_passthrough=True)]
@@ -375,6 +430,26 @@ class TransformedTargetRegressor(_SkTransformedTargetRegressor):
     >>> ttr.predict_members(X[:3]).shape
     (4, 3)
     """
+
+    def fit(self, X, y, **fit_params):
+        """Fit the target transform and a clone of the regressor, as scikit-learn does.
+
+        On any error (Ctrl-C too) the estimator is left as it was: the
+        previous fitted and adapted regressor and target transform stay.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        **fit_params
+            Passed to the regressor's ``fit``, as scikit-learn does.
+
+        Returns
+        -------
+        self : TransformedTargetRegressor
+        """
+        with _unchanged_on_failure(self):
+            return super().fit(X, y, **fit_params)
 
     def _reg(self):
         check_is_fitted(self)
