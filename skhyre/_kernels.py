@@ -50,6 +50,8 @@ import numba
 import numpy as np
 
 __all__ = [
+    "BATCHBALD_TOL",
+    "BATCHBALD_TRIM",
     "CRITERION_BALD",
     "CRITERION_ENTROPY",
     "CRITERION_VARIANCE",
@@ -62,6 +64,8 @@ __all__ = [
     "PARALLEL_MIN_ELEMENTS",
     "absolute_loss",
     "bald_scores",
+    "bald_scores_direct",
+    "batchbald_select",
     "brier_loss",
     "entropy_scores",
     "log_loss",
@@ -708,6 +712,83 @@ def bald_scores(P, w, Hm):
 
 
 @_jit
+def _bald_direct_block(P, w, nz, i0, i1, out):
+    """BALD of rows i0..i1 computed from ``P`` alone (member entropies on the fly).
+
+    The same arithmetic, in the same order, as :func:`_member_entropies_block`
+    followed by :func:`_mixture_scores_block` with ``with_bald``: the member
+    entropies of the block go to a ``(K, rows)`` scratch (only the members of
+    non-zero weight are computed and read) and are mixed by :func:`_mix_rows`,
+    so the scores are those of :func:`bald_scores`, without its ``(K, n)``
+    float64 matrix.
+    """
+    K, _n, C = P.shape
+    rows = i1 - i0
+    m = rows * C
+    acc = np.empty(m, dtype=np.float64)
+    buf = np.empty(m, dtype=np.float64)
+    ib = np.empty(m, dtype=np.int64)
+    kb = np.empty(m, dtype=np.float64)
+    hm = np.zeros((K, rows), dtype=np.float64)
+    for q in range(nz.shape[0]):
+        k = nz[q]
+        r = _rows(P, k, i0, i1)
+        for j in range(m):
+            buf[j] = r[j]
+        _xlogx_inplace(buf, ib, kb)
+        _neg_row_sums(buf, C, hm[k], 0)
+    _mix_rows(P, w, nz, i0, i1, acc)
+    bad = _nonfinite_row_flags(acc, C)
+    _xlogx_inplace(acc, ib, kb)
+    _neg_row_sums(acc, C, out, i0)
+    e = np.empty(rows, dtype=np.float64)
+    _mix_rows(hm, w, nz, 0, rows, e)
+    for j in range(rows):
+        out[i0 + j] = max(out[i0 + j] - e[j], 0.0)
+    if bad.size:
+        for j in range(rows):
+            out[i0 + j] += bad[j]
+
+
+@_jit
+def _bald_direct_serial(P, w, B):
+    n = P.shape[1]
+    out = np.empty(n, dtype=np.float64)
+    nz = _nonzero_members(w)
+    for b in range((n + B - 1) // B):
+        _bald_direct_block(P, w, nz, b * B, min(n, b * B + B), out)
+    return out
+
+
+@_pjit
+def _bald_direct_parallel(P, w, B):
+    n = P.shape[1]
+    out = np.empty(n, dtype=np.float64)
+    nz = _nonzero_members(w)
+    for b in numba.prange((n + B - 1) // B):
+        _bald_direct_block(P, w, nz, b * B, min(n, b * B + B), out)
+    return out
+
+
+#: Values (rows * classes) per block of :func:`bald_scores_direct`: its
+#: ``(K, rows)`` scratch of member entropies stays in L2 (100 members: 160 KiB).
+_DIRECT_BLOCK_VALUES = 2048
+
+
+def bald_scores_direct(P, w):
+    """:func:`bald_scores` without cached member entropies: one pass over ``P``.
+
+    Equal to ``bald_scores(P, w, member_entropies(P))`` (the same operations
+    in the same order) but never holds the ``(K, n)`` float64 matrix of member
+    entropies: extra memory is the ``(n,)`` output and per-thread scratch.
+    """
+    B = max(1, _DIRECT_BLOCK_VALUES // max(1, P.shape[2]))
+    if _use_parallel(P.size):
+        return _bald_direct_parallel(P, w, B)
+    return _bald_direct_serial(P, w, B)
+
+
+@_jit
 def _mean_var_block(F, w, nz, kref, i0, i1, mean, var):
     """Weighted mean and variance of ``F[:, i0:i1]`` in one pass over the block.
 
@@ -1182,6 +1263,332 @@ def select_sequential_regression(
         _block_cols(F.shape[0]),
         _use_parallel(F.size),
     )
+
+
+# --------------------------------------------------------------------------
+# BatchBALD over the K weighted members (greedy, lazy, exact or sampled)
+# --------------------------------------------------------------------------
+#: In sampled mode, a configuration's members whose posterior is below this
+#: fraction of its largest are dropped (the rest renormalised): they move the
+#: configuration's terms by less than about ``K * 1e-9 * log(C / 1e-9)`` nats,
+#: far below the sampling error, and late in a batch, when each configuration
+#: has ruled out most members, a handful of members is left to read.
+BATCHBALD_TRIM = 1e-9
+#: Candidates whose upper bound is within this of the best gain found in a
+#: step are evaluated too (rounding must not skip a tie).
+BATCHBALD_TOL = 1e-10
+#: Below this many multiply-adds per evaluation round, the serial kernel runs.
+_BB_PARALLEL_MIN_WORK = 1 << 20
+#: Values (candidates * classes) per tile of :func:`_bb_tile`: each
+#: configuration's posterior is read once per tile, and the tile's float64
+#: copy of the members' rows (100 members: 125 KiB) stays in L2.
+_BB_TILE_VALUES = 160
+
+
+@_jit
+def _bb_tile(P, nz, cand, g0, g1, ptr, kidx, val, v, wbar, out):
+    """Conditional mutual information of candidates ``cand[g0:g1]`` with the member.
+
+    Configuration ``m`` of the batch's labels has weight ``v[m]`` and member
+    posterior ``val[ptr[m]:ptr[m+1]]`` over members ``nz[kidx[...]]``; for a
+    candidate ``x``, ``out = sum_m v_m H[sum_k pi_m(k) p_k(x)] - sum_k
+    wbar_k H[p_k(x)]`` with ``wbar = sum_m v_m pi_m``: the ``v``-weighted
+    BALD of ``x`` under each configuration's posterior, ``I(y_x; member |
+    batch labels)``. NaN where a member of non-zero weight predicts NaN or
+    inf for the candidate (``x log x`` alone would read NaN as 0).
+    """
+    C = P.shape[2]
+    Kz = nz.shape[0]
+    G = g1 - g0
+    GC = G * C
+    X = np.empty((Kz, GC), dtype=np.float64)
+    ib = np.empty(GC, dtype=np.int64)
+    kb = np.empty(GC, dtype=np.float64)
+    acc = np.empty(GC, dtype=np.float64)
+    gain = np.zeros(G, dtype=np.float64)
+    for q in range(Kz):
+        k = nz[q]
+        row = X[q]
+        for g in range(G):
+            i = cand[g0 + g]
+            for c in range(C):
+                x = np.float64(P[k, i, c])
+                row[g * C + c] = x
+                acc[g * C + c] = x
+                if not np.isfinite(x):
+                    gain[g] = np.nan
+        _xlogx_inplace(acc, ib, kb)
+        wq = wbar[q]
+        for g in range(G):
+            s = 0.0
+            for c in range(C):
+                s += acc[g * C + c]
+            gain[g] += wq * s  # - wbar_k H[p_k(x)]
+    for m in range(v.shape[0]):
+        for t in range(GC):
+            acc[t] = 0.0
+        j = ptr[m]
+        j1 = ptr[m + 1]
+        while j + 4 <= j1:
+            p0, p1, p2, p3 = val[j], val[j + 1], val[j + 2], val[j + 3]
+            x0, x1, x2, x3 = X[kidx[j]], X[kidx[j + 1]], X[kidx[j + 2]], X[kidx[j + 3]]
+            for t in range(GC):
+                acc[t] += (p0 * x0[t] + p1 * x1[t]) + (p2 * x2[t] + p3 * x3[t])
+            j += 4
+        while j < j1:
+            p0 = val[j]
+            x0 = X[kidx[j]]
+            for t in range(GC):
+                acc[t] += p0 * x0[t]
+            j += 1
+        _xlogx_inplace(acc, ib, kb)
+        vm = v[m]
+        for g in range(G):
+            s = 0.0
+            for c in range(C):
+                s += acc[g * C + c]
+            gain[g] -= vm * s
+    for g in range(G):
+        out[g0 + g] = gain[g]
+
+
+@_jit
+def _bb_gains_serial(P, nz, cand, G, ptr, kidx, val, v, wbar, out):
+    nc = cand.shape[0]
+    for t in range((nc + G - 1) // G):
+        _bb_tile(P, nz, cand, t * G, min(nc, t * G + G), ptr, kidx, val, v, wbar, out)
+
+
+@_pjit
+def _bb_gains_parallel(P, nz, cand, G, ptr, kidx, val, v, wbar, out):
+    nc = cand.shape[0]
+    for t in numba.prange((nc + G - 1) // G):
+        _bb_tile(P, nz, cand, t * G, min(nc, t * G + G), ptr, kidx, val, v, wbar, out)
+
+
+@_jit
+def _bb_predictive(P, nz, i, ptr, kidx, val):
+    """``J[m, c] = sum_k pi_m(k) p_k(c | x_i)``: the label of row ``i`` given each configuration."""
+    C = P.shape[2]
+    M = ptr.shape[0] - 1
+    J = np.zeros((M, C), dtype=np.float64)
+    for m in range(M):
+        for j in range(ptr[m], ptr[m + 1]):
+            p = val[j]
+            k = nz[kidx[j]]
+            for c in range(C):
+                J[m, c] += p * np.float64(P[k, i, c])
+    return J
+
+
+@_jit
+def _bb_children(P, nz, i, ptr, kidx, val, J, parent, label, trim):
+    """Member posteriors of the configurations extended by row ``i``'s label.
+
+    Child ``r`` is configuration ``parent[r]`` with label ``label[r]``:
+    ``pi'(k) = pi(k) p_k(label | x_i) / J[parent, label]``, exact zeros
+    dropped; with ``trim > 0``, entries below ``trim`` times the child's
+    largest are dropped too and the rest renormalised. Returns the new
+    ``(ptr, kidx, val)``.
+    """
+    R = parent.shape[0]
+    size = 0
+    for r in range(R):
+        m = parent[r]
+        size += ptr[m + 1] - ptr[m]
+    nptr = np.zeros(R + 1, dtype=np.int64)
+    nk = np.empty(size, dtype=np.int64)
+    nv = np.empty(size, dtype=np.float64)
+    o = 0
+    for r in range(R):
+        m = parent[r]
+        c = label[r]
+        z = J[m, c]
+        start = o
+        top = 0.0
+        for j in range(ptr[m], ptr[m + 1]):
+            q = kidx[j]
+            p = val[j] * np.float64(P[nz[q], i, c]) / z
+            if p > 0.0:
+                nk[o] = q
+                nv[o] = p
+                top = max(top, p)
+                o += 1
+        if trim > 0.0:
+            cut = trim * top
+            kept = start
+            s = 0.0
+            for j in range(start, o):
+                if nv[j] >= cut:
+                    nk[kept] = nk[j]
+                    nv[kept] = nv[j]
+                    s += nv[j]
+                    kept += 1
+            if kept < o:
+                for j in range(start, kept):
+                    nv[j] /= s
+            o = kept
+        nptr[r + 1] = o
+    return nptr, nk[:o].copy(), nv[:o].copy()
+
+
+def _bb_tile_rows(C: int) -> int:
+    """Candidates per tile of :func:`_bb_tile`: about 160 float64 values per configuration."""
+    return max(1, _BB_TILE_VALUES // max(1, C))
+
+
+def _bb_gains(P, nz, cand, ptr, kidx, val, v, wbar, out):
+    G = _bb_tile_rows(P.shape[2])
+    work = cand.shape[0] * val.shape[0] * P.shape[2]
+    if work >= _BB_PARALLEL_MIN_WORK and cand.shape[0] > G and numba.get_num_threads() > 1:
+        _bb_gains_parallel(P, nz, cand, G, ptr, kidx, val, v, wbar, out)
+    else:
+        _bb_gains_serial(P, nz, cand, G, ptr, kidx, val, v, wbar, out)
+
+
+def _systematic(cdf, points):
+    """Indices of ``points`` in the cumulative sums ``cdf`` (systematic resampling)."""
+    j = np.searchsorted(cdf, points, side="right")
+    return np.minimum(j, cdf.shape[0] - 1)
+
+
+def batchbald_select(P, w, n_queries, exclude, max_configurations, rng, chunk=None):
+    """Greedy BatchBALD over the K weighted members of ``P`` (``(K, n, C)``).
+
+    Step ``t`` adds the row ``x`` of largest ``I(y_x; member | y_batch)``, the
+    gain in the batch's mutual information ``I(y_batch; member)`` (the
+    member is drawn from ``w``; labels are independent given the member).
+    The batch's label configurations are kept with each member's posterior
+    given them (``K x M``, as a sparse matrix), so a candidate's gain is
+    ``sum_m v_m BALD_{pi_m}(x)``: the v-weighted BALD of ``x`` under each
+    configuration's posterior (a Rao-Blackwellised form of BatchBALD's
+    joint-entropy difference; equal to it when the configurations are
+    enumerated).
+
+    - Exact while the batch has at most ``max_configurations`` label
+      configurations of non-zero probability (``v_m`` their probabilities);
+      beyond, ``max_configurations`` configurations are drawn from the
+      member mixture by systematic resampling (``v_m`` = multiplicity /
+      ``max_configurations``) and each later pick extends every drawn
+      configuration by a label drawn from its predictive distribution (again
+      systematically), so they stay a sample of the joint; members with
+      posterior below :data:`BATCHBALD_TRIM` of a configuration's largest
+      are dropped from it.
+    - Lazy (Minoux's accelerated greedy): by submodularity a candidate's gain
+      can only shrink as the batch grows, so its last computed gain bounds
+      it; each step evaluates candidates in order of their bounds and stops
+      once the best gain found beats every remaining bound (by
+      :data:`BATCHBALD_TOL`). With exact configurations the picks are those
+      of evaluating every candidate at every step; when sampled, gains are
+      estimates and the bounds approximate.
+    - The first pick is the BALD argmax (:func:`bald_scores_direct`).
+
+    ``exclude``: boolean mask of rows never to pick; ``rng``: a
+    ``numpy.random.RandomState`` (only read once configurations are sampled).
+    Ties go to the lower index; NaN gains rank last.
+
+    Returns ``(indices, mutual_information, n_evaluated)``: the picks, the
+    batch's mutual information after each pick (nats; the sum of the gains)
+    and the number of gains computed at each step.
+    """
+    _K, n, C = P.shape
+    cap = int(max_configurations)
+    nz = _nonzero_members(w)
+    Kz = nz.shape[0]
+    avail = ~np.asarray(exclude, dtype=bool)
+    ub = bald_scores_direct(P, w)
+    ub = np.where(np.isnan(ub), -np.inf, ub)
+    stamp = np.full(n, -1, dtype=np.int64)
+    base = chunk or 2 * numba.get_num_threads() * _bb_tile_rows(C)
+    picked = np.empty(n_queries, dtype=np.int64)
+    gains = np.empty(n_queries, dtype=np.float64)
+    n_eval = np.zeros(n_queries, dtype=np.int64)
+    # the empty batch: one configuration, the prior
+    ptr = np.array([0, Kz], dtype=np.int64)
+    kidx = np.arange(Kz, dtype=np.int64)
+    val = np.asarray(w, dtype=np.float64)[nz].copy()
+    v = np.ones(1, dtype=np.float64)
+    wbar = val.copy()
+    counts = None  # multiplicities once sampled
+    gbuf = np.empty(n, dtype=np.float64)
+    for t in range(n_queries):
+        if t == 0:
+            key = np.where(avail, ub, -np.inf)
+            n_eval[t] = int(avail.sum())
+        else:
+            best = -np.inf
+            done = 0
+            while True:
+                open_ = avail & (stamp != t)
+                if done == 0:
+                    cand_mask = open_
+                    size = base
+                else:
+                    cand_mask = open_ & (ub >= best - BATCHBALD_TOL)
+                    size = max(base, done // 2)
+                idx = np.flatnonzero(cand_mask)
+                if idx.size == 0:
+                    break
+                if idx.size > size:
+                    part = np.argpartition(-ub[idx], size - 1)[:size]
+                    idx = np.sort(idx[part])
+                g = gbuf[: idx.size]
+                _bb_gains(P, nz, idx, ptr, kidx, val, v, wbar, g)
+                g = np.where(np.isnan(g), -np.inf, np.maximum(g, 0.0))
+                ub[idx] = g
+                stamp[idx] = t
+                done += idx.size
+                best = max(best, float(g.max()))
+            n_eval[t] = done
+            key = np.where(avail & (stamp == t), ub, -np.inf)
+        i = int(np.argmax(key))
+        if key[i] == -np.inf:  # only NaN (or nothing) left: the first available row
+            i = int(np.argmax(avail))
+        picked[t] = i
+        gains[t] = max(float(key[i]), 0.0) if np.isfinite(key[i]) else np.nan
+        avail[i] = False
+        if t == n_queries - 1:
+            break
+        # extend the configurations by row i's label
+        J = _bb_predictive(P, nz, i, ptr, kidx, val)
+        if counts is None:
+            joint = (v[:, None] * J).ravel()
+            live = np.flatnonzero(joint > 0.0)
+            if live.size <= cap:
+                parent, label = live // C, live % C
+                v = joint[live]
+                trim = 0.0
+            else:  # switch to sampled configurations
+                cdf = np.cumsum(joint)
+                pts = (rng.random_sample() + np.arange(cap)) * (cdf[-1] / cap)
+                child = np.bincount(_systematic(cdf, pts), minlength=joint.size)
+                live = np.flatnonzero(child)
+                parent, label = live // C, live % C
+                counts = child[live]
+                v = counts / cap
+                trim = BATCHBALD_TRIM
+        else:
+            rows = J / J.sum(axis=1, keepdims=True)
+            M = rows.shape[0]
+            cdf = (np.cumsum(rows, axis=1) + np.arange(M)[:, None]).ravel()
+            owner = np.repeat(np.arange(M), counts)
+            first = np.cumsum(counts) - counts
+            rank = np.arange(cap) - np.repeat(first, counts)
+            offs = rng.random_sample(M)
+            pts = owner + (offs[owner] + rank) / counts[owner]
+            j = _systematic(cdf, pts)
+            j = np.clip(j, owner * C, owner * C + C - 1)
+            child = np.bincount(j, minlength=M * C)
+            live = np.flatnonzero(child)
+            parent, label = live // C, live % C
+            counts = child[live]
+            v = counts / cap
+            trim = BATCHBALD_TRIM
+        ptr, kidx, val = _bb_children(
+            P, nz, i, ptr, kidx, val, J, parent.astype(np.int64), label.astype(np.int64), trim
+        )
+        wbar = np.bincount(kidx, weights=val * np.repeat(v, np.diff(ptr)), minlength=Kz)
+    return picked, np.cumsum(gains), n_eval
 
 
 # --------------------------------------------------------------------------

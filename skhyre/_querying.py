@@ -99,9 +99,12 @@ class QueryMixin:
             Number of distinct indices to return (the top-``n_queries`` under
             the current weights, best first; with ``sampling="power"``, in
             the order drawn).
-        criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
+        criterion : {"auto", "bald", "entropy", "variance", "random", "batchbald"}, default="auto"
             ``"auto"`` is BALD for classifiers and reward models, variance for
-            regressors.
+            regressors. ``"batchbald"`` (classifiers and reward models) picks
+            a batch whose labels are jointly most informative
+            (:func:`skhyre.acquisition.batchbald`; in-memory pools only,
+            ``sampling="top"``).
         exclude : array-like of bool of shape (n_pool,) or of int, default=None
             Pool examples never to return (for example, already labelled):
             a boolean array is a mask; an integer array lists indices
@@ -139,6 +142,10 @@ class QueryMixin:
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
         sampling = check_sampling(sampling)
+        if criterion == "batchbald":
+            return self._query_batchbald(
+                X_pool, n_queries, exclude, random_state, pool_memory_budget, sampling
+            )
         if pools.uses_streaming(self, X_pool, criterion, pool_memory_budget):
             return pools.stream_query(
                 self,
@@ -160,6 +167,28 @@ class QueryMixin:
         if seeds is not None:
             scores = acquisition.power_keys(scores, seeds[0])
         return acquisition.select_top(scores, n_queries, exclude=exclude)
+
+    def _query_batchbald(self, X_pool, n_queries, exclude, random_state, budget, sampling):
+        """``query(criterion="batchbald")``: :func:`skhyre.acquisition.batchbald` over the
+        pool's member matrix under the current weights (in-memory pools only, for now)."""
+        if sampling != "top":
+            raise ValueError(
+                f"sampling={sampling!r} does not apply to criterion='batchbald', which picks "
+                "its batch greedily; use sampling='top' (or criterion='bald', sampling='power')."
+            )
+        if pools.uses_streaming(self, X_pool, "batchbald", budget):
+            raise ValueError(
+                "criterion='batchbald' needs the pool's member predictions in memory: streamed "
+                "pools (iterators of chunks, dask arrays, or arrays whose member matrix exceeds "
+                "pool_memory_budget) are not supported yet. Pass the pool as one array, raise "
+                "pool_memory_budget, or use criterion='bald' with sampling='power'."
+            )
+        M = self._member_matrix(X_pool)
+        self._check_pool_nan(M, check_exclude(exclude, M.shape[1]), "query")
+        rng = self._query_rng(random_state)
+        return acquisition.batchbald(
+            M, self.weights_, n_queries, exclude=exclude, random_state=rng, check_input=False
+        )[0]
 
     def _check_pool_nan(self, M: np.ndarray, mask: np.ndarray, who: str) -> None:
         """Name NaN or inf pool predictions of weighted members (their rows score NaN).
@@ -234,7 +263,10 @@ class QueryMixin:
             Labels aligned with ``X_pool`` (simulation), or a callable
             ``indices -> labels`` asked one index at a time.
         n_queries : int
-        criterion : {"auto", "bald", "entropy", "variance", "random"}, default="auto"
+        criterion : {"auto", "bald", "entropy", "variance", "random", "batchbald"}, default="auto"
+            ``"batchbald"`` is BALD here: one label at a time, BatchBALD's
+            batch of one is BALD (and every pick already sees the labels
+            before it).
         exclude : array-like of bool or int, default=None
             Pool examples never to pick: a boolean mask or integer indices,
             as in :meth:`query`.
@@ -261,6 +293,8 @@ class QueryMixin:
         """
         check_is_fitted(self)
         criterion = self._check_criterion(criterion)
+        if criterion == "batchbald":  # one label at a time: BatchBALD's batch of one is BALD
+            criterion = "bald"
         sampling = check_sampling(sampling)
         self._check_temperature_param()
         with self._adaptation_lock():

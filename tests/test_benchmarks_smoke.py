@@ -188,3 +188,44 @@ def test_shift_panel_quick(tmp_path):
             assert lo <= 0 <= hi
     for heading in ("## Summary", "## Per task", "## Training budget", "## What this says"):
         assert heading in md
+
+
+def test_peers_quick(tmp_path):
+    """The peers script runs on tiny pools; peers' BALD agrees with skhyre's."""
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import baal.active.heuristics, skactiveml.pool, batchbald_redux.batchbald",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:  # the 'peers' extra is not installed (or does not import)
+        lines = probe.stderr.strip().splitlines()
+        pytest.skip(f"peer libraries not importable: {lines[-1] if lines else probe.returncode}")
+    _run("peers.py", tmp_path, "--batch-sizes", "3", "--repeats", "2", "--batch-budget", "5")
+    payload = json.loads((tmp_path / "peers.json").read_text())
+    md = (tmp_path / "peers.md").read_text()
+    assert md.startswith("# skhyre against peer active-learning libraries")
+    assert payload["meta"]["quick"] is True
+    assert all(v is True for v in payload["meta"]["peers"].values())
+    single = {(r["method"], r["n"]): r for r in payload["single"]}
+    for (method, _), row in single.items():
+        assert "error" not in row and "skipped" not in row, (method, row)
+        assert row["median_s"] > 0 and len(row["times_s"]) == 2
+        # every peer computes the same scores as skhyre, up to float32 rounding and clipping
+        assert row["max_abs_diff"] <= 1e-5, (method, row["max_abs_diff"])
+    for row in payload["batches"]:
+        assert "error" not in row and "skipped" not in row, row
+        assert row["n_queries"] == 3 and len(row["indices"]) == 3
+        assert row["distinct"] == 3 and row["batch_mi"] > 0
+        assert row["batch_mi_se"] == 0.0  # 4 ** 3 configurations: the reference is exact
+    ours = next(r for r in payload["batches"] if r["method"] == "skhyre_batchbald")
+    redux = next(r for r in payload["batches"] if r["method"] == "redux_batchbald")
+    # both enumerate every configuration (4 ** 2 < 64): exact greedy BatchBALD, one answer
+    assert ours["indices"] == redux["indices"]
+    assert {t["name"].split(",")[0] for t in payload["targets"]} == {
+        "single-point BALD",
+        "BatchBALD b=3",
+    }
