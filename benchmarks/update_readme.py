@@ -457,6 +457,13 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 "network.",
             ),
             Page(
+                "peers",
+                "Acquisition against the peer libraries",
+                "``python benchmarks/peers.py`` (extra ``peers``): BALD, entropy and "
+                "BatchBALD against baal, scikit-activeml and batchbald-redux on the same "
+                "member probabilities.",
+            ),
+            Page(
                 "pool_scale",
                 "Scoring pools beyond memory",
                 "``python benchmarks/pool_scale.py``: ``query`` over chunked and Dask pools.",
