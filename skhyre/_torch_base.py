@@ -319,8 +319,9 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         """Name a training run that diverged, instead of fitting NaN members silently.
 
         Reads the training loss of the epochs from ``first_epoch`` on (this
-        ``fit`` or ``partial_fit``) and the members' outputs on the training
-        rows (chunk by chunk: only a count per member is kept). Refuses a fit
+        ``fit`` or ``partial_fit``) and, when a loss or a parameter is not
+        finite, the members' outputs on the training rows (chunk by chunk:
+        only a count per member is kept). Refuses a fit
         where every member outputs NaN or inf on every training row (nothing
         usable is left); otherwise warns with a
         :class:`~skhyre.reweighting.NaNMemberWarning` naming the epochs and
@@ -332,6 +333,10 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
             for i, h in enumerate(epochs)
             if h.get("train_loss") is not None and not np.isfinite(h["train_loss"])
         ]
+        if not bad_epochs and self._parameters_finite():
+            # finite weights on finite inputs give non-finite outputs only by overflow,
+            # which the epochs' training losses would show: no forward pass needed
+            return
         K = self._n_members_fitted()
         bad_rows = np.zeros(K, dtype=np.int64)
 
@@ -368,6 +373,16 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
             NaNMemberWarning,
             stacklevel=caller_stacklevel(),
         )
+
+    def _parameters_finite(self) -> bool:
+        """Whether every parameter and buffer of the network is finite."""
+        module = self.net_.module_
+        with torch.no_grad():
+            return all(
+                bool(torch.isfinite(t).all())
+                for t in (*module.parameters(), *module.buffers())
+                if t.is_floating_point()
+            )
 
     # ------------------------------------------------------------ pickling
     def __setstate__(self, state: dict) -> None:
