@@ -71,7 +71,7 @@ def reg():
 
 
 def _estimator_copies_on_workers(client) -> int:
-    counts = client.run(lambda: len(__import__("skhyre.pools").pools._WORKER_CACHE))
+    counts = client.run(lambda: len(__import__("skhyre.pools").pools._dask._WORKER_CACHE))
     return sum(counts.values())
 
 
@@ -134,7 +134,7 @@ def test_grid_search_on_dask_backend(client):
 
 
 def test_pools_module_has_no_eager_dask():
-    assert pools._pool_kind(da.zeros((4, 2), chunks=2)) == "dask"
+    assert pools._blocks.pool_kind(da.zeros((4, 2), chunks=2)) == "dask"
 
 
 def test_empty_chunks_are_reblocked(client, reg):

@@ -403,8 +403,8 @@ def test_in_memory_path_untouched(torch_clf, monkeypatch):
 def test_dask_is_imported_lazily():
     code = (
         "import sys, numpy as np; from skhyre import pools; "
-        "assert pools._pool_kind(iter([np.zeros((2, 2))])) == 'iterator'; "
-        "assert pools._pool_kind(np.zeros((2, 2))) == 'array'; "
+        "assert pools._blocks.pool_kind(iter([np.zeros((2, 2))])) == 'iterator'; "
+        "assert pools._blocks.pool_kind(np.zeros((2, 2))) == 'array'; "
         "assert not any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -509,7 +509,7 @@ def test_streamed_blocks_follow_a_wide_ensembles_smaller_forward_chunk():
     reg = HyReRegressor(n_members=16, hidden_layer_sizes=(200,), max_epochs=3, random_state=0)
     reg.fit(X, y)
     chunk = chunk_rows(reg.net_.module_, reg.batch_size)
-    assert chunk < 8192 and pools._align_rows(reg) == chunk
+    assert chunk < 8192 and pools._blocks.align_rows(reg) == chunk
     pool = rng.normal(size=(8193, 4))
     labels = pool @ [0.0, 1.0, 0.5, 1.0]
     tail = np.ones(len(pool), dtype=bool)

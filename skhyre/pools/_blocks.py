@@ -1,0 +1,496 @@
+"""Local pools: kinds, blocks aligned to the estimator, and scoring one block."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import _check_feature_names, _get_feature_names, _num_samples
+
+from .. import _kernels, acquisition
+from .._config import (
+    get_config,
+    resolve_budget,
+)
+from .._validation import check_exclude
+
+# Target size of one streamed block's member matrix when block_rows="auto".
+BLOCK_BYTES = 64 << 20
+
+
+# --------------------------------------------------------------------------
+# what a pool is
+# --------------------------------------------------------------------------
+def is_dask_array(X) -> bool:
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(X, da.Array)
+
+
+def is_other_dask_collection(X) -> bool:
+    """A Dask collection that is not a Dask array (a DataFrame, a Series, a Bag...)."""
+    dask = sys.modules.get("dask")
+    is_collection = getattr(dask, "is_dask_collection", None)
+    return callable(is_collection) and is_collection(X) and not is_dask_array(X)
+
+
+def is_2d_chunk(c) -> bool:
+    return getattr(c, "ndim", None) == 2
+
+
+def pool_kind(X_pool) -> str:
+    """'array', 'dask', 'chunks' (re-iterable), 'factory' (callable) or 'iterator'."""
+    if is_dask_array(X_pool):
+        return "dask"
+    if is_other_dask_collection(X_pool):
+        raise TypeError(
+            f"X_pool is a Dask {type(X_pool).__name__}; a Dask pool must be a dask.array.Array "
+            "(a Dask DataFrame's column names could not be checked against fit's). Convert it "
+            "with the columns in fit's order: X_pool[list(est.feature_names_in_)]"
+            ".to_dask_array(lengths=True)."
+        )
+    if isinstance(X_pool, (list, tuple)):
+        chunks = [is_2d_chunk(c) for c in X_pool]
+        if chunks and all(chunks):
+            return "chunks"
+        if any(chunks):  # neither a list of chunks nor a list of rows
+            i = chunks.index(False)
+            raise ValueError(
+                f"X_pool is a list mixing 2-D chunks with other items (item {i} is a "
+                f"{type(X_pool[i]).__name__}); in a list of chunks, give every chunk as a "
+                "2-D array (np.asarray(chunk)), or pass one array of rows."
+            )
+        return "array"
+    if isinstance(X_pool, (str, bytes)) or hasattr(X_pool, "shape") or hasattr(X_pool, "__array__"):
+        return "array"
+    if callable(X_pool):
+        return "factory"
+    if isinstance(X_pool, Iterator):
+        return "iterator"
+    if isinstance(X_pool, Iterable):
+        return "chunks"
+    return "array"  # the estimator's validation names the problem
+
+
+def align_rows(est) -> int:
+    """Block starts must be multiples of this for bit-identical member predictions."""
+    hook = getattr(est, "_member_block_rows", None)  # the torch estimators' forward chunk
+    if callable(hook):
+        return max(1, int(hook()))
+    return 1
+
+
+def row_nbytes(est, criterion: str) -> int:
+    """Bytes per pool row of the in-memory path's cached matrices."""
+    K = int(est._n_members_fitted())
+    classification = est._task == "classification"
+    C = len(est.classes_) if classification else 1
+    # float32 probabilities and torch outputs; other regression members may give float64
+    torch_base = sys.modules.get("skhyre._torch_base")
+    is_torch = torch_base is not None and isinstance(est, torch_base.TorchHyReBase)
+    itemsize = 4 if is_torch or classification else 8
+    return K * C * itemsize + (8 * K if criterion == "bald" else 0)
+
+
+def block_rows_for(est, criterion: str) -> int:
+    align = align_rows(est)
+    rows = get_config()["block_rows"]
+    if rows == "auto":
+        rows = max(1, BLOCK_BYTES // max(1, row_nbytes(est, criterion)))
+        return max(align, rows // align * align)
+    return -(-rows // align) * align
+
+
+def uses_streaming(est, X_pool, criterion: str, pool_memory_budget=None) -> bool:
+    """Whether ``query``/``active_adapt`` stream ``X_pool`` rather than cache it.
+
+    In-memory arrays whose cached matrix fits the budget are not streamed
+    (nor are inputs whose size cannot be read: the in-memory path's
+    validation then names the problem).
+    """
+    budget = resolve_budget(pool_memory_budget)
+    if pool_kind(X_pool) != "array":
+        return True
+    try:
+        n = _num_samples(X_pool)
+    except (TypeError, ValueError):
+        return False
+    return n > 0 and n * row_nbytes(est, criterion) > budget
+
+
+# --------------------------------------------------------------------------
+# local blocks
+# --------------------------------------------------------------------------
+def check_names(est, X, where: str, name: str = "chunk") -> None:
+    """Refuse ``X`` (a chunk or block) whose column names are not ``fit``'s, in order.
+
+    Run on every chunk before chunks are stacked (stacking a DataFrame with
+    arrays keeps only the values, so a reordered chunk would be read by
+    position). Only named input is checked here: unnamed input is read in
+    ``fit``'s order, and its block's validation gives scikit-learn's warning.
+    """
+    fitted = getattr(est, "feature_names_in_", None)
+    if fitted is None or not hasattr(X, "columns"):
+        return
+    names = _get_feature_names(X)
+    if names is None or (names.shape == fitted.shape and (names == fitted).all()):
+        return
+    try:
+        _check_feature_names(est, X, reset=False)
+    except ValueError as exc:
+        raise ValueError(
+            f"{where} has the columns {names.tolist()}, but {type(est).__name__} was fitted "
+            f"on {fitted.tolist()}, in this order. {exc}".rstrip()
+            + f"\nSelect the columns in fit's order: {name}[{fitted.tolist()}]."
+        ) from None
+
+
+def as_chunk(chunk, position: int, width: list, est=None):
+    if est is not None:
+        check_names(est, chunk, f"Pool chunk {position}")
+    if not hasattr(chunk, "shape"):
+        chunk = np.asarray(chunk)
+    shape = getattr(chunk, "shape", None)
+    if shape is None or len(shape) != 2:
+        raise ValueError(
+            f"Pool chunk {position} must be 2-D (rows x features), got shape {shape}; "
+            "an iterator pool yields 2-D arrays."
+        )
+    if width and shape[1] != width[0]:
+        raise ValueError(
+            f"Pool chunk {position} has {shape[1]} columns but earlier chunks have {width[0]}."
+        )
+    width[:] = [shape[1]]
+    return chunk
+
+
+def concat(pieces: list):
+    if len(pieces) == 1:
+        return pieces[0]
+    first = pieces[0]
+    if all(isinstance(p, np.ndarray) for p in pieces):
+        return np.concatenate(pieces, axis=0)
+    if all(type(p) is type(first) for p in pieces) and hasattr(first, "iloc"):
+        import pandas as pd
+
+        return pd.concat(pieces, axis=0)
+    if all(hasattr(p, "tocsr") for p in pieces):
+        import scipy.sparse as sp
+
+        return sp.vstack(pieces, format="csr")
+    return np.concatenate([np.asarray(p) for p in pieces], axis=0)
+
+
+def rebatch(chunks: Iterable, block_rows: int, est=None) -> Iterator[tuple[int, int, object]]:
+    """(offset, rows, block) with every block but the last exactly ``block_rows`` rows.
+
+    With ``est``, each chunk's column names are checked against its
+    ``feature_names_in_`` before it is cut or stacked (:func:`check_names`).
+    """
+    pending: list = []
+    n_pending = 0
+    offset = 0
+    width: list = []
+    for position, raw in enumerate(chunks):
+        chunk = as_chunk(raw, position, width, est)
+        m = chunk.shape[0]
+        start = 0
+        if n_pending:
+            take = min(block_rows - n_pending, m)
+            pending.append(_safe_indexing(chunk, slice(0, take)))
+            n_pending += take
+            start = take
+            if n_pending == block_rows:
+                yield offset, block_rows, concat(pending)
+                offset += block_rows
+                pending, n_pending = [], 0
+        while m - start >= block_rows:
+            block = chunk if (start == 0 and m == block_rows) else None
+            if block is None:
+                block = _safe_indexing(chunk, slice(start, start + block_rows))
+            yield offset, block_rows, block
+            offset += block_rows
+            start += block_rows
+        if start < m:
+            pending.append(_safe_indexing(chunk, slice(start, m)))
+            n_pending += m - start
+    if n_pending:
+        yield offset, n_pending, concat(pending)
+
+
+class Pool:
+    """A local pool: blocks aligned to the estimator, one pass per :meth:`blocks` call."""
+
+    def __init__(self, X_pool, kind: str, est=None):
+        self.source = X_pool
+        self.kind = kind
+        self.est = est  # whose fit's column names every chunk must have
+        self.n_rows = _num_samples(X_pool) if kind == "array" else None
+        self.passes = 0
+
+    @property
+    def reiterable(self) -> bool:
+        return self.kind != "iterator"
+
+    def blocks(self, block_rows: int) -> Iterator[tuple[int, int, object]]:
+        if self.passes and not self.reiterable:
+            raise ValueError(
+                "This pool is a one-shot iterator and was already read; pass a re-iterable "
+                "pool (an array, a list of chunks, or a callable returning a fresh iterator)."
+            )
+        self.passes += 1
+        if self.kind == "array":
+            X, n = self.source, self.n_rows
+            for i0 in range(0, n, block_rows):
+                i1 = min(n, i0 + block_rows)
+                yield i0, i1 - i0, _safe_indexing(X, slice(i0, i1))
+            return
+        if self.kind == "factory":
+            chunks = self.source()
+            if is_2d_chunk(chunks):
+                chunks = [chunks]
+            elif not isinstance(chunks, Iterable):
+                raise TypeError(
+                    "A callable pool must return an iterator of 2-D chunks, got "
+                    f"{type(chunks).__name__}."
+                )
+        else:
+            chunks = self.source
+        yield from rebatch(chunks, block_rows, self.est)
+
+
+# --------------------------------------------------------------------------
+# scoring one block (the same code runs locally and on Dask workers)
+# --------------------------------------------------------------------------
+ALL_NAN_POOL = (
+    "Members with nonzero weight predict NaN or inf on every candidate pool row, so no "
+    "acquisition score is defined. adapt on a few labelled examples first (members "
+    "with NaN adaptation losses get weight 0) or fix those members."
+)
+
+
+def nan_row_mask(plans: list, scores_list: list, mask: np.ndarray, offset: int) -> np.ndarray:
+    """Global indices of the block's selectable rows that the first plan scored NaN.
+
+    Only a ``"fresh"`` plan (``query``'s scoring) marks such rows: a weighted
+    member predicts NaN or inf there. The caller counts them over the pass
+    (after resolving the exclusion) to refuse or warn as the in-memory path does.
+    """
+    if plans[0][0] != "fresh":
+        return np.empty(0, dtype=np.int64)
+    return (np.flatnonzero(np.isnan(scores_list[0]) & ~mask) + offset).astype(np.int64)
+
+
+def score_block(est, M: np.ndarray, plans: list, offset: int = 0) -> list[np.ndarray]:
+    """Scores ``(rows,)`` of one block's member matrix under each plan.
+
+    Plans: ``("fresh", criterion, w, seed)`` scores as ``query`` does (with a
+    ``seed``, ``sampling="power"``'s keys for the block's rows, which start at
+    pool index ``offset``);
+    ``("variance", w)`` and ``("mixture", with_bald, ops)`` are the compiled
+    sequential loops' scores (see :class:`CompiledSequence`).
+    """
+    needs_hm = any(
+        (p[0] == "fresh" and p[1] == "bald") or (p[0] == "mixture" and p[1]) for p in plans
+    )
+    Hm = _kernels.member_entropies(M) if needs_hm else None
+    out = []
+    for plan in plans:
+        kind = plan[0]
+        if kind == "fresh":
+            _, criterion, w, seed = plan
+            scores = est._scores(M, w, criterion, Hm if criterion == "bald" else None, None)
+            if seed is not None:
+                scores = acquisition.power_keys(scores, seed, start=offset)
+            out.append(scores)
+        elif kind == "variance":
+            out.append(_kernels.variance_scores(M, plan[1]))
+        else:
+            _, with_bald, ops = plan
+            rows, C = M.shape[1], M.shape[2]
+            hm = Hm if with_bald else np.zeros((1, 1), dtype=np.float64)
+            mix = np.zeros(rows * C, dtype=np.float64)
+            hbar = np.zeros(rows if with_bald else 1, dtype=np.float64)
+            scores = np.empty(rows, dtype=np.float64)
+            B = _kernels._block_rows(C)
+            parallel = _kernels._use_parallel(M.size)
+            for s, coef, members, full in ops:
+                _kernels._refresh(
+                    M, hm, with_bald, s, coef, members, full, B, parallel, mix, hbar, scores
+                )
+            out.append(scores)
+    return out
+
+
+def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
+    """The block's best ``k`` selectable rows: (keys, global indices), best first."""
+    cand = np.flatnonzero(~mask)
+    if cand.size == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    key = scores[cand]
+    key = np.where(np.isnan(key), -np.inf, key)
+    if k == 1:
+        order = np.array([int(np.argmax(key))])
+    else:
+        order = np.argsort(-key, kind="stable")[:k]
+    return key[order], (cand[order] + offset).astype(np.int64)
+
+
+class TopK:
+    """Running global top-k by (score descending, index ascending), with member columns."""
+
+    def __init__(self, k: int):
+        self.k = k
+        self.keys = np.empty(0)
+        self.idx = np.empty(0, dtype=np.int64)
+        self.cols: list = []
+
+    def push(self, keys, idx, fetch: Callable | None = None) -> None:
+        if keys.size == 0:
+            return
+        old = self.keys.size
+        all_keys = np.concatenate([self.keys, keys])
+        all_idx = np.concatenate([self.idx, idx])
+        order = np.lexsort((all_idx, -all_keys))[: self.k]
+        new = [int(j) - old for j in order if j >= old]
+        fetched = dict(zip(new, fetch(new))) if (fetch is not None and new) else {}
+        self.cols = [self.cols[j] if j < old else fetched.get(int(j) - old) for j in order]
+        self.keys, self.idx = all_keys[order], all_idx[order]
+
+    def best(self, mask: np.ndarray | None, k: int, refuse_nan: bool = False):
+        """The first ``k`` (indices, columns) not excluded by the resolved ``mask``.
+
+        ``refuse_nan``: raise when every candidate scored NaN (``query``, as in memory).
+        """
+        keep = [j for j in range(self.idx.size) if mask is None or not mask[self.idx[j]]][:k]
+        if refuse_nan and keep and self.keys[keep[0]] == -np.inf:
+            # scores are >= 0, so the best key is -inf only when every candidate scored NaN
+            raise ValueError(ALL_NAN_POOL)
+        return self.idx[keep], [self.cols[j] for j in keep]
+
+
+class LazyExclusion:
+    """Per-block exclusion, also while the pool size is unknown.
+
+    With ``n`` unknown, non-negative indices and boolean masks apply block by
+    block, and negative indices (which need ``n``) are resolved after the pass:
+    the pass then keeps that many extra candidates. Bad masks and indices
+    raise, with the in-memory messages, once ``n`` is known.
+    """
+
+    def __init__(self, exclude, n: int | None):
+        self.full = None
+        self.bool_mask = None
+        self.positive = np.empty(0, dtype=np.int64)
+        self.n_negative = 0
+        if n is not None:
+            self.full = check_exclude(exclude, n)
+            return
+        if exclude is None:
+            return
+        ex = np.asarray(exclude)
+        if ex.dtype == bool:
+            if ex.ndim != 1:
+                raise ValueError(f"A boolean exclude mask must be 1-D, got shape {ex.shape}.")
+            self.bool_mask = ex
+            return
+        if ex.size == 0:
+            return
+        if not np.issubdtype(ex.dtype, np.integer) or ex.ndim != 1:
+            raise ValueError("exclude must be a boolean mask or a 1-D array of integer indices.")
+        self.positive = np.unique(ex[ex >= 0]).astype(np.int64)
+        self.n_negative = int(np.unique(ex[ex < 0]).size)
+
+    def block(self, offset: int, rows: int) -> np.ndarray:
+        src = self.full if self.full is not None else self.bool_mask
+        if src is not None and src.size >= offset + rows:
+            return src[offset : offset + rows]
+        mask = np.zeros(rows, dtype=bool)
+        if src is not None:  # shorter than the pool: reported after the pass
+            part = src[offset : offset + rows]
+            mask[: part.size] = part
+        elif self.positive.size:
+            lo, hi = np.searchsorted(self.positive, [offset, offset + rows])
+            mask[self.positive[lo:hi] - offset] = True
+        return mask
+
+
+def check_width(est, Xb) -> None:
+    n_features = getattr(est, "n_features_in_", None)
+    width = Xb.shape[1]
+    if n_features is not None and width != n_features:
+        raise ValueError(
+            f"X has {width} features, but {type(est).__name__} is expecting "
+            f"{n_features} features as input."
+        )
+
+
+def cache_nbytes(M: np.ndarray, criterion: str) -> int:
+    return M.nbytes + (8 * M.shape[0] * M.shape[1] if criterion == "bald" else 0)
+
+
+def local_pass(
+    est,
+    pool: Pool,
+    plans: list,
+    ks: list,
+    exclusion: LazyExclusion,
+    block_rows: int,
+    *,
+    rng=None,
+    want_cols: bool = False,
+    cache_budget: float | None = None,
+    criterion: str = "",
+    on_overflow: Callable | None = None,
+    later_pass: bool = False,
+):
+    """One pass over a local pool.
+
+    Returns ``(n_rows, [top-k per plan], cached member blocks or None, NaN rows)``:
+    the last are the global indices of the rows the first plan scored NaN (see
+    :func:`nan_row_mask`), before any negative ``exclude`` index is resolved.
+    ``plans=[("random",)]`` draws the scores from ``rng`` block by block (the
+    same stream as one draw over the whole pool) and runs the members only
+    for the surviving candidates' columns, or for the cache. ``later_pass``:
+    an empty pass returns 0 rows (the caller compares with the first pass).
+    """
+    tops = [TopK(k) for k in ks]
+    cache: list | None = [] if cache_budget is not None else None
+    cached = 0
+    n = 0
+    nan_rows = []
+    for offset, rows, Xb in pool.blocks(block_rows):
+        M = None
+        if plans[0][0] == "random":
+            check_names(est, Xb, "X_pool", "X_pool")
+            check_width(est, Xb)
+            scores_list = [rng.random_sample(rows)]
+            if cache is not None:
+                M = est._member_matrix(Xb)
+        else:
+            M = est._member_matrix(Xb)
+            scores_list = score_block(est, M, plans, offset)
+        if cache is not None:
+            cached += cache_nbytes(M, criterion)
+            if cached <= cache_budget:
+                cache.append(M)
+            else:
+                cache = None
+                if on_overflow is not None:
+                    on_overflow()
+        mask = exclusion.block(offset, rows)
+        nan_rows.append(nan_row_mask(plans, scores_list, mask, offset))
+
+        def fetch(positions, idx, M=M, Xb=Xb, offset=offset):
+            if M is None:
+                M = est._member_matrix(Xb)
+            return [M[:, [int(idx[p]) - offset]] for p in positions]
+
+        for top, scores, k in zip(tops, scores_list, ks):
+            keys, idx = block_top(scores, mask, offset, k)
+            top.push(keys, idx, (lambda pos, idx=idx: fetch(pos, idx)) if want_cols else None)
+        n = offset + rows
+    if n == 0 and not later_pass:  # a later pass's caller names a changed row count
+        raise ValueError("The pool is empty: it yielded no rows.")
+    return n, tops, cache, np.concatenate([np.empty(0, dtype=np.int64), *nan_rows])
