@@ -63,6 +63,8 @@ __all__ = [
     "MAX_DRIFT_GROWTH",
     "PARALLEL_MIN_ELEMENTS",
     "absolute_loss",
+    "add_member_losses_proba",
+    "add_member_losses_regression",
     "bald_scores",
     "bald_scores_direct",
     "batchbald_select",
@@ -76,8 +78,6 @@ __all__ = [
     "mixture",
     "pairwise_zero_one_loss",
     "proba_problems",
-    "select_sequential_proba",
-    "select_sequential_regression",
     "softmax_weights",
     "squared_loss",
     "update_cumulative_loss",
@@ -912,23 +912,6 @@ def variance_scores(F, w):
 # sequential selection over a cached pool (simulation mode: labels known)
 # --------------------------------------------------------------------------
 @_jit
-def _argmax_allowed(scores, taken):
-    """First index of the highest score among rows not taken (NaN counts as -inf)."""
-    best = -1
-    best_v = -np.inf
-    for i in range(scores.shape[0]):
-        if taken[i]:
-            continue
-        v = scores[i]
-        if np.isnan(v):
-            v = -np.inf
-        if best == -1 or v > best_v:
-            best = i
-            best_v = v
-    return best
-
-
-@_jit
 def _member_loss_proba(P, k, i, yi, loss, eps):
     """Member ``k``'s loss on row ``i``: NaN where its probabilities hold a NaN, as in
     :func:`zero_one_loss_proba` (so the member gets weight 0, not a loss of 1)."""
@@ -1108,161 +1091,24 @@ def _next_refresh(lrow, w, w_new, since, resum_every, growth, coef, changed):
 
 
 @_jit
-def _select_sequential_proba_impl(
-    P,
-    Hm,
-    y,
-    cum_loss,
-    log_prior,
-    temperature,
-    n_queries,
-    criterion,
-    loss,
-    exclude,
-    eps,
-    resum_every,
-    B,
-    parallel,
-):
-    K, n, C = P.shape
-    with_bald = criterion == CRITERION_BALD
-    L = cum_loss.copy()
-    taken = exclude.copy()
-    picked = np.empty(n_queries, dtype=np.int64)
-    M = np.empty(n * C, dtype=np.float64)
-    Hbar = np.empty(n if with_bald else 1, dtype=np.float64)
-    scores = np.empty(n, dtype=np.float64)
-    lrow = np.empty(K, dtype=np.float64)
-    coef = np.zeros(K, dtype=np.float64)
-    changed = np.empty(K, dtype=np.int64)
-    w = _weights_from_log(log_softmax_weights(L, temperature, log_prior))
-    _refresh(P, Hm, with_bald, 0.0, w, _nonzero_members(w), True, B, parallel, M, Hbar, scores)
-    since = 0
-    growth = 1.0
-    for q in range(n_queries):
-        i = _argmax_allowed(scores, taken)
-        picked[q] = i
-        taken[i] = True
-        for k in range(K):
-            lrow[k] = _member_loss_proba(P, k, i, y[i], loss, eps)
-            L[k] += lrow[k]
-        if q == n_queries - 1:
-            break
-        w_new = _weights_from_log(log_softmax_weights(L, temperature, log_prior))
-        incremental, s, n_changed, since, growth = _next_refresh(
-            lrow, w, w_new, since, resum_every, growth, coef, changed
-        )
-        if incremental:
-            _refresh(
-                P, Hm, with_bald, s, coef, changed[:n_changed], False, B, parallel, M, Hbar, scores
-            )
-        else:
-            members = _nonzero_members(w_new)
-            _refresh(P, Hm, with_bald, 0.0, w_new, members, True, B, parallel, M, Hbar, scores)
-        w = w_new
-    return picked, L
-
-
-def select_sequential_proba(
-    P,
-    Hm,
-    y,
-    cum_loss,
-    log_prior,
-    temperature,
-    n_queries,
-    criterion,
-    loss,
-    exclude,
-    eps,
-    resum_every,
-):
-    """Pick ``n_queries`` pool rows one at a time by entropy or BALD.
-
-    After each pick the row's label ``y[i]`` is revealed, the cumulative
-    member losses are updated and the pool is re-scored under the new
-    weights. The weighted mixture is updated *incrementally*: after a label,
-    the unnormalised weight of member k is multiplied by ``exp(-l_k / T)``;
-    the members sharing the row's most common loss value only change by the
-    common renormalisation factor, so only the other members' slabs of ``P``
-    are read (for 0-1 loss, at most half of the members). The mixture is
-    re-summed from scratch every ``resum_every`` picks, whenever nearly every
-    member changes, and whenever the product of the renormalisation factors
-    since the last re-sum would exceed :data:`MAX_DRIFT_GROWTH` (``M <- s M``
-    scales the rounding error already in ``M`` by ``s``; with weights that
-    swing by ``exp(1 / T)`` per label at a low temperature, an unbounded
-    ``s`` once turned that error into wrong picks). See :func:`_next_refresh`.
-    Re-scoring is fused into the same pass over the pool.
-
-    Returns the picked indices ``(n_queries,)`` and the final cumulative
-    losses ``(K,)``.
-    """
-    B = _block_rows(P.shape[2])
-    return _select_sequential_proba_impl(
-        P,
-        Hm,
-        y,
-        cum_loss,
-        log_prior,
-        float(temperature),
-        int(n_queries),
-        int(criterion),
-        int(loss),
-        exclude,
-        float(eps),
-        int(resum_every),
-        B,
-        _use_parallel(P.size),
-    )
+def add_member_losses_proba(P, i, yi, loss, eps, cum_loss, lrow):
+    """The sequential loop's step: members' losses on row ``i`` of ``P`` (label ``yi``)
+    into ``lrow``, added to ``cum_loss``."""
+    for k in range(P.shape[0]):
+        lrow[k] = _member_loss_proba(P, k, i, yi, loss, eps)
+        cum_loss[k] += lrow[k]
 
 
 @_jit
-def _select_sequential_regression_impl(
-    F, y, cum_loss, log_prior, temperature, n_queries, loss, scale, exclude, B, parallel
-):
-    K, _n = F.shape
-    L = cum_loss.copy()
-    taken = exclude.copy()
-    picked = np.empty(n_queries, dtype=np.int64)
-    for q in range(n_queries):
-        w = _weights_from_log(log_softmax_weights(L, temperature, log_prior))
-        if parallel:
-            _mean, scores = _mean_var_parallel(F, w, B)
+def add_member_losses_regression(F, i, yi, loss, scale, cum_loss):
+    """The sequential loop's step for regression: ``scale`` times the members' squared
+    or absolute errors on row ``i`` of ``F`` (target ``yi``), added to ``cum_loss``."""
+    for k in range(F.shape[0]):
+        d = np.float64(F[k, i]) - np.float64(yi)
+        if loss == LOSS_SQUARED:
+            cum_loss[k] += scale * d * d
         else:
-            _mean, scores = _mean_var_serial(F, w, B)
-        i = _argmax_allowed(scores, taken)
-        picked[q] = i
-        taken[i] = True
-        for k in range(K):
-            d = np.float64(F[k, i]) - np.float64(y[i])
-            if loss == LOSS_SQUARED:
-                L[k] += scale * d * d
-            else:
-                L[k] += scale * abs(d)
-    return picked, L
-
-
-def select_sequential_regression(
-    F, y, cum_loss, log_prior, temperature, n_queries, loss, scale, exclude
-):
-    """Pick ``n_queries`` pool rows one at a time by weighted member variance.
-
-    Regression losses change every member's weight, so the pool is re-scored
-    from the cached ``F`` after each revealed label.
-    """
-    return _select_sequential_regression_impl(
-        F,
-        y,
-        cum_loss,
-        log_prior,
-        float(temperature),
-        int(n_queries),
-        int(loss),
-        float(scale),
-        exclude,
-        _block_cols(F.shape[0]),
-        _use_parallel(F.size),
-    )
+            cum_loss[k] += scale * abs(d)
 
 
 # --------------------------------------------------------------------------

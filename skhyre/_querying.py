@@ -11,22 +11,43 @@ it is mixed into. Pools that do not fit the memory budget go through
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _kernels, acquisition, pools
+from . import acquisition, pools
+from ._config import resolve_budget
+from ._selection import Sequential
 from ._validation import (
+    caller_stacklevel,
     check_exclude,
+    check_log_prior,
     check_n_queries,
     check_sampling,
     nonfinite_rows,
 )
-from .reweighting import NaNMemberWarning
+from .reweighting import NaNMemberWarning, check_temperature
 
 __all__ = ["QueryMixin"]
+
+
+def check_positive_n(n_queries) -> None:
+    """A positive integer (the pool's size is checked after its pass)."""
+    big = np.iinfo(np.int64).max
+    check_n_queries(n_queries, big, big)
+
+
+def one_shot_error(n_queries: int, budget: float) -> ValueError:
+    return ValueError(
+        f"active_adapt needs {n_queries} passes over this pool (one per label) because its "
+        f"member predictions do not fit pool_memory_budget={budget:.0f} bytes, but the pool "
+        "is a one-shot iterator that can be read only once. Pass a re-iterable pool (an "
+        "array, a Dask array, a list of chunks, or a callable returning a fresh iterator), "
+        "or raise pool_memory_budget."
+    )
 
 
 class QueryMixin:
@@ -50,16 +71,23 @@ class QueryMixin:
             return None
         return [acquisition.draw_seed(rng) for _ in range(n_steps)]
 
-    def _scores(self, M: np.ndarray, w: np.ndarray, criterion: str, Hm, rng) -> np.ndarray:
-        """Acquisition scores of the pool rows: NaN (ranked last) on rows where a member
-        of nonzero weight predicts NaN or inf."""
-        if criterion == "random":
-            return acquisition.random(M.shape[1], rng)
-        if criterion == "variance":
-            return acquisition.variance(M, w, check_input=False)
-        if criterion == "entropy":
-            return acquisition.entropy(M, w, check_input=False)
-        return acquisition.bald(M, w, member_entropies=Hm, check_input=False)
+    def _pool_members(self) -> pools.Members:
+        """What a pool needs from this estimator (:class:`skhyre.pools.Members`)."""
+        classification = self._task == "classification"
+        torch_base = sys.modules.get("skhyre._torch_base")
+        is_torch = torch_base is not None and isinstance(self, torch_base.TorchHyReBase)
+        hook = getattr(self, "_member_block_rows", None)  # the torch estimators' forward chunk
+        return pools.Members(
+            self._member_matrix,
+            self._n_members_fitted(),
+            len(self.classes_) if classification else None,
+            # float32 probabilities and torch outputs; other regression members may be float64
+            4 if is_torch or classification else 8,
+            align=hook() if callable(hook) else 1,
+            feature_names_in=getattr(self, "feature_names_in_", None),
+            n_features_in=getattr(self, "n_features_in_", None),
+            owner=type(self).__name__,
+        )
 
     def _query_rng(self, random_state):
         if random_state is not None:
@@ -146,27 +174,23 @@ class QueryMixin:
             return self._query_batchbald(
                 X_pool, n_queries, exclude, random_state, pool_memory_budget, sampling
             )
-        if pools.uses_streaming(self, X_pool, criterion, pool_memory_budget):
-            return pools.stream_query(
-                self,
-                X_pool,
-                n_queries,
-                criterion,
-                exclude,
-                random_state,
-                pool_memory_budget,
-                sampling,
-            )
-        M = self._member_matrix(X_pool)
-        if criterion != "random":
-            self._check_pool_nan(M, check_exclude(exclude, M.shape[1]), "query")
-        Hm = _kernels.member_entropies(M) if criterion == "bald" else None
+        check_positive_n(n_queries)
+        source = pools.open_pool(X_pool, self._pool_members(), criterion, pool_memory_budget)
         rng = self._query_rng(random_state)
-        seeds = self._step_seeds(rng, criterion, sampling, 1)
-        scores = self._scores(M, self.weights_, criterion, Hm, rng)
-        if seeds is not None:
-            scores = acquisition.power_keys(scores, seeds[0])
-        return acquisition.select_top(scores, n_queries, exclude=exclude)
+        if criterion == "random":
+            plan = ("random",)
+        else:
+            seeds = self._step_seeds(rng, criterion, sampling, 1)
+            plan = ("fresh", criterion, self.weights_, None if seeds is None else seeds[0])
+        exclusion = pools.LazyExclusion(exclude, source.n_rows)
+        n, (top,), _, bad = source.scan(
+            [plan], [n_queries + exclusion.n_negative], exclusion, rng=rng
+        )
+        mask = check_exclude(exclude, n)
+        check_n_queries(n_queries, int((~mask).sum()), n)
+        self._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "query")
+        idx, _ = top.best(mask, n_queries, refuse_nan=criterion != "random")
+        return np.asarray(idx, dtype=np.int64)
 
     def _query_batchbald(self, X_pool, n_queries, exclude, random_state, budget, sampling):
         """``query(criterion="batchbald")``: :func:`skhyre.acquisition.batchbald` over the
@@ -176,7 +200,7 @@ class QueryMixin:
                 f"sampling={sampling!r} does not apply to criterion='batchbald', which picks "
                 "its batch greedily; use sampling='top' (or criterion='bald', sampling='power')."
             )
-        if pools.uses_streaming(self, X_pool, "batchbald", budget):
+        if pools.uses_streaming(self._pool_members(), X_pool, "batchbald", budget):
             raise ValueError(
                 "criterion='batchbald' needs the pool's member predictions in memory: streamed "
                 "pools (iterators of chunks, dask arrays, or arrays whose member matrix exceeds "
@@ -211,7 +235,7 @@ class QueryMixin:
             f"Members with nonzero weight predict NaN or inf on {n_bad} of {n_cand} candidate pool "
             f"row(s); those rows score NaN and {who} picks them last.",
             NaNMemberWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
 
     def active_adapt(
@@ -302,66 +326,143 @@ class QueryMixin:
             work = self._private_copy()
             start = dict(work.__dict__)
             work._sync_adaptation_params()
-            if pools.uses_streaming(work, X_pool, criterion, pool_memory_budget):
-                pools.stream_active_adapt(
-                    work,
-                    X_pool,
-                    oracle,
-                    n_queries,
-                    criterion,
-                    exclude,
-                    random_state,
-                    pool_memory_budget,
-                    sampling,
-                )
-            else:
-                M = work._member_matrix(X_pool)
-                work._active_adapt_matrix(
-                    M, oracle, n_queries, criterion, exclude, random_state, sampling
-                )
+            work._active_adapt_pool(
+                X_pool, oracle, n_queries, criterion, exclude, random_state, pool_memory_budget,
+                sampling,
+            )  # fmt: skip
             self._publish_from(work, start)
         return self
 
-    def _active_adapt_matrix(
-        self, M, oracle, n_queries, criterion, exclude, random_state, sampling="top"
+    def _active_adapt_pool(
+        self, X_pool, oracle, n_queries, criterion, exclude, random_state, budget, sampling
     ):
-        """``active_adapt`` over the pool's cached member matrix ``M``."""
-        n = M.shape[1]
-        mask = check_exclude(exclude, n)
-        check_n_queries(n_queries, int((~mask).sum()), n)
-        if criterion != "random":
-            self._check_pool_nan(M, mask, "active_adapt")
+        """``active_adapt``'s loop over any pool (the estimator is the private copy).
+
+        One pass scores the pool for the first pick (and, on a streamed
+        pool, caches its member matrix when it fits the budget); every later
+        pick scans the pool again under the new weights: the in-memory
+        matrix, the cached blocks, or the stream. An array oracle with a
+        fixed temperature, a compiled loss and top sampling runs the
+        compiled rule (:class:`~skhyre._selection.Sequential`); anything else
+        the Python loop, which adapts after each label (:meth:`_sequential_loop`).
+        """
+        budget = resolve_budget(budget)
+        check_positive_n(n_queries)
+        members = self._pool_members()
+        source = pools.open_pool(X_pool, members, criterion, budget)
+        if source.kind == "dask" and source.fits(budget, criterion):
+            source = pools.MatrixSource(source.gather())  # gathered to the client once
         loss_name, _ = self._resolve_adapt_loss()
+        y_all = None if callable(oracle) else self._encode_adapt_y(oracle)
         rng = self._query_rng(random_state)
         seeds = self._step_seeds(rng, criterion, sampling, n_queries)
-        if callable(oracle):
-            picked, labels = self._active_loop(M, oracle, n_queries, criterion, mask, rng, seeds)
-        else:
-            y_all = self._encode_adapt_y(oracle)
-            if y_all.shape[0] != n:
-                raise ValueError(
-                    f"oracle labels have {y_all.shape[0]} entries but the pool has {n} rows."
-                )
-            kernel_loss = self._compiled_kernel_loss(loss_name, criterion, seeds, oracle)
-            if kernel_loss is not None:
-                picked, _ = acquisition.select_sequential(
-                    M,
-                    y_all,
-                    n_queries,
-                    criterion=criterion,
-                    loss=kernel_loss[0],
-                    temperature=float(self.temperature),
-                    cumulative_loss=self.cumulative_loss_,
-                    exclude=mask,
-                    loss_scale=kernel_loss[1],
-                    check_input=False,
-                )
-                labels = y_all[picked]
+        kernel_loss = self._compiled_kernel_loss(loss_name, criterion, seeds, oracle)
+        seq = None
+        if kernel_loss is not None:
+            seq = Sequential(
+                members.classification,
+                criterion == "bald",
+                check_temperature(float(self.temperature)),
+                self.cumulative_loss_,
+                acquisition.LOSS_CODES[kernel_loss[0]],
+                kernel_loss[1],
+                check_log_prior(None, members.n_members),
+                acquisition.SEQUENTIAL_EPS,
+                acquisition.SEQUENTIAL_RESUM_EVERY,
+            )
+        taken: list[int] = []
+
+        def loop_plan() -> tuple:
+            if criterion == "random":
+                return ("random",)
+            return ("fresh", criterion, self.weights_, None if seeds is None else seeds[len(taken)])
+
+        def overflow():
+            if not source.reiterable and n_queries > 1:
+                raise one_shot_error(n_queries, budget)
+
+        # the first pass: the loop's scores (they also find the rows a weighted
+        # member predicts NaN on, which are counted) and the compiled rule's
+        plans = [loop_plan()] + ([seq.plan()] if seq is not None else [])
+        known_too_big = source.n_rows is not None and (
+            source.n_rows * pools.row_nbytes(members, criterion) > budget
+        )
+        exclusion = pools.LazyExclusion(exclude, source.n_rows)
+        n, tops, cache, bad = source.scan(
+            plans,
+            [1 + exclusion.n_negative] * len(plans),
+            exclusion,
+            rng=rng,
+            want_cols=True,
+            cache_budget=None if known_too_big or source.kind == "matrix" else budget,
+            criterion=criterion,
+            on_overflow=overflow,
+        )
+        mask = check_exclude(exclude, n)
+        check_n_queries(n_queries, int((~mask).sum()), n)
+        if y_all is not None and y_all.shape[0] != n:
+            raise ValueError(
+                f"oracle labels have {y_all.shape[0]} entries but the pool has {n} rows."
+            )
+        if cache is not None:  # the pool's member matrix fits: later picks read it
+            source = pools.MatrixSource(
+                np.concatenate(cache, axis=1) if len(cache) > 1 else cache[0]
+            )
+            del cache
+        elif n_queries > 1 and not source.reiterable:
+            raise one_shot_error(n_queries, budget)
+        if criterion != "random":
+            self._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "active_adapt")
+        (i0,), (col0,) = tops[-1].best(mask, 1)
+        first = [(int(i0), col0)]
+
+        def pick(plan, taken_mask):
+            if first:
+                i, col = first.pop()
             else:
-                picked, labels = self._active_loop(
-                    M, lambda idx: y_all[idx], n_queries, criterion, mask, rng, seeds, encoded=True
+                n_again, (top,), _, _ = source.scan(
+                    [plan],
+                    [1],
+                    pools.LazyExclusion(taken_mask, n),
+                    rng=rng,
+                    want_cols=True,
+                    later_pass=True,
+                    taken=np.asarray(taken, dtype=np.int64),
                 )
-        return self._commit_active(M[:, picked], labels, picked)
+                if n_again != n:
+                    raise ValueError(
+                        f"The pool gave {n_again} rows on a later pass but {n} on the first; a "
+                        "callable pool must return a fresh iterator over the same rows each call."
+                    )
+                i, col = int(top.idx[0]), top.cols[0]
+            taken.append(i)
+            taken_mask[i] = True
+            return i, col
+
+        if seq is not None:
+            taken_mask = mask.copy()
+            cols = []
+
+            def compiled_pick(plan):
+                i, col = pick(plan, taken_mask)
+                cols.append(col)
+                return i, col
+
+            picked = seq.run(compiled_pick, y_all, n_queries)
+            labels = y_all[picked]
+        else:
+            if y_all is not None:
+                oracle_fn, encoded = (lambda idx: y_all[idx]), True
+            else:
+                oracle_fn, encoded = oracle, False
+            picked, labels, cols = self._sequential_loop(
+                lambda taken_mask: pick(loop_plan(), taken_mask.copy()),
+                oracle_fn,
+                n_queries,
+                mask,
+                encoded,
+            )
+        return self._commit_active(np.concatenate(cols, axis=1), labels, picked)
 
     def _compiled_kernel_loss(self, loss_name, criterion, seeds, oracle):
         """The one rule for running ``active_adapt`` in the compiled loop
@@ -391,23 +492,6 @@ class QueryMixin:
             raise
         self.queried_indices_ = np.asarray(picked, dtype=np.int64)
         return self
-
-    def _active_loop(self, M, oracle, n_queries, criterion, mask, rng, seeds=None, encoded=False):
-        """Python-level sequential loop (callable oracle, auto temperature, custom loss,
-        power sampling: ``seeds``, one per pick)."""
-        Hm = _kernels.member_entropies(M) if criterion == "bald" else None
-        step = iter(range(n_queries))
-
-        def pick(mask):
-            t = next(step)
-            scores = self._scores(M, self.weights_, criterion, Hm, rng)
-            if seeds is not None:
-                scores = acquisition.power_keys(scores, seeds[t])
-            i = int(acquisition.select_top(scores, 1, exclude=mask)[0])
-            return i, M[:, [i]]
-
-        picked, labels, _ = self._sequential_loop(pick, oracle, n_queries, mask, encoded)
-        return picked, labels
 
     def _sequential_loop(self, pick, oracle, n_queries, mask, encoded=False):
         """Pick, label, adapt, repeat; ``pick(mask) -> (index, member column)``.

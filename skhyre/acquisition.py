@@ -75,6 +75,7 @@ __all__ = [
     "power_keys",
     "random",
     "sample_power",
+    "score_pool",
     "select_sequential",
     "select_top",
     "variance",
@@ -323,6 +324,46 @@ def variance(F, w, *, check_input: bool = True) -> np.ndarray:
     """
     F = check_member_predictions(F) if check_input else np.asarray(F)
     return _kernels.variance_scores(F, check_weights(w, F.shape[0]))
+
+
+def score_pool(predictions, w, criterion: str, *, member_entropies=None, check_input=True):
+    """Single-point acquisition scores of every pool row, by criterion name.
+
+    Parameters
+    ----------
+    predictions : array-like of shape (K, n, C) or (K, n)
+        Member probabilities (``"entropy"``, ``"bald"``) or regression
+        predictions (``"variance"``).
+    w : array-like of shape (K,)
+        Member weights.
+    criterion : {"bald", "entropy", "variance"}
+    member_entropies : ndarray of shape (K, n), default=None
+        For ``"bald"``: the members' entropies when already computed.
+    check_input : bool, default=True
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Scores; NaN on rows where a member of nonzero weight predicts NaN or inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import score_pool
+    >>> P = np.array([[[0.9, 0.1], [0.5, 0.5]], [[0.1, 0.9], [0.5, 0.5]]])
+    >>> score_pool(P, [0.5, 0.5], "bald").round(3)
+    array([0.368, 0.   ])
+    """
+    if criterion == "variance":
+        return variance(predictions, w, check_input=check_input)
+    if criterion == "entropy":
+        return entropy(predictions, w, check_input=check_input)
+    if criterion == "bald":
+        return bald(predictions, w, member_entropies=member_entropies, check_input=check_input)
+    raise ValueError(
+        f"criterion={criterion!r} has no single-point score; choose 'bald', 'entropy' or "
+        "'variance'."
+    )
 
 
 def random(n: int, random_state=None) -> np.ndarray:
@@ -815,31 +856,13 @@ def select_sequential(
             kern = _kernels.squared_loss if loss == "squared" else _kernels.absolute_loss
             fn = lambda: kern(P[:, idx], yv[idx], float(loss_scale))  # noqa: E731
         L = L0 + fn().sum(axis=1)
-    elif task == "classification":
-        Hm = (
-            _kernels.member_entropies(P)
-            if criterion == "bald"
-            else np.zeros((1, 1), dtype=np.float64)
-        )
-        crit = _kernels.CRITERION_BALD if criterion == "bald" else _kernels.CRITERION_ENTROPY
-        idx, L = _kernels.select_sequential_proba(
-            P,
-            Hm,
-            yv,
-            L0,
-            lp,
-            T,
-            n_queries,
-            crit,
-            LOSS_CODES[loss],
-            mask,
-            float(eps),
-            int(resum_every),
-        )
     else:
-        idx, L = _kernels.select_sequential_regression(
-            P, yv, L0, lp, T, n_queries, LOSS_CODES[loss], float(loss_scale), mask
-        )
+        from ._selection import run_sequential
+
+        idx, L = run_sequential(
+            P, yv, L0, lp, T, n_queries, criterion, LOSS_CODES[loss], mask,
+            scale=float(loss_scale), eps=float(eps), resum_every=int(resum_every),
+        )  # fmt: skip
     alive = ~np.isnan(L) & np.isfinite(lp)
     if alive.any() and np.isposinf(L[alive]).all() and np.isfinite(L0[alive]).any():
         raise ValueError(

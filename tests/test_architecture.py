@@ -20,10 +20,11 @@ TEST_TIME = [
     "_validation",
     "_adaptation",
     "_querying",
+    "_selection",
     "pools/__init__",
     "pools/_blocks",
     "pools/_dask",
-    "pools/_stream",
+    "pools/_open",
     "_proba",
     "_kernels",
 ]

@@ -14,6 +14,7 @@ import pytest
 from scipy.special import log_softmax, xlogy
 
 from skhyre import _kernels as kr
+from skhyre._selection import run_sequential
 
 DTYPES = [np.float32, np.float64]
 LAYOUTS = ["C", "strided", "F"]
@@ -352,16 +353,15 @@ def ref_select_proba(P, y, T, n_queries, criterion, loss, exclude, eps=1e-15, L0
     return np.array(picked), L
 
 
-_CRIT = {"entropy": kr.CRITERION_ENTROPY, "bald": kr.CRITERION_BALD}
 _LOSS = {"zero_one": kr.LOSS_ZERO_ONE, "log_loss": kr.LOSS_LOG, "brier": kr.LOSS_BRIER}
 
 
 def _run_select_proba(P, y, T, n_queries, criterion, loss, exclude, resum_every=8, L0=None):
+    """The sequential rule (skhyre._selection) over an in-memory pool, on the kernels."""
     K = P.shape[0]
-    Hm = kr.member_entropies(P) if criterion == "bald" else np.zeros((1, 1))
-    return kr.select_sequential_proba(
-        P, Hm, y, np.zeros(K) if L0 is None else L0, np.full(K, -np.log(K)), T, n_queries,
-        _CRIT[criterion], _LOSS[loss], exclude, 1e-15, resum_every,
+    return run_sequential(
+        P, y, np.zeros(K) if L0 is None else L0, np.full(K, -np.log(K)), T, n_queries,
+        criterion, _LOSS[loss], exclude, eps=1e-15, resum_every=resum_every,
     )  # fmt: skip
 
 
@@ -500,8 +500,8 @@ def test_select_sequential_regression_matches_numpy_loop(dtype, layout, loss):
     exclude = np.zeros(n, dtype=bool)
     exclude[:10] = True
     code = kr.LOSS_SQUARED if loss == "squared" else kr.LOSS_ABSOLUTE
-    picked, L = kr.select_sequential_regression(
-        F, y, np.zeros(K), np.full(K, -np.log(K)), 0.7, 12, code, 0.5, exclude
+    picked, L = run_sequential(
+        F, y, np.zeros(K), np.full(K, -np.log(K)), 0.7, 12, "variance", code, exclude, scale=0.5
     )
     ref_picked, ref_L = ref_select_regression(F, y, 0.7, 12, loss, 0.5, exclude)
     np.testing.assert_array_equal(picked, ref_picked)

@@ -21,7 +21,7 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-from skhyre import HyReClassifier, HyReEnsemble, HyReRegressor, pools
+from skhyre import HyReClassifier, HyReEnsemble, HyReRegressor, acquisition, pools
 from skhyre.acquisition import select_top
 from skhyre.pools import config_context, get_config, set_config
 from skhyre.reweighting import NaNMemberWarning
@@ -143,7 +143,7 @@ def test_query_ties_go_to_the_lower_index(forest_clf):
     est, Xp, _ = forest_clf
     # duplicated rows tie exactly; the first copy sits in a later block
     pool = np.concatenate([Xp[:50], Xp[:50]])[::-1]
-    scores = est._scores(est._member_matrix(pool), est.weights_, "bald", None, None)
+    scores = acquisition.score_pool(est._member_matrix(pool), est.weights_, "bald")
     assert len(np.unique(scores)) < len(scores) // 2  # many exact ties
     want = select_top(scores, 30)
     with config_context(memory_budget=0, block_rows=7):
@@ -388,14 +388,14 @@ def test_bad_per_call_budget(forest_clf):
 
 
 def test_in_memory_path_untouched(torch_clf, monkeypatch):
-    """Arrays within the budget never enter the streaming code."""
+    """Arrays within the budget are never streamed: their member matrix is predicted once."""
     est, Xp, yp = torch_clf
 
     def boom(*a, **k):
         raise AssertionError("streamed")
 
-    monkeypatch.setattr(pools, "stream_query", boom)
-    monkeypatch.setattr(pools, "stream_active_adapt", boom)
+    monkeypatch.setattr(pools._blocks.Pool, "blocks", boom)
+    monkeypatch.setattr(pools._blocks.Pool, "scan", boom)
     est.query(Xp[:1000], n_queries=2)
     copy.deepcopy(est).active_adapt(Xp[:1000], yp[:1000], n_queries=2)
 
@@ -509,7 +509,7 @@ def test_streamed_blocks_follow_a_wide_ensembles_smaller_forward_chunk():
     reg = HyReRegressor(n_members=16, hidden_layer_sizes=(200,), max_epochs=3, random_state=0)
     reg.fit(X, y)
     chunk = chunk_rows(reg.net_.module_, reg.batch_size)
-    assert chunk < 8192 and pools._blocks.align_rows(reg) == chunk
+    assert chunk < 8192 and reg._pool_members().align == chunk
     pool = rng.normal(size=(8193, 4))
     labels = pool @ [0.0, 1.0, 0.5, 1.0]
     tail = np.ones(len(pool), dtype=bool)

@@ -14,29 +14,28 @@ unlabelled *pool* in one of these forms:
 
 How a pool is scored
 --------------------
+A pool is a data source: it yields blocks of member predictions and never
+calls the estimator, which hands it only a function from rows to member
+predictions (``Members``). One selection loop, in the estimators'
+``query`` and ``active_adapt``, runs over any pool: each pass asks the pool
+for its best candidates under a *plan* (a criterion and the current weights;
+random scores; or, for ``active_adapt`` with an array of labels, the
+sequential rule of ``skhyre._selection``) and the pool scores its blocks and
+keeps only those (top-k per block, then a global top-k; ties go to the lower
+pool index, exactly as :func:`skhyre.acquisition.select_top`).
+
 The engine's cached pool matrix holds every member's prediction for every
 pool row: ``K x n`` (regression) or ``K x n x C`` (classification) float32,
 plus ``K x n`` float64 member entropies for BALD. It is kept only when it fits
 the *memory budget* (default :data:`DEFAULT_MEMORY_BUDGET`, 1 GiB; set it
 globally with :func:`set_config`, for a block of code with
 :func:`config_context`, or per call with the keyword
-``pool_memory_budget=``). An in-memory array whose matrix fits takes the
-in-memory path unchanged. Anything else is *streamed*: rows are cut into
+``pool_memory_budget=``). An in-memory array whose matrix fits is predicted
+once and held (one block). Anything else is *streamed*: rows are cut into
 blocks, each block's member predictions and scores are computed and only its
-best candidates are kept (top-k per block, then a global top-k; ties go to
-the lower pool index, exactly as :func:`skhyre.acquisition.select_top`).
-Peak memory is then one block, about ``block_rows x K x C`` floats
-(:func:`get_config`'s ``block_rows``; automatic by default, about 64 MiB),
-plus one boolean per pool row for exclusions.
-
-Streamed results equal the in-memory ones exactly. Blocks start at multiples
-of the estimator's forward batch (for the torch estimators 8192 rows, fewer
-for wide ensembles: ``skhyre._net.chunk_rows``), so each
-member sees exactly the batches the in-memory forward pass would give it
-(torch's float results depend on how rows are batched). For a
-:class:`~skhyre.HyReEnsemble`, exactness assumes its members predict each row
-independently of the other rows in the batch (true of trees; BLAS-based
-models may differ in the last bit).
+best candidates are kept. Peak memory is then one block, about
+``block_rows x K x C`` floats (:func:`get_config`'s ``block_rows``; automatic
+by default, about 64 MiB), plus one boolean per pool row for exclusions.
 
 Column names
 ------------
@@ -92,8 +91,17 @@ import numpy as np
 from .._config import DEFAULT_MEMORY_BUDGET, config_context, get_config, set_config
 
 # used by the estimators' query and active_adapt (not part of the public API)
-from ._blocks import ALL_NAN_POOL, is_2d_chunk, pool_kind, uses_streaming  # noqa: F401
-from ._stream import stream_active_adapt, stream_query  # noqa: F401
+from ._blocks import (  # noqa: F401
+    ALL_NAN_POOL,
+    LazyExclusion,
+    MatrixSource,
+    Members,
+    is_2d_chunk,
+    pool_kind,
+    row_nbytes,
+    uses_streaming,
+)
+from ._open import open_pool  # noqa: F401
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",

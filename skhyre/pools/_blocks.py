@@ -73,36 +73,76 @@ def pool_kind(X_pool) -> str:
     return "array"  # the estimator's validation names the problem
 
 
-def align_rows(est) -> int:
-    """Block starts must be multiples of this for bit-identical member predictions."""
-    hook = getattr(est, "_member_block_rows", None)  # the torch estimators' forward chunk
-    if callable(hook):
-        return max(1, int(hook()))
-    return 1
+class Members:
+    """What a pool needs from the model: member predictions of a block of rows.
+
+    A pool never calls an estimator: the estimator hands it this (its
+    ``_pool_members``), and the pool yields blocks of ``predict(X_block)``,
+    member matrices of shape ``(K, rows, C)`` (classification) or
+    ``(K, rows)`` (regression).
+
+    Parameters
+    ----------
+    predict : callable
+        ``X_block -> member matrix``; validates the block as ``predict`` does.
+    n_members : int
+        ``K``.
+    n_outputs : int or None
+        ``C`` for probabilities, ``None`` for regression predictions.
+    itemsize : int
+        Bytes per value of the member matrix (4 for float32).
+    align : int, default=1
+        Block starts must be multiples of this for bit-identical member
+        predictions (the torch estimators' forward chunk).
+    feature_names_in : ndarray of str or None, default=None
+        ``fit``'s column names: every DataFrame chunk must have them, in order.
+    n_features_in : int or None, default=None
+    owner : str, default="estimator"
+        The model's name, for messages.
+    """
+
+    def __init__(
+        self,
+        predict: Callable,
+        n_members: int,
+        n_outputs: int | None,
+        itemsize: int,
+        align: int = 1,
+        feature_names_in=None,
+        n_features_in: int | None = None,
+        owner: str = "estimator",
+    ) -> None:
+        self.predict = predict
+        self.n_members = int(n_members)
+        self.n_outputs = n_outputs
+        self.itemsize = int(itemsize)
+        self.align = max(1, int(align))
+        self.feature_names_in_ = feature_names_in
+        self.n_features_in = n_features_in
+        self.owner = owner
+
+    @property
+    def classification(self) -> bool:
+        return self.n_outputs is not None
 
 
-def row_nbytes(est, criterion: str) -> int:
-    """Bytes per pool row of the in-memory path's cached matrices."""
-    K = int(est._n_members_fitted())
-    classification = est._task == "classification"
-    C = len(est.classes_) if classification else 1
-    # float32 probabilities and torch outputs; other regression members may give float64
-    torch_base = sys.modules.get("skhyre._torch_base")
-    is_torch = torch_base is not None and isinstance(est, torch_base.TorchHyReBase)
-    itemsize = 4 if is_torch or classification else 8
-    return K * C * itemsize + (8 * K if criterion == "bald" else 0)
+def row_nbytes(members: Members, criterion: str) -> int:
+    """Bytes per pool row of the cached member matrix (and BALD's member entropies)."""
+    K = members.n_members
+    C = members.n_outputs or 1
+    return K * C * members.itemsize + (8 * K if criterion == "bald" else 0)
 
 
-def block_rows_for(est, criterion: str) -> int:
-    align = align_rows(est)
+def block_rows_for(members: Members, criterion: str) -> int:
+    align = members.align
     rows = get_config()["block_rows"]
     if rows == "auto":
-        rows = max(1, BLOCK_BYTES // max(1, row_nbytes(est, criterion)))
+        rows = max(1, BLOCK_BYTES // max(1, row_nbytes(members, criterion)))
         return max(align, rows // align * align)
     return -(-rows // align) * align
 
 
-def uses_streaming(est, X_pool, criterion: str, pool_memory_budget=None) -> bool:
+def uses_streaming(members: Members, X_pool, criterion: str, pool_memory_budget=None) -> bool:
     """Whether ``query``/``active_adapt`` stream ``X_pool`` rather than cache it.
 
     In-memory arrays whose cached matrix fits the budget are not streamed
@@ -116,13 +156,13 @@ def uses_streaming(est, X_pool, criterion: str, pool_memory_budget=None) -> bool
         n = _num_samples(X_pool)
     except (TypeError, ValueError):
         return False
-    return n > 0 and n * row_nbytes(est, criterion) > budget
+    return n > 0 and n * row_nbytes(members, criterion) > budget
 
 
 # --------------------------------------------------------------------------
 # local blocks
 # --------------------------------------------------------------------------
-def check_names(est, X, where: str, name: str = "chunk") -> None:
+def check_names(members: Members | None, X, where: str, name: str = "chunk") -> None:
     """Refuse ``X`` (a chunk or block) whose column names are not ``fit``'s, in order.
 
     Run on every chunk before chunks are stacked (stacking a DataFrame with
@@ -130,25 +170,25 @@ def check_names(est, X, where: str, name: str = "chunk") -> None:
     position). Only named input is checked here: unnamed input is read in
     ``fit``'s order, and its block's validation gives scikit-learn's warning.
     """
-    fitted = getattr(est, "feature_names_in_", None)
+    fitted = getattr(members, "feature_names_in_", None)
     if fitted is None or not hasattr(X, "columns"):
         return
     names = _get_feature_names(X)
     if names is None or (names.shape == fitted.shape and (names == fitted).all()):
         return
     try:
-        _check_feature_names(est, X, reset=False)
+        _check_feature_names(members, X, reset=False)
     except ValueError as exc:
         raise ValueError(
-            f"{where} has the columns {names.tolist()}, but {type(est).__name__} was fitted "
+            f"{where} has the columns {names.tolist()}, but {members.owner} was fitted "
             f"on {fitted.tolist()}, in this order. {exc}".rstrip()
             + f"\nSelect the columns in fit's order: {name}[{fitted.tolist()}]."
         ) from None
 
 
-def as_chunk(chunk, position: int, width: list, est=None):
-    if est is not None:
-        check_names(est, chunk, f"Pool chunk {position}")
+def as_chunk(chunk, position: int, width: list, members: Members | None = None):
+    if members is not None:
+        check_names(members, chunk, f"Pool chunk {position}")
     if not hasattr(chunk, "shape"):
         chunk = np.asarray(chunk)
     shape = getattr(chunk, "shape", None)
@@ -182,18 +222,20 @@ def concat(pieces: list):
     return np.concatenate([np.asarray(p) for p in pieces], axis=0)
 
 
-def rebatch(chunks: Iterable, block_rows: int, est=None) -> Iterator[tuple[int, int, object]]:
+def rebatch(
+    chunks: Iterable, block_rows: int, members: Members | None = None
+) -> Iterator[tuple[int, int, object]]:
     """(offset, rows, block) with every block but the last exactly ``block_rows`` rows.
 
-    With ``est``, each chunk's column names are checked against its
-    ``feature_names_in_`` before it is cut or stacked (:func:`check_names`).
+    With ``members``, each chunk's column names are checked against ``fit``'s
+    before it is cut or stacked (:func:`check_names`).
     """
     pending: list = []
     n_pending = 0
     offset = 0
     width: list = []
     for position, raw in enumerate(chunks):
-        chunk = as_chunk(raw, position, width, est)
+        chunk = as_chunk(raw, position, width, members)
         m = chunk.shape[0]
         start = 0
         if n_pending:
@@ -220,12 +262,17 @@ def rebatch(chunks: Iterable, block_rows: int, est=None) -> Iterator[tuple[int, 
 
 
 class Pool:
-    """A local pool: blocks aligned to the estimator, one pass per :meth:`blocks` call."""
+    """A local pool streamed in blocks aligned to the model, one pass per :meth:`scan`.
 
-    def __init__(self, X_pool, kind: str, est=None):
+    The member matrix of each block comes from ``members.predict``; only the
+    best candidates of each pass (and their member columns) are kept.
+    """
+
+    def __init__(self, X_pool, kind: str, members: Members, criterion: str = ""):
         self.source = X_pool
         self.kind = kind
-        self.est = est  # whose fit's column names every chunk must have
+        self.members = members
+        self.block_rows = block_rows_for(members, criterion)
         self.n_rows = _num_samples(X_pool) if kind == "array" else None
         self.passes = 0
 
@@ -233,7 +280,8 @@ class Pool:
     def reiterable(self) -> bool:
         return self.kind != "iterator"
 
-    def blocks(self, block_rows: int) -> Iterator[tuple[int, int, object]]:
+    def blocks(self, block_rows: int | None = None) -> Iterator[tuple[int, int, object]]:
+        block_rows = self.block_rows if block_rows is None else block_rows
         if self.passes and not self.reiterable:
             raise ValueError(
                 "This pool is a one-shot iterator and was already read; pass a re-iterable "
@@ -257,7 +305,134 @@ class Pool:
                 )
         else:
             chunks = self.source
-        yield from rebatch(chunks, block_rows, self.est)
+        yield from rebatch(chunks, block_rows, self.members)
+
+    def scan(
+        self,
+        plans: list,
+        ks: list,
+        exclusion: LazyExclusion,
+        *,
+        rng=None,
+        want_cols: bool = False,
+        cache_budget: float | None = None,
+        criterion: str = "",
+        on_overflow: Callable | None = None,
+        later_pass: bool = False,
+        taken=None,
+    ):
+        """One pass over the pool.
+
+        Returns ``(n_rows, [top-k per plan], cached member blocks or None, NaN rows)``:
+        the last are the global indices of the rows the first plan scored NaN (see
+        :func:`nan_row_mask`), before any negative ``exclude`` index is resolved.
+        ``plans=[("random",)]`` draws the scores from ``rng`` block by block (the
+        same stream as one draw over the whole pool) and runs the members only
+        for the surviving candidates' columns, or for the cache. ``later_pass``:
+        an empty pass returns 0 rows (the caller compares with the first pass).
+        ``taken`` is for Dask pools (a local pass reads the taken rows from
+        ``exclusion``).
+        """
+        members = self.members
+        tops = [TopK(k) for k in ks]
+        cache: list | None = [] if cache_budget is not None else None
+        cached = 0
+        n = 0
+        nan_rows = []
+        for offset, rows, Xb in self.blocks():
+            M = None
+            if plans[0][0] == "random":
+                check_names(members, Xb, "X_pool", "X_pool")
+                check_width(members, Xb)
+                scores_list = [rng.random_sample(rows)]
+                if cache is not None:
+                    M = members.predict(Xb)
+            else:
+                M = members.predict(Xb)
+                scores_list = score_block(M, plans, offset)
+            if cache is not None:
+                cached += cache_nbytes(M, criterion)
+                if cached <= cache_budget:
+                    cache.append(M)
+                else:
+                    cache = None
+                    if on_overflow is not None:
+                        on_overflow()
+            mask = exclusion.block(offset, rows)
+            nan_rows.append(nan_row_mask(plans, scores_list, mask, offset))
+
+            def fetch(positions, idx, M=M, Xb=Xb, offset=offset):
+                if M is None:
+                    M = members.predict(Xb)
+                return [M[:, [int(idx[p]) - offset]] for p in positions]
+
+            for top, scores, k in zip(tops, scores_list, ks):
+                keys, idx = block_top(scores, mask, offset, k)
+                top.push(keys, idx, (lambda pos, idx=idx: fetch(pos, idx)) if want_cols else None)
+            n = offset + rows
+        if n == 0 and not later_pass:  # a later pass's caller names a changed row count
+            raise ValueError("The pool is empty: it yielded no rows.")
+        return n, tops, cache, np.concatenate([np.empty(0, dtype=np.int64), *nan_rows])
+
+
+class MatrixSource:
+    """A pool whose member matrix is in memory: one block, scored without a pass.
+
+    The same :meth:`scan` as a streamed :class:`Pool`. It keeps what the
+    selection loop would otherwise recompute each step: BALD's member
+    entropies and, for the sequential loop's ``"mixture"`` plans, the
+    weighted mixture, to which each step applies only the refreshes made
+    since the last one (a streamed block replays them from the last re-sum:
+    the same operations in the same order, so both give identical scores).
+    """
+
+    kind = "matrix"
+    reiterable = True
+
+    def __init__(self, M: np.ndarray):
+        self.M = M
+        self.n_rows = int(M.shape[1])
+        self.Hm = None
+        self.mixtures: dict = {}
+
+    def member_entropies(self) -> np.ndarray:
+        if self.Hm is None:
+            self.Hm = _kernels.member_entropies(self.M)
+        return self.Hm
+
+    def scores(self, plan) -> np.ndarray:
+        if plan[0] != "mixture":
+            needs_hm = plan[0] == "fresh" and plan[1] == "bald"
+            return score_block(self.M, [plan], Hm=self.member_entropies() if needs_hm else None)[0]
+        _, with_bald, ops, epoch = plan
+        state = self.mixtures.get(with_bald)
+        if state is None or state[0] != epoch:
+            state = [epoch, 0, *mixture_buffers(self.M, with_bald)]
+            self.mixtures[with_bald] = state
+        hm = self.member_entropies() if with_bald else np.zeros((1, 1), dtype=np.float64)
+        apply_ops(self.M, hm, with_bald, ops[state[1] :], *state[2:])
+        state[1] = len(ops)
+        return state[4]
+
+    def scan(self, plans, ks, exclusion, *, rng=None, want_cols=False, **ignored):
+        """As :meth:`Pool.scan` (the matrix is never cached again: ``None``)."""
+        M, n = self.M, self.n_rows
+        if plans[0][0] == "random":
+            scores_list = [rng.random_sample(n)]
+        else:
+            scores_list = [self.scores(plan) for plan in plans]
+        mask = exclusion.block(0, n)
+        tops = []
+        for scores, k in zip(scores_list, ks):
+            top = TopK(k)
+            keys, idx = block_top(scores, mask, 0, k)
+            fetch = (lambda pos, idx=idx: [M[:, [int(idx[p])]] for p in pos]) if want_cols else None
+            top.push(keys, idx, fetch)
+            tops.append(top)
+        return n, tops, None, nan_row_mask(plans, scores_list, mask, 0)
+
+    def column(self, i: int) -> np.ndarray:
+        return self.M[:, [i]]
 
 
 # --------------------------------------------------------------------------
@@ -282,49 +457,69 @@ def nan_row_mask(plans: list, scores_list: list, mask: np.ndarray, offset: int) 
     return (np.flatnonzero(np.isnan(scores_list[0]) & ~mask) + offset).astype(np.int64)
 
 
-def score_block(est, M: np.ndarray, plans: list, offset: int = 0) -> list[np.ndarray]:
+def mixture_buffers(M: np.ndarray, with_bald: bool) -> tuple:
+    """The sequential loop's state over a block: (mixture, mean member entropy, scores)."""
+    rows, C = M.shape[1], M.shape[2]
+    return (
+        np.zeros(rows * C, dtype=np.float64),
+        np.zeros(rows if with_bald else 1, dtype=np.float64),
+        np.empty(rows, dtype=np.float64),
+    )
+
+
+def apply_ops(M, hm, with_bald, ops, mix, hbar, scores) -> None:
+    """Apply the sequential loop's mixture refreshes ``ops`` to a block's state, in order."""
+    B = _kernels._block_rows(M.shape[2])
+    parallel = _kernels._use_parallel(M.size)
+    for s, coef, members, full in ops:
+        _kernels._refresh(M, hm, with_bald, s, coef, members, full, B, parallel, mix, hbar, scores)
+
+
+def score_block(M: np.ndarray, plans: list, offset: int = 0, Hm=None) -> list[np.ndarray]:
     """Scores ``(rows,)`` of one block's member matrix under each plan.
 
     Plans: ``("fresh", criterion, w, seed)`` scores as ``query`` does (with a
     ``seed``, ``sampling="power"``'s keys for the block's rows, which start at
-    pool index ``offset``);
-    ``("variance", w)`` and ``("mixture", with_bald, ops)`` are the compiled
-    sequential loops' scores (see :class:`CompiledSequence`).
+    pool index ``offset``); ``("variance", w)`` and
+    ``("mixture", with_bald, ops, epoch)`` are the sequential loop's scores
+    (see :class:`skhyre._selection.Sequential`). ``Hm``: the block's member
+    entropies, when already known.
     """
     needs_hm = any(
         (p[0] == "fresh" and p[1] == "bald") or (p[0] == "mixture" and p[1]) for p in plans
     )
-    Hm = _kernels.member_entropies(M) if needs_hm else None
+    if needs_hm and Hm is None:
+        Hm = _kernels.member_entropies(M)
     out = []
     for plan in plans:
         kind = plan[0]
         if kind == "fresh":
             _, criterion, w, seed = plan
-            scores = est._scores(M, w, criterion, Hm if criterion == "bald" else None, None)
+            scores = acquisition.score_pool(
+                M, w, criterion, member_entropies=Hm if criterion == "bald" else None,
+                check_input=False,
+            )  # fmt: skip
             if seed is not None:
                 scores = acquisition.power_keys(scores, seed, start=offset)
             out.append(scores)
         elif kind == "variance":
             out.append(_kernels.variance_scores(M, plan[1]))
         else:
-            _, with_bald, ops = plan
-            rows, C = M.shape[1], M.shape[2]
+            with_bald, ops = plan[1], plan[2]
             hm = Hm if with_bald else np.zeros((1, 1), dtype=np.float64)
-            mix = np.zeros(rows * C, dtype=np.float64)
-            hbar = np.zeros(rows if with_bald else 1, dtype=np.float64)
-            scores = np.empty(rows, dtype=np.float64)
-            B = _kernels._block_rows(C)
-            parallel = _kernels._use_parallel(M.size)
-            for s, coef, members, full in ops:
-                _kernels._refresh(
-                    M, hm, with_bald, s, coef, members, full, B, parallel, mix, hbar, scores
-                )
+            mix, hbar, scores = mixture_buffers(M, with_bald)
+            apply_ops(M, hm, with_bald, ops, mix, hbar, scores)
             out.append(scores)
     return out
 
 
 def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
-    """The block's best ``k`` selectable rows: (keys, global indices), best first."""
+    """The block's best ``k`` selectable rows: (keys, global indices), best first.
+
+    Order: score descending (NaN as ``-inf``), then index ascending; in
+    ``O(rows)`` plus a sort of the ``k`` kept (as
+    :func:`skhyre.acquisition.select_top`).
+    """
     cand = np.flatnonzero(~mask)
     if cand.size == 0:
         return np.empty(0), np.empty(0, dtype=np.int64)
@@ -332,8 +527,13 @@ def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
     key = np.where(np.isnan(key), -np.inf, key)
     if k == 1:
         order = np.array([int(np.argmax(key))])
+    elif k < key.size:
+        t = np.partition(key, key.size - k)[key.size - k]
+        above = np.flatnonzero(key > t)
+        above = above[np.argsort(-key[above], kind="stable")]
+        order = np.concatenate([above, np.flatnonzero(key == t)[: k - above.size]])
     else:
-        order = np.argsort(-key, kind="stable")[:k]
+        order = np.argsort(-key, kind="stable")
     return key[order], (cand[order] + offset).astype(np.int64)
 
 
@@ -416,81 +616,15 @@ class LazyExclusion:
         return mask
 
 
-def check_width(est, Xb) -> None:
-    n_features = getattr(est, "n_features_in_", None)
+def check_width(members: Members, Xb) -> None:
+    n_features = members.n_features_in
     width = Xb.shape[1]
     if n_features is not None and width != n_features:
         raise ValueError(
-            f"X has {width} features, but {type(est).__name__} is expecting "
+            f"X has {width} features, but {members.owner} is expecting "
             f"{n_features} features as input."
         )
 
 
 def cache_nbytes(M: np.ndarray, criterion: str) -> int:
     return M.nbytes + (8 * M.shape[0] * M.shape[1] if criterion == "bald" else 0)
-
-
-def local_pass(
-    est,
-    pool: Pool,
-    plans: list,
-    ks: list,
-    exclusion: LazyExclusion,
-    block_rows: int,
-    *,
-    rng=None,
-    want_cols: bool = False,
-    cache_budget: float | None = None,
-    criterion: str = "",
-    on_overflow: Callable | None = None,
-    later_pass: bool = False,
-):
-    """One pass over a local pool.
-
-    Returns ``(n_rows, [top-k per plan], cached member blocks or None, NaN rows)``:
-    the last are the global indices of the rows the first plan scored NaN (see
-    :func:`nan_row_mask`), before any negative ``exclude`` index is resolved.
-    ``plans=[("random",)]`` draws the scores from ``rng`` block by block (the
-    same stream as one draw over the whole pool) and runs the members only
-    for the surviving candidates' columns, or for the cache. ``later_pass``:
-    an empty pass returns 0 rows (the caller compares with the first pass).
-    """
-    tops = [TopK(k) for k in ks]
-    cache: list | None = [] if cache_budget is not None else None
-    cached = 0
-    n = 0
-    nan_rows = []
-    for offset, rows, Xb in pool.blocks(block_rows):
-        M = None
-        if plans[0][0] == "random":
-            check_names(est, Xb, "X_pool", "X_pool")
-            check_width(est, Xb)
-            scores_list = [rng.random_sample(rows)]
-            if cache is not None:
-                M = est._member_matrix(Xb)
-        else:
-            M = est._member_matrix(Xb)
-            scores_list = score_block(est, M, plans, offset)
-        if cache is not None:
-            cached += cache_nbytes(M, criterion)
-            if cached <= cache_budget:
-                cache.append(M)
-            else:
-                cache = None
-                if on_overflow is not None:
-                    on_overflow()
-        mask = exclusion.block(offset, rows)
-        nan_rows.append(nan_row_mask(plans, scores_list, mask, offset))
-
-        def fetch(positions, idx, M=M, Xb=Xb, offset=offset):
-            if M is None:
-                M = est._member_matrix(Xb)
-            return [M[:, [int(idx[p]) - offset]] for p in positions]
-
-        for top, scores, k in zip(tops, scores_list, ks):
-            keys, idx = block_top(scores, mask, offset, k)
-            top.push(keys, idx, (lambda pos, idx=idx: fetch(pos, idx)) if want_cols else None)
-        n = offset + rows
-    if n == 0 and not later_pass:  # a later pass's caller names a changed row count
-        raise ValueError("The pool is empty: it yielded no rows.")
-    return n, tops, cache, np.concatenate([np.empty(0, dtype=np.int64), *nan_rows])
