@@ -81,7 +81,7 @@ def test_test_time_modules_import_no_torch(name):
 
 
 def test_the_private_name_check_finds_a_private_import(tmp_path):
-    bad = PACKAGE / "pools" / "_stream.py"
+    bad = PACKAGE / "pools" / "_open.py"
     assert _private_uses(bad) == []
     fake = tmp_path / "fake.py"
     fake.write_text("from .acquisition import _secret\nfrom . import pools\npools._hidden()\n")
