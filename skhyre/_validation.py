@@ -1,18 +1,20 @@
 """Shared validation: each check written once, with one message.
 
-Every module of skhyre that validates a sampling rule, a query count, an
-exclusion list, a log prior, the ``temperature`` parameter, adaptation labels
-or non-finite member outputs calls the function here (with ``_kernels`` and
+Every module of skhyre that validates a count, a finite real, the hidden
+layer sizes, a sampling rule, a query count, an exclusion list, a log prior,
+the ``temperature`` parameter, adaptation labels or non-finite member outputs
+calls the function here (with ``_kernels`` and
 ``_config``, the only private modules that others import from).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from sklearn.utils.validation import check_scalar
@@ -63,32 +65,65 @@ def caller_stacklevel() -> int:
 
 
 def check_hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
-    """A non-empty sequence of positive integers (an int is one layer), as a tuple."""
+    """A non-empty sequence of positive ints (an int is one layer), as a tuple of ints.
+
+    One message for every way it can fail, naming the entry at fault: a
+    ``TypeError`` for a wrong type (a string, a float or bool size, a
+    non-iterable), a ``ValueError`` for an empty sequence or a size below 1.
+    """
+    what = "hidden_layer_sizes must be a non-empty sequence of positive ints"
+    if isinstance(hidden_layer_sizes, numbers.Integral) and not isinstance(
+        hidden_layer_sizes, bool
+    ):
+        hidden_layer_sizes = (hidden_layer_sizes,)
+    wrong_type = TypeError(
+        f"{what}, got {hidden_layer_sizes!r} of type {type(hidden_layer_sizes).__name__}."
+    )
+    if isinstance(hidden_layer_sizes, (str, bytes)) or not isinstance(hidden_layer_sizes, Iterable):
+        raise wrong_type
     try:
         sizes = tuple(hidden_layer_sizes)
-    except TypeError:
-        sizes = (hidden_layer_sizes,)
-    if len(sizes) == 0 or not all(
-        isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0 for h in sizes
-    ):
-        raise ValueError(
-            "hidden_layer_sizes must be a non-empty sequence of positive integers, "
-            f"got {hidden_layer_sizes!r}."
-        )
+    except TypeError:  # a 0-d array: iterable in type only
+        raise wrong_type from None
+    if not sizes:
+        raise ValueError(f"{what}, got {hidden_layer_sizes!r}.")
+    for i, h in enumerate(sizes):
+        if isinstance(h, bool) or not isinstance(h, numbers.Integral):
+            raise TypeError(
+                f"{what}, got {hidden_layer_sizes!r}: hidden_layer_sizes[{i}] is {h!r} "
+                f"of type {type(h).__name__}."
+            )
+        if h < 1:
+            raise ValueError(
+                f"{what}, got {hidden_layer_sizes!r}: hidden_layer_sizes[{i}] is {h!r}."
+            )
     return tuple(int(h) for h in sizes)
 
 
 def check_finite_real(value, name: str, **bounds) -> float:
-    """``check_scalar`` for a real number, which also refuses NaN and inf."""
-    value = float(check_scalar(value, name, numbers.Real, **bounds))
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}.")
-    return value
+    """A finite real number within scikit-learn's ``check_scalar`` ``bounds``, as a float.
+
+    A ``TypeError`` for anything but a real number (a bool too); a
+    ``ValueError`` for NaN or inf, or a value out of bounds.
+    """
+    if not is_real(value):
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} of type {type(value).__name__}."
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    return float(check_scalar(value, name, numbers.Real, **bounds))
 
 
-def check_count(value: int, name: str, min_val: int = 1) -> int:
-    """An integer ``>= min_val`` (scikit-learn's ``check_scalar``)."""
-    return int(check_scalar(value, name, numbers.Integral, min_val=min_val))
+def check_count(value, name: str, min_val: int = 1, max_val: int | None = None) -> int:
+    """An int in ``[min_val, max_val]``, as an int.
+
+    A ``TypeError`` for anything but an integer (a bool too); scikit-learn's
+    ``check_scalar`` ``ValueError`` out of bounds.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}.")
+    return int(check_scalar(value, name, numbers.Integral, min_val=min_val, max_val=max_val))
 
 
 def is_real(x) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,43 @@ def temperature_classifier():
     y = np.where(X[:, 0] + 0.3 * X[:, 2] > 0, "yes", "no")
     est = _fit_on_one_thread(HyReClassifier(**TEMPERATURE_FAST), X[:120], y[:120])
     return est, X[120:], y[120:]
+
+
+class Reader:
+    """A thread that reads an estimator each time it is asked, while the asker waits.
+
+    ``read_now()`` (from an oracle or a loss, in the middle of an adaptation)
+    runs ``read`` on the reader's thread and waits for it; the results are in
+    ``seen``, the exceptions in ``errors`` (reported by the test, not lost in
+    the thread). ``close()`` ends the thread. Test modules import it
+    (``from conftest import Reader``).
+    """
+
+    def __init__(self, read):
+        self._read, self.seen, self.errors = read, [], []
+        self._asked, self._answered = threading.Event(), threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            self._asked.wait()
+            self._asked.clear()
+            if self._stop:
+                return
+            try:
+                self.seen.append(self._read())
+            except Exception as exc:  # reported by the test, not lost in the thread
+                self.errors.append(exc)
+            self._answered.set()
+
+    def read_now(self):
+        self._answered.clear()
+        self._asked.set()
+        assert self._answered.wait(60), "the reader thread did not answer"
+
+    def close(self):
+        self._stop = True
+        self._asked.set()
+        self._thread.join(60)

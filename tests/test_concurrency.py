@@ -17,6 +17,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import Reader
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
@@ -27,42 +28,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 #: state an adaptation publishes
 STATE = ("weights_", "log_weights_", "cumulative_loss_", "n_adapt_samples_", "temperature_")
-
-
-class Reader:
-    """A thread that reads an estimator each time it is asked, while the asker waits."""
-
-    def __init__(self, read):
-        self._read = read
-        self._asked = threading.Event()
-        self._answered = threading.Event()
-        self._stop = False
-        self.seen = []
-        self.errors = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while True:
-            self._asked.wait()
-            self._asked.clear()
-            if self._stop:
-                return
-            try:
-                self.seen.append(self._read())
-            except Exception as exc:  # reported by the test, not lost in the thread
-                self.errors.append(exc)
-            self._answered.set()
-
-    def read_now(self):
-        self._answered.clear()
-        self._asked.set()
-        assert self._answered.wait(60), "the reader thread did not answer"
-
-    def close(self):
-        self._stop = True
-        self._asked.set()
-        self._thread.join(60)
 
 
 @pytest.fixture(params=["torch", "meta"])

@@ -25,6 +25,8 @@ K = 5
 HIDDEN = (8, 6)
 INDEX_DIM = 4
 PRIOR_KINDS = ("shared_base", "epinet")
+#: The one message of every invalid ``hidden_layer_sizes`` (``skhyre._validation``).
+HLS_MESSAGE = "hidden_layer_sizes must be a non-empty sequence of positive ints"
 
 
 def make(kind: str, **overrides) -> nn.Module:
@@ -430,10 +432,14 @@ def test_to_cuda_moves_buffers(kind):
     ("overrides", "match"),
     [
         ({"n_members": 0}, "n_members"),
-        ({"hidden_layer_sizes": ()}, "hidden_layer_sizes must be non-empty"),
-        ({"hidden_layer_sizes": (8, 0)}, r"hidden_layer_sizes\[1\]"),
+        ({"hidden_layer_sizes": ()}, rf"{HLS_MESSAGE}, got \(\)\.$"),
+        (
+            {"hidden_layer_sizes": (8, 0)},
+            rf"{HLS_MESSAGE}, got \(8, 0\): hidden_layer_sizes\[1\] is 0",
+        ),
         ({"prior_scale": -0.5}, "prior_scale"),
-        ({"prior_scale": float("nan")}, "prior_scale must be finite"),
+        ({"prior_scale": float("nan")}, "prior_scale must be finite, got nan"),
+        ({"prior_scale": float("inf")}, "prior_scale must be finite, got inf"),
         ({"index_dim": 0}, "index_dim"),
         ({"dropout": 1.0}, "dropout"),
         ({"dropout": -0.1}, "dropout"),
@@ -465,10 +471,17 @@ def test_bad_positional_arguments_raise_value_error(args, match):
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        ({"n_members": 2.5}, "n_members must be an int"),
-        ({"n_members": True}, "n_members must be an int"),
-        ({"hidden_layer_sizes": "50"}, "hidden_layer_sizes"),
-        ({"prior_scale": "big"}, "prior_scale"),
+        ({"n_members": 2.5}, "n_members must be an int, got 2.5 of type float"),
+        ({"n_members": True}, "n_members must be an int, got True of type bool"),
+        ({"hidden_layer_sizes": "50"}, f"{HLS_MESSAGE}, got '50' of type str"),
+        ({"hidden_layer_sizes": None}, f"{HLS_MESSAGE}, got None of type NoneType"),
+        (
+            {"hidden_layer_sizes": (8, 2.5)},
+            rf"{HLS_MESSAGE}, got \(8, 2.5\): hidden_layer_sizes\[1\] is 2.5 of type float",
+        ),
+        ({"hidden_layer_sizes": (8, True)}, r"hidden_layer_sizes\[1\] is True of type bool"),
+        ({"prior_scale": "big"}, "prior_scale must be a real number, got 'big' of type str"),
+        ({"prior_scale": True}, "prior_scale must be a real number, got True of type bool"),
         ({"feature_module": "encoder", "n_feature_outputs": 4}, "feature_module"),
     ],
 )

@@ -165,7 +165,13 @@ def test_wrong_criterion(est_data):
         (dict(adapt_loss="nope"), ValueError, "adapt_loss='nope' is not valid"),
         (dict(dropout=1.5), InvalidParameterError, "'dropout' parameter"),
         (dict(prior_scale=-1.0), InvalidParameterError, "'prior_scale' parameter"),
-        (dict(hidden_layer_sizes=(16, 0)), ValueError, "hidden_layer_sizes must be"),
+        (
+            dict(hidden_layer_sizes=(16, 0)),
+            ValueError,
+            r"hidden_layer_sizes must be a non-empty sequence of positive ints, got \(16, 0\): "
+            r"hidden_layer_sizes\[1\] is 0\.",
+        ),
+        (dict(hidden_layer_sizes=(16, 2.5)), TypeError, r"hidden_layer_sizes\[1\] is 2.5 of type"),
         (dict(max_epochs=0), InvalidParameterError, "'max_epochs' parameter"),
         (dict(lr=0.0), InvalidParameterError, "'lr' parameter"),
     ],

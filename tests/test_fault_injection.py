@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
-from conftest import fast
+from conftest import Reader, fast
 from numpy.testing import assert_allclose, assert_array_equal, assert_equal
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -702,39 +702,6 @@ def test_a_fit_that_fails_changes_nothing(cases, name, method, fault, epoch):
 
 
 # ===================================== 4. a thread reading while another adapts
-class Reader:
-    """A thread that reads an estimator each time it is asked, while the asker waits."""
-
-    def __init__(self, read):
-        self._read, self.seen, self.errors = read, [], []
-        self._asked, self._answered = threading.Event(), threading.Event()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while True:
-            self._asked.wait()
-            self._asked.clear()
-            if self._stop:
-                return
-            try:
-                self.seen.append(self._read())
-            except Exception as exc:  # reported by the test
-                self.errors.append(exc)
-            self._answered.set()
-
-    def read_now(self):
-        self._answered.clear()
-        self._asked.set()
-        assert self._answered.wait(60), "the reader thread did not answer"
-
-    def close(self):
-        self._stop = True
-        self._asked.set()
-        self._thread.join(60)
-
-
 CONCURRENT = [
     "active",
     "active_streamed",
