@@ -520,14 +520,18 @@ def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
     ``O(rows)`` plus a sort of the ``k`` kept (as
     :func:`skhyre.acquisition.select_top`).
     """
+    if k == 1:  # one compiled pass, no temporaries (each sequential pick)
+        i = _kernels.argmax_allowed(scores, mask)
+        if i < 0:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        v = scores[i]
+        return np.array([-np.inf if np.isnan(v) else v]), np.array([i + offset], dtype=np.int64)
     cand = np.flatnonzero(~mask)
     if cand.size == 0:
         return np.empty(0), np.empty(0, dtype=np.int64)
     key = scores[cand]
     key = np.where(np.isnan(key), -np.inf, key)
-    if k == 1:
-        order = np.array([int(np.argmax(key))])
-    elif k < key.size:
+    if k < key.size:
         t = np.partition(key, key.size - k)[key.size - k]
         above = np.flatnonzero(key > t)
         above = above[np.argsort(-key[above], kind="stable")]
