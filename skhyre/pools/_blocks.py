@@ -562,6 +562,11 @@ class TopK:
         self.cols = [self.cols[j] if j < old else fetched.get(int(j) - old) for j in order]
         self.keys, self.idx = all_keys[order], all_idx[order]
 
+    def ranked(self, mask: np.ndarray):
+        """Every kept row not excluded by ``mask``, best first: (indices, keys, columns)."""
+        keep = [j for j in range(self.idx.size) if not mask[self.idx[j]]]
+        return self.idx[keep], self.keys[keep], [self.cols[j] for j in keep]
+
     def best(self, mask: np.ndarray | None, k: int, refuse_nan: bool = False):
         """The first ``k`` (indices, columns) not excluded by the resolved ``mask``.
 
