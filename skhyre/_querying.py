@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import acquisition, pools
+from . import _kernels, acquisition, pools
 from ._config import resolve_budget
 from ._selection import Sequential
 from ._validation import (
@@ -245,7 +245,8 @@ class QueryMixin:
                 P, self.weights_, n_queries, random_state=rng, check_input=False
             )
             gains = np.diff(mi, prepend=0.0)
-            if idx.size <= m or bool(np.all(gains > tau)):
+            # beyond the kernel's tie tolerance: a row left out cannot tie the batch's
+            if idx.size <= m or bool(np.all(gains > tau + _kernels.BATCHBALD_TOL)):
                 return idx[:m][kept][picks].astype(np.int64)
             if not source.reiterable:
                 raise ValueError(
