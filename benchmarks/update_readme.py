@@ -181,6 +181,7 @@ def headline_speed() -> str:
         row(f"weighted variance over {var['shape'][1]:,} rows", var),
     ]
     fit, meta, machine = f["fit"], f["meta"], k["meta"]["machine"]
+    lines += ["", *peer_rows(_load("peers"))]
     lines += [
         "",
         f"Training costs little more than one network: a Shared-Base ensemble of "
@@ -193,6 +194,39 @@ def headline_speed() -> str:
         f"[large pools]({DOCS_URL}/pool_scale.rst), [scaling]({DOCS_URL}/adapt_scale.rst).",
     ]
     return "\n".join(lines)
+
+
+def _mib(nbytes: float) -> str:
+    return f"{nbytes / 2**20:,.0f} MiB" if nbytes >= 2**20 else f"{nbytes / 2**10:,.0f} KiB"
+
+
+def peer_rows(p: dict) -> list[str]:
+    """Against the peers on the same cached matrices: single-point BALD and a BatchBALD batch."""
+    n = 100_000
+    single = [r for r in p["single"] if r["n"] == n and r["task"] == "bald" and "median_s" in r]
+    ours = next(r for r in single if r["method"] == "skhyre_bald")
+    peer = min((r for r in single if r["library"] != "skhyre"), key=lambda r: r["median_s"])
+    batch = [r for r in p["batches"] if r["n"] == n and r["n_queries"] == 32]
+    bb = next(r for r in batch if r["method"] == "skhyre_batchbald")
+    others = []
+    for r in batch:
+        if r["library"] == "skhyre" or r["task"] != "batchbald":
+            continue
+        if r.get("timed_out"):
+            others.append(f"{r['label']} stopped after {_seconds(r['lower_bound_s'])}")
+        elif r.get("skipped"):
+            others.append(f"{r['label']} not run ({r['skipped'].split(' (')[0]})")
+        elif r.get("median_s") is not None:
+            others.append(f"{r['label']} {_seconds(r['median_s'])}")
+    return [
+        f"Against the libraries a user would pick instead, on the same float32 member "
+        f"probabilities (K=100, {n:,} rows, 10 classes, one process): BALD in "
+        f"{_seconds(ours['median_s'])} with {_mib(ours['peak_extra_bytes'])} of extra memory, "
+        f"against {_seconds(peer['median_s'])} and {_mib(peer['peak_extra_bytes'])} for the "
+        f"fastest peer ({peer['label']}; {peer['median_s'] / ours['median_s']:.1f}x); a BatchBALD "
+        f"batch of 32 in {_seconds(bb['median_s'])}, where " + "; ".join(others) + ". Full "
+        f"report: [peers]({DOCS_URL}/peers.rst).",
+    ]
 
 
 #: README ``headline:NAME`` blocks and the function that writes each.
