@@ -210,6 +210,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         ``adapt``, ``partial_adapt`` or ``active_adapt``, which re-weight all
         examples seen since the last reset; until then ``weights_``,
         ``predict`` and ``query`` keep the weights they have.
+    max_temperature : float or None, default=None
+        Cap on a data-driven temperature (``"auto"``, ``"evidence"``): the
+        temperature chosen is at most this, so the weights are never flatter
+        than at this fixed temperature (``1``: never flatter than the paper's
+        rule, the regressors' and classifiers' default). ``None`` or ``inf``:
+        no cap. Ignored with a fixed temperature.
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-pair loss used to reweight (``None``: ``"zero_one"``, the pairwise
         0-1 error, a tie costing 1/2). A callable gets ``(member_probabilities
@@ -354,6 +360,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         lr=1e-3,
         weight_decay=0.0,
         temperature=1.0,
+        max_temperature=None,
         adapt_loss=None,
         device="cpu",
         random_state=None,
@@ -376,6 +383,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
             lr=lr,
             weight_decay=weight_decay,
             temperature=temperature,
+            max_temperature=max_temperature,
             adapt_loss=adapt_loss,
             device=device,
             random_state=random_state,
