@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 import io
 import itertools
+import warnings
 from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.utils import get_map_location
@@ -18,16 +22,21 @@ from torch import nn
 
 from . import _kernels, losses
 from ._adaptation import keep_state_on_failure
-from ._net import chunk_rows, forward_members, seeded
+from ._decomposed import build_decomposed
+from ._net import chunk_rows, forward_members, make_net, resolve_device, seeded
 from ._proba import as_probabilities
-from ._torch_base import TorchHyReBase, to_float32
+from ._torch_base import TorchHyReBase, _check_not_bool, to_float32
 from ._validation import (
+    caller_stacklevel,
     check_finite_proba,
     check_hidden_layer_sizes,
     check_real_labels,
     warn_nonfinite_predictions,
 )
-from .ensembles import build_ensemble, floating_dtype
+from .ensembles import ENSEMBLE_KINDS, build_ensemble, floating_dtype
+
+#: The reward model's member types: the torch ensembles, and closed-form decomposed heads.
+REWARD_ENSEMBLE_KINDS = (*ENSEMBLE_KINDS, "decomposed")
 
 __all__ = ["HyReRewardModel", "PairDifference"]
 
@@ -100,6 +109,15 @@ def _pair_probabilities(diff: torch.Tensor) -> torch.Tensor:
     ``[0.5, 0.5]``.
     """
     return torch.cat([torch.sigmoid(-diff), torch.sigmoid(diff)], dim=-1)
+
+
+def _weighted_difference(R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``(K, rows, 1)`` reward differences -> ``sum_k w_k (r_k(A) - r_k(B))`` (float64).
+
+    Members of weight 0 are left out, so their NaN outputs do not reach the sum.
+    """
+    keep = np.flatnonzero(w > 0)
+    return np.asarray(w[keep], dtype=np.float64) @ R[keep, :, 0].astype(np.float64)
 
 
 def _check_binary_preferences(y, *, what: str = "y") -> np.ndarray:
@@ -333,7 +351,9 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
 
     _parameter_constraints: ClassVar[dict] = {
         **TorchHyReBase._parameter_constraints,
+        "ensemble": [StrOptions(set(REWARD_ENSEMBLE_KINDS))],
         "module": [None, nn.Module, type],
+        "combine": [StrOptions({"auto", "proba", "reward"})],
     }
 
     _fit_task = "preference"
@@ -363,6 +383,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         module=None,
         callbacks=None,
         train_split=None,
+        combine="auto",
     ):
         super().__init__(
             ensemble=ensemble,
@@ -386,6 +407,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
             train_split=train_split,
         )
         self.module = module
+        self.combine = combine
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -457,8 +479,62 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         self._check_module_param()
         self.classes_ = np.array([0, 1])
         self.n_response_features_ = X32.shape[1] // 2
-        self._train(X32, y_fit, n_outputs=1, groups=groups)
+        if self.ensemble == "decomposed":
+            self._fit_decomposed(X32, y_fit, groups)
+        else:
+            self.__dict__.pop("decomposition_", None)
+            self._train(X32, y_fit, n_outputs=1, groups=groups)
         return self
+
+    def _fit_decomposed(self, X32: np.ndarray, y_fit: np.ndarray, groups) -> None:
+        """Closed-form heads (:mod:`skhyre._decomposed`) in an initialised, untrained net."""
+        _check_not_bool(self, ("n_members",))
+        self._check_temperature_param()
+        self._check_evidence_loss(self._resolve_adapt_loss()[0])
+        if self.training in ("by_group", "mixed"):
+            raise ValueError(
+                f"training={self.training!r} is not available for ensemble='decomposed': its "
+                "heads are computed from the pooled pairs and use no annotator ids."
+            )
+        if groups is not None:
+            warnings.warn(
+                "ensemble='decomposed' builds its heads from the pooled pairs and ignores groups.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        feat, width = self._feature_module(seed + 3)
+        if feat is not None:
+            feat.to(device)
+        heads, info = build_decomposed(
+            X32, y_fit, self.n_members, feature_module=feat, n_feature_outputs=width
+        )
+        net = make_net(
+            self._wrap_module(heads),
+            task=self._fit_task,
+            max_epochs=1,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            device=device,
+            verbose=0,
+        )
+        net.initialize()
+        net.module_.eval()
+        self.net_ = net
+        self.device_ = device
+        self.training_ = "pooled"
+        for name in ("group_ids_", "group_assignment_"):
+            self.__dict__.pop(name, None)
+        self.decomposition_ = info
+        self._init_adaptation_state()
+        if not self._parameters_finite():
+            raise ValueError(
+                "The decomposed heads are not finite (the pairs' features overflow in the fit); "
+                "rescale X, e.g. with a StandardScaler fitted on single responses."
+            )
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
@@ -514,6 +590,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
             raise ValueError(f"classes must be [0, 1] for preferences, got {classes!r}.")
         if not self.__sklearn_is_fitted__():
             return self.fit(X, y, groups=groups)
+        if self.ensemble == "decomposed" or hasattr(self, "decomposition_"):
+            raise ValueError(
+                "partial_fit cannot continue ensemble='decomposed': its heads are a closed-form "
+                "function of all training pairs (principal directions and Bradley-Terry fits), "
+                "not trained step by step. Call fit with every pair instead."
+            )
         X32, y = self._validate_partial_X(X, y)
         y = _check_fit_preferences(y)
         self._continue_training(X32, _check_binary_preferences(y).astype(np.float32), groups)
@@ -613,8 +695,18 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         """
         # chunk by chunk: the (K, n, 2) member probabilities are never all held
         w = self.weights_ if self.__sklearn_is_fitted__() else None
+        if self._combine_rule() == "reward":
+            diff = self._forward(X, reduce=lambda R: _weighted_difference(R, w))
+            with np.errstate(over="ignore"):
+                return np.column_stack([expit(-diff), expit(diff)])
         Q = self._forward(X, transform=_pair_probabilities, reduce=lambda P: _kernels.mixture(P, w))
         return as_probabilities(Q)
+
+    def _combine_rule(self) -> str:
+        """``combine`` resolved: ``"auto"`` is ``"reward"`` for decomposed heads, else ``"proba"``."""
+        if self.combine != "auto":
+            return self.combine
+        return "reward" if hasattr(self, "decomposition_") else "proba"
 
     def predict(self, X) -> np.ndarray:
         """``1`` where response A is preferred under the weighted mixture, else ``0``.
