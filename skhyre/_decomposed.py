@@ -59,7 +59,7 @@ def _ridge_bt(Z: np.ndarray, alpha: float) -> np.ndarray:
     w0 = np.zeros(Z.shape[1])
     res = optimize.minimize(
         _bt_objective, w0, args=(Z, alpha), jac=True, method="L-BFGS-B",
-        options={"maxiter": 1000, "gtol": 1e-8},
+        options={"maxiter": 2000, "gtol": 1e-9, "ftol": 1e-15},
     )  # fmt: skip
     return res.x
 
@@ -147,9 +147,9 @@ def decompose_preferences(D, y, n_components: int, *, alpha: float = ALPHA) -> B
         )
     if c and n <= c:
         raise ValueError(
-            f"{n} training pairs give at most {max(n - 1, 0)} principal directions of their "
-            f"centred differences, fewer than the {c} asked (n_members - 1): fit on more pairs "
-            f"or use n_members <= {n}."
+            f"n_samples={n} training pairs give at most {max(n - 1, 0)} principal directions "
+            f"of their centred differences, fewer than the {c} asked (n_members - 1): fit on "
+            f"more pairs or use n_members <= {n}."
         )
     sign = np.where(y == 1, 1.0, -1.0)
     Z = D * sign[:, None]  # chosen - rejected

@@ -590,13 +590,13 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
             raise ValueError(f"classes must be [0, 1] for preferences, got {classes!r}.")
         if not self.__sklearn_is_fitted__():
             return self.fit(X, y, groups=groups)
+        X32, y = self._validate_partial_X(X, y)
         if self.ensemble == "decomposed" or hasattr(self, "decomposition_"):
             raise ValueError(
                 "partial_fit cannot continue ensemble='decomposed': its heads are a closed-form "
                 "function of all training pairs (principal directions and Bradley-Terry fits), "
                 "not trained step by step. Call fit with every pair instead."
             )
-        X32, y = self._validate_partial_X(X, y)
         y = _check_fit_preferences(y)
         self._continue_training(X32, _check_binary_preferences(y).astype(np.float32), groups)
         return self
