@@ -78,7 +78,9 @@ def _bt_scale(t: np.ndarray, alpha: float) -> float:
     return float(a)
 
 
-def decompose_preferences(D, y, n_components: int, *, alpha: float = ALPHA) -> Bunch:
+def decompose_preferences(
+    D, y, n_components: int, *, alpha: float = ALPHA, signs: str = "fitted"
+) -> Bunch:
     """Reward heads from pooled preference pairs: the base head and signed principal directions.
 
     Parameters
@@ -93,15 +95,24 @@ def decompose_preferences(D, y, n_components: int, *, alpha: float = ALPHA) -> B
     alpha : float, default=1.0
         Ridge penalty of the base head's logistic regression and of each
         direction's one-dimensional scale fit, on the summed loss.
+    signs : {"fitted", "both"}, default="fitted"
+        ``"fitted"``: one head per direction, ``a_j v_j`` with ``a_j`` the
+        one-dimensional Bradley-Terry fit (its sign and the pool's confidence).
+        ``"both"``: as the DRMs code, two heads per direction, ``+v_j`` and
+        ``-v_j``, each scaled to a unit root-mean-square reward difference
+        over the training pairs, and the base head scaled the same way
+        (``1 + 2 * n_components`` heads: base, the ``+`` heads, then the
+        ``-`` heads).
 
     Returns
     -------
     Bunch
-        ``heads`` (1 + n_components, m): the reward weights, base head first;
+        ``heads`` (1 + n_components, m), or (1 + 2 * n_components, m) with
+        ``signs="both"``: the reward weights, base head first;
         ``base_coef`` (m,); ``components`` (n_components, m), unit principal
         directions of the centred differences ``chosen - rejected``;
         ``scales`` (n_components,), the signed Bradley-Terry scale of each
-        (``heads[1:] == scales[:, None] * components``);
+        (with ``signs="fitted"``, ``heads[1:] == scales[:, None] * components``);
         ``explained_variance`` and ``explained_variance_ratio``
         (n_components,); ``agreement`` (1 + n_components,), the fraction of
         training pairs each head orders as the labels do (ties count 1/2).
@@ -143,13 +154,14 @@ def decompose_preferences(D, y, n_components: int, *, alpha: float = ALPHA) -> B
     if c > m:
         raise ValueError(
             f"{c} principal directions asked of {m}-dimensional response features: at most {m} "
-            f"exist. Use n_members <= {m + 1} (the base head plus {m} directions)."
+            f"exist. Use n_members <= {m + 1} (the base head plus {m} directions; "
+            f"<= {2 * m + 1} with decomposed_signs='both')."
         )
     if c and n <= c:
         raise ValueError(
             f"n_samples={n} training pairs give at most {max(n - 1, 0)} principal directions "
-            f"of their centred differences, fewer than the {c} asked (n_members - 1): fit on "
-            f"more pairs or use n_members <= {n}."
+            f"of their centred differences, fewer than the {c} asked: fit on more pairs or use "
+            f"fewer members."
         )
     sign = np.where(y == 1, 1.0, -1.0)
     Z = D * sign[:, None]  # chosen - rejected
@@ -167,7 +179,18 @@ def decompose_preferences(D, y, n_components: int, *, alpha: float = ALPHA) -> B
     else:
         V = np.zeros((0, m))
         explained = ratio = scales = np.zeros(0)
-    heads = np.vstack([base[None, :], scales[:, None] * V])
+    if signs == "fitted":
+        heads = np.vstack([base[None, :], scales[:, None] * V])
+    elif signs == "both":
+
+        def unit(h):
+            rms = float(np.sqrt(np.mean((D @ h) ** 2)))
+            return h / rms if rms > 0 else h
+
+        pos = np.array([unit(v) for v in V]).reshape(-1, m)
+        heads = np.vstack([unit(base)[None, :], pos, -pos])
+    else:
+        raise ValueError(f"signs must be 'fitted' or 'both', got {signs!r}.")
     margins = Z @ heads.T
     agreement = ((margins > 0) + 0.5 * (margins == 0)).mean(axis=0)
     return Bunch(
@@ -275,16 +298,26 @@ def build_decomposed(
     *,
     feature_module: nn.Module | None = None,
     n_feature_outputs: int | None = None,
+    signs: str = "fitted",
 ) -> tuple[DecomposedHeads, Bunch]:
     """The decomposed ensemble of pair rows ``X32`` labelled ``y``: module and decomposition.
 
     ``n_members`` heads: the base head and ``n_members - 1`` principal
     directions of ``phi(A) - phi(B)`` (``phi``: ``feature_module``, else the
-    identity); see :func:`decompose_preferences`.
+    identity), or with ``signs="both"`` the base head and ``+v``/``-v`` heads
+    of ``ceil((n_members - 1) / 2)`` directions (the last ``-v`` left out when
+    ``n_members`` is even); see :func:`decompose_preferences`.
     """
     d = X32.shape[1] // 2
     D = pair_differences(feature_module, X32, d)
-    info = decompose_preferences(D, y, int(n_members) - 1)
+    K = int(n_members)
+    if signs == "both":
+        c = -(-(K - 1) // 2)
+        info = decompose_preferences(D, y, c, signs="both")
+        info.heads = info.heads[:K]
+        info.agreement = info.agreement[:K]
+    else:
+        info = decompose_preferences(D, y, K - 1, signs=signs)
     module = DecomposedHeads(
         d, info.heads, feature_module=feature_module, n_feature_outputs=n_feature_outputs
     )

@@ -203,7 +203,23 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
 
     Parameters
     ----------
-    ensemble : {"shared_base", "epinet", "vanilla", "mc_dropout"}, default="shared_base"
+    ensemble : {"shared_base", "epinet", "vanilla", "mc_dropout", "decomposed"}, \
+            default="shared_base"
+        The member type. ``"decomposed"`` builds the members in closed form
+        from the pooled pairs, with no training loop and no annotator ids
+        (Decomposed Reward Models, Luo et al., 2025): member 0 is a ridge
+        logistic (Bradley-Terry) regression on the differences
+        ``phi(A) - phi(B)``, members ``1..K-1`` the leading principal
+        directions of the centred differences ``phi(chosen) - phi(rejected)``,
+        each scaled by a one-dimensional Bradley-Terry fit on the pairs (its
+        sign makes the head agree with the pool). ``phi`` is ``module``'s
+        output, else the features as given (standardize them first, e.g.
+        with a scaler fitted on single responses: the ridge penalty is 1 on
+        the summed loss). It needs ``n_members - 1 <= d`` and more pairs than
+        directions; ``hidden_layer_sizes``, ``prior_scale``, ``index_dim``,
+        ``dropout``, the training settings, ``callbacks`` and ``train_split``
+        are not used, and :meth:`partial_fit` refuses it (the heads are a
+        function of all pairs). See :mod:`skhyre._decomposed`.
     n_members : int, default=100
         Ensemble size ``K``.
     hidden_layer_sizes : tuple of int, default=(50, 50)
@@ -273,6 +289,27 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         each fit and reports ``valid_loss`` on them, which ``EarlyStopping``
         and ``Checkpoint`` monitor by default. Held-out rows are not trained
         on.
+    combine : {"auto", "proba", "reward"}, default="auto"
+        How :meth:`predict_proba` (and so :meth:`predict` and :meth:`score`)
+        combines the weighted members. ``"proba"``: the mixture of the
+        members' preference probabilities, ``sum_k w_k sigmoid(r_k(A) -
+        r_k(B))`` (HyRe's classifier rule). ``"reward"``: one Bradley-Terry
+        model of the weighted reward, ``sigmoid(sum_k w_k (r_k(A) -
+        r_k(B)))`` (the DRMs rule), whose order always agrees with
+        :meth:`reward`. ``"auto"``: ``"reward"`` for ``ensemble="decomposed"``,
+        ``"proba"`` otherwise (measured in
+        ``benchmarks/results/decomposed_personalization.md``). The weights,
+        :meth:`adapt`, :meth:`query` and BALD are the same either way: they
+        read the members' own probabilities.
+    decomposed_signs : {"fitted", "both"}, default="fitted"
+        With ``ensemble="decomposed"``: ``"fitted"`` makes one head per
+        principal direction, signed and scaled by its Bradley-Terry fit;
+        ``"both"`` follows the DRMs code, two heads ``+v`` and ``-v`` per
+        direction (``ceil((K - 1) / 2)`` directions), every head, base
+        included, scaled to a unit root-mean-square reward difference over
+        the training pairs, so a user who disagrees with the pool along a
+        direction still has a head; pair it with ``adapt_loss="log_loss"``
+        as DRMs do. Ignored by the other ensembles.
 
     Attributes
     ----------
@@ -293,6 +330,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
     queried_indices_ : ndarray
         Pool indices picked by the last :meth:`active_adapt`, in order;
         removed by :meth:`adapt`, :meth:`reset_weights` and ``fit``.
+    decomposition_ : Bunch
+        Only after ``ensemble="decomposed"``: ``heads`` (K, m), ``base_coef``,
+        ``components``, ``scales``, ``explained_variance``,
+        ``explained_variance_ratio`` and ``agreement`` (the share of training
+        pairs each head orders as labelled); see
+        :func:`skhyre._decomposed.decompose_preferences`.
 
     See Also
     --------
@@ -354,6 +397,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         "ensemble": [StrOptions(set(REWARD_ENSEMBLE_KINDS))],
         "module": [None, nn.Module, type],
         "combine": [StrOptions({"auto", "proba", "reward"})],
+        "decomposed_signs": [StrOptions({"fitted", "both"})],
     }
 
     _fit_task = "preference"
@@ -384,6 +428,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         callbacks=None,
         train_split=None,
         combine="auto",
+        decomposed_signs="fitted",
     ):
         super().__init__(
             ensemble=ensemble,
@@ -408,6 +453,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         )
         self.module = module
         self.combine = combine
+        self.decomposed_signs = decomposed_signs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -509,7 +555,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         if feat is not None:
             feat.to(device)
         heads, info = build_decomposed(
-            X32, y_fit, self.n_members, feature_module=feat, n_feature_outputs=width
+            X32,
+            y_fit,
+            self.n_members,
+            feature_module=feat,
+            n_feature_outputs=width,
+            signs=self.decomposed_signs,
         )
         net = make_net(
             self._wrap_module(heads),

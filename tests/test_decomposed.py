@@ -241,7 +241,9 @@ def test_fewer_pairs_than_components():
 
 def test_more_components_than_dimensions():
     X, y = _pairs(n=100, d=3)
-    with pytest.raises(ValueError, match=r"at most 3 exist. Use n_members <= 4"):
+    with pytest.raises(
+        ValueError, match=r"at most 3 exist. Use n_members <= 4 .*<= 7 with decomposed_signs=.both."
+    ):
         HyReRewardModel(ensemble="decomposed", n_members=5).fit(X, y)
 
 
@@ -289,3 +291,37 @@ def test_one_label_throughout_and_single_pair_direction():
         a = HyReRewardModel(ensemble="decomposed", n_members=3).fit(Xc, np.ones(80, int))
     b = HyReRewardModel(ensemble="decomposed", n_members=3).fit(X, y)
     assert_allclose(a.decomposition_.heads, b.decomposition_.heads, rtol=1e-6, atol=1e-9)
+
+
+# ----------------------------------------------------------- both signs (DRMs)
+def test_both_signs_heads_are_unit_scaled_mirror_pairs():
+    X, y = _pairs(d=6)
+    model = HyReRewardModel(ensemble="decomposed", n_members=6, decomposed_signs="both")
+    info = model.fit(X, y).decomposition_
+    H = _heads(model)
+    assert H.shape == (6, 6)  # base, +v1, +v2, +v3, -v1, -v2 (the last -v3 left out)
+    D = X[:, :6] - X[:, 6:]
+    assert_allclose(np.sqrt(np.mean((D @ H.T) ** 2, axis=0)), 1.0, rtol=1e-4)
+    assert_allclose(H[4:], -H[1:3], rtol=1e-6)
+    V = info.components
+    assert V.shape == (3, 6)
+    for j in range(3):  # the + heads point along the principal directions
+        assert_allclose(np.abs(H[1 + j] @ V[j]), np.linalg.norm(H[1 + j]), rtol=1e-5)
+    ref, _ = _reference(X, y, 0)
+    assert_allclose(H[0] / np.linalg.norm(H[0]), ref[0] / np.linalg.norm(ref[0]), atol=1e-4)
+
+
+def test_both_signs_serve_a_user_against_the_pool():
+    """A user who reverses the pool's preference along a direction gets the mirrored head."""
+    rng = np.random.default_rng(4)
+    s = np.array([2.0, 1.0, 0.5])
+    A, B = rng.normal(size=(800, 3)) * s, rng.normal(size=(800, 3)) * s
+    X = np.hstack([A, B])
+    y_pool = ((A - B) @ [0.3, 1.0, 0.0] > 0).astype(int)
+    y_user = ((A - B) @ [0.0, -1.0, 0.0] > 0).astype(int)  # against the pool
+    both = HyReRewardModel(ensemble="decomposed", n_members=7, decomposed_signs="both")
+    both.fit(X[:500], y_pool[:500]).adapt(X[500:540], y_user[500:540])
+    fitted = HyReRewardModel(ensemble="decomposed", n_members=4)
+    fitted.fit(X[:500], y_pool[:500]).adapt(X[500:540], y_user[500:540])
+    assert both.score(X[600:], y_user[600:]) > 0.85
+    assert both.score(X[600:], y_user[600:]) > fitted.score(X[600:], y_user[600:]) + 0.2
