@@ -12,6 +12,9 @@ and the same random labels (paired):
   with the weights (``combine="reward"``, the DRMs rule);
 - ``decomposed + HyRe (probabilities)``: the same weights, the heads'
   preference probabilities mixed (``combine="proba"``, HyRe's classifier rule);
+- ``decomposed both signs + HyRe (log loss, rewards)``: the DRMs construction
+  (``decomposed_signs="both"``: ``+v`` and ``-v`` heads per direction at unit
+  scale, ``adapt_loss="log_loss"``), same K;
 - ``decomposed + convex weights``: weights on the simplex minimising the
   log loss of the mixture on the same N pairs (:func:`skhyre.baselines.convex_weights`),
   rewards combined;
@@ -67,6 +70,7 @@ QUICK = {**FULL, "seeds": (0, 1), "n_repeats": 2, "k_sweep": (5, 21),
 DEC_R = "decomposed + HyRe (rewards)"
 DEC_P = "decomposed + HyRe (probabilities)"
 DEC_CVX = "decomposed + convex weights"
+DEC_BOTH = "decomposed both signs + HyRe (log loss, rewards)"
 SB_POOLED = "Shared-Base pooled + HyRe"
 SB_GROUP = "Shared-Base by_group + HyRe"
 SINGLE = "single RM (pooled)"
@@ -227,6 +231,8 @@ def run_setting(setting, groups, seed, cfg, rows, extra):
     m = X_train.shape[1] // 2  # at most m directions exist
     dec = {K: HyReRewardModel(ensemble="decomposed", n_members=K).fit(X_train, y_train)
            for K in cfg["k_sweep"] if K <= m + 1}
+    both = HyReRewardModel(ensemble="decomposed", n_members=cfg["k_main"],
+                           decomposed_signs="both", adapt_loss="log_loss").fit(X_train, y_train)
     if cfg["k_main"] not in dec:
         dec[cfg["k_main"]] = HyReRewardModel(ensemble="decomposed", n_members=cfg["k_main"]).fit(
             X_train, y_train)
@@ -278,6 +284,12 @@ def run_setting(setting, groups, seed, cfg, rows, extra):
                         w = convex_weights(P_pool[:, idx], grp.y_pool[idx], loss="log_loss")
                     acc.setdefault(n, []).append(_acc_reward(R_test, w, grp.y_test))
                 add(grp, DEC_CVX + " [random]", acc, K=K)
+        # the DRMs construction: +v / -v heads at unit scale, log-loss weights
+        R_test = _diffs(both, grp.X_test)
+        runs = _hyre_runs(both, grp, R_test, rand, subs, cfg, ("reward", "proba"))
+        for (c, how), r in runs.items():
+            add(grp, f"{DEC_BOTH if c == 'reward' else DEC_BOTH + ' (probabilities)'} [{how}]", r,
+                K=cfg["k_main"])
         # Shared-Base pooled / by_group: HyRe, probabilities mixed (and rewards, for reference)
         for name, model in ((SB_POOLED, sb), (SB_GROUP, sbg)):
             R_test = _diffs(model, grp.X_test)
@@ -358,6 +370,8 @@ def markdown(rows, cfg, comps, settings) -> str:
             (f"{DEC_R} [random]", K), (f"{DEC_R} [BALD]", K),
             (f"{DEC_P} [random]", K), (f"{DEC_P} [BALD]", K),
             (f"{DEC_CVX} [random]", K),
+            (f"{DEC_BOTH} [random]", K), (f"{DEC_BOTH} [BALD]", K),
+            (f"{DEC_BOTH} (probabilities) [BALD]", K),
             (f"{SB_POOLED} [random]", None), (f"{SB_POOLED} [BALD]", None),
             (f"{SB_POOLED} (rewards) [BALD]", None),
             (f"{SB_GROUP} [random]", None), (f"{SB_GROUP} [BALD]", None),
@@ -386,6 +400,14 @@ def markdown(rows, cfg, comps, settings) -> str:
              f"{DEC_R} [BALD]", K, f"{SB_POOLED} [BALD]", None),
             ("decomposed+HyRe (rewards, BALD) vs Shared-Base by_group+HyRe (BALD)",
              f"{DEC_R} [BALD]", K, f"{SB_GROUP} [BALD]", None),
+            ("both signs (log loss, rewards) vs fitted signs (rewards), BALD",
+             f"{DEC_BOTH} [BALD]", K, f"{DEC_R} [BALD]", K),
+            ("both signs: rewards vs probabilities, BALD",
+             f"{DEC_BOTH} [BALD]", K, f"{DEC_BOTH} (probabilities) [BALD]", K),
+            ("both signs (BALD) vs Shared-Base pooled+HyRe (BALD)",
+             f"{DEC_BOTH} [BALD]", K, f"{SB_POOLED} [BALD]", None),
+            ("both signs (BALD) vs Shared-Base by_group+HyRe (BALD)",
+             f"{DEC_BOTH} [BALD]", K, f"{SB_GROUP} [BALD]", None),
             ("decomposed+HyRe (rewards, random) vs convex weights (random)",
              f"{DEC_R} [random]", K, f"{DEC_CVX} [random]", K),
             ("decomposed+HyRe (rewards, random) vs logistic regression (random)",
@@ -398,6 +420,9 @@ def markdown(rows, cfg, comps, settings) -> str:
         sbu = summarize(rows, s, SB_UNIFORM, 0, None)
         cmp_rows.append(["decomposed+HyRe (rewards, BALD) vs pooled uniform Shared-Base",
                          *[_cmp(summarize(rows, s, f"{DEC_R} [BALD]", n, K), sbu)
+                           for n in cfg["n_labels"]]])
+        cmp_rows.append(["both signs (log loss, rewards, BALD) vs pooled uniform Shared-Base",
+                         *[_cmp(summarize(rows, s, f"{DEC_BOTH} [BALD]", n, K), sbu)
                            for n in cfg["n_labels"]]])
         cmp_rows.append(["decomposed+HyRe (rewards, BALD) vs decomposed uniform",
                          *[_cmp(summarize(rows, s, f"{DEC_R} [BALD]", n, K), unif)
