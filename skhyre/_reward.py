@@ -14,7 +14,7 @@ import torch
 from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.utils import get_map_location
@@ -25,7 +25,7 @@ from ._adaptation import keep_state_on_failure
 from ._decomposed import build_decomposed
 from ._net import chunk_rows, forward_members, make_net, resolve_device, seeded
 from ._proba import as_probabilities
-from ._torch_base import TorchHyReBase, _check_not_bool, to_float32
+from ._torch_base import TorchHyReBase, to_float32
 from ._validation import (
     caller_stacklevel,
     check_finite_proba,
@@ -534,7 +534,11 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
 
     def _fit_decomposed(self, X32: np.ndarray, y_fit: np.ndarray, groups) -> None:
         """Closed-form heads (:mod:`skhyre._decomposed`) in an initialised, untrained net."""
-        _check_not_bool(self, ("n_members",))
+        if isinstance(self.n_members, (bool, np.bool_)):
+            raise InvalidParameterError(
+                f"The 'n_members' parameter of {type(self).__name__} must be an int, not a "
+                f"bool; got {self.n_members!r}."
+            )
         self._check_temperature_param()
         self._check_evidence_loss(self._resolve_adapt_loss()[0])
         if self.training in ("by_group", "mixed"):

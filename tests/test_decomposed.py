@@ -325,3 +325,9 @@ def test_both_signs_serve_a_user_against_the_pool():
     fitted.fit(X[:500], y_pool[:500]).adapt(X[500:540], y_user[500:540])
     assert both.score(X[600:], y_user[600:]) > 0.85
     assert both.score(X[600:], y_user[600:]) > fitted.score(X[600:], y_user[600:]) + 0.2
+
+
+def test_n_members_bool_is_refused():
+    X, y = _pairs(n=50)
+    with pytest.raises(InvalidParameterError, match="not a bool"):
+        HyReRewardModel(ensemble="decomposed", n_members=True).fit(X, y)
