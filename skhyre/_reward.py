@@ -468,7 +468,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        """Restore a pickle; a ``module`` instance saved on a GPU loads on the CPU without one."""
+        """Restore a pickle; a ``module`` instance saved on a GPU loads on the CPU without one.
+
+        Parameters added since the pickle was written (``combine``,
+        ``decomposed_signs``) take their defaults.
+        """
+        state = {"combine": "auto", "decomposed_signs": "fitted", **state}
         if isinstance(state.get("module"), _SavedModule):
             state = {**state, "module": state["module"].load()}
         super().__setstate__(state)

@@ -331,3 +331,16 @@ def test_n_members_bool_is_refused():
     X, y = _pairs(n=50)
     with pytest.raises(InvalidParameterError, match="not a bool"):
         HyReRewardModel(ensemble="decomposed", n_members=True).fit(X, y)
+
+
+def test_pickle_from_before_combine_gets_the_defaults():
+    X, y = _pairs(n=60)
+    est = HyReRewardModel(n_members=2, max_epochs=1, random_state=0).fit(X, y)
+    state = dict(est.__getstate__())
+    for name in ("combine", "decomposed_signs"):  # parameters added by issue 28
+        del state[name]
+    old = HyReRewardModel.__new__(HyReRewardModel)
+    old.__setstate__(state)
+    assert old.get_params()["combine"] == "auto"
+    assert old.get_params()["decomposed_signs"] == "fitted"
+    assert_array_equal(old.predict_proba(X), est.predict_proba(X))
