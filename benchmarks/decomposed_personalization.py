@@ -349,7 +349,7 @@ def summarize(rows, setting, method, n, K=None):
 
 
 def _fmt(v):
-    return f"{100 * v:.1f}"
+    return "n/a" if not np.isfinite(v) else f"{100 * v:.1f}"
 
 
 def _cmp(a, b):
@@ -359,11 +359,46 @@ def _cmp(a, b):
     return f"{100 * m:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] {verdict}"
 
 
+def verdict(rows, cfg, s) -> list[str]:
+    """The issue's targets at N=5 with BALD labels, and the combination rule, in words."""
+    K = cfg["k_main"]
+    sbu = summarize(rows, s, SB_UNIFORM, 0, None)
+    lines = []
+    for name in (DEC_R, DEC_BOTH):
+        a = summarize(rows, s, f"{name} [BALD]", 5, K)
+        g = summarize(rows, s, f"{SB_GROUP} [BALD]", 5, None)
+        if a.size == 0 or a.size != sbu.size or a.size != g.size:
+            continue
+        m, lo, hi, _ = paired_verdict(a, sbu, higher_is_better=True)
+        gap = float((a - g).mean())
+        met1 = m >= 0.05 and lo > 0
+        met2 = gap >= -0.02
+        lines.append(
+            f"- {name}, N=5 BALD: {100 * m:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] points over "
+            f"the pooled uniform Shared-Base ensemble (target >= +5 with the interval above 0: "
+            f"{'met' if met1 else 'missed'}); {100 * gap:+.1f} points from Shared-Base "
+            f"by_group + HyRe (target within 2: {'met' if met2 else 'missed'}).")
+    diffs = []
+    for how in ("random", "BALD"):
+        for n in cfg["n_labels"]:
+            a = summarize(rows, s, f"{DEC_R} [{how}]", n, K)
+            b = summarize(rows, s, f"{DEC_P} [{how}]", n, K)
+            if a.size and a.size == b.size:
+                diffs.append(float((a - b).mean()))
+    if diffs:
+        lines.append(
+            f"- Combining the heads' rewards vs mixing their probabilities (same weights): the "
+            f"mean paired difference ranges over {100 * min(diffs):+.2f} to "
+            f"{100 * max(diffs):+.2f} points across N and label choice.")
+    return lines
+
+
 def markdown(rows, cfg, comps, settings) -> str:
     K = cfg["k_main"]
     out = []
     for s in settings:
         out.append(f"## {s}\n")
+        out.append("\n".join(verdict(rows, cfg, s)) + "\n")
         header = ["method", *[f"N={n}" for n in cfg["n_labels"]]]
         table = []
         methods = [
@@ -456,6 +491,27 @@ def markdown(rows, cfg, comps, settings) -> str:
     return "\n".join(out)
 
 
+def _report(rows, cfg, comps, settings, seconds, info, command) -> str:
+    return ("# Personalization without annotator ids: decomposed reward heads (issue 28)\n\n"
+            f"Machine: {machine_line(info)}\n\n"
+            f"Command: `{command}` ({seconds:.0f} s).\n\n"
+            + __doc__.split("\n\n", 1)[1].split("Run ``")[0] + "\n"
+            + markdown(rows, cfg, comps, settings))
+
+
+def _render(folder: Path) -> int:
+    import json
+
+    name = "decomposed_personalization"
+    data = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    cfg = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data["config"].items()}
+    settings = list(dict.fromkeys(r["setting"] for r in data["rows"]))
+    md = _report(data["rows"], cfg, data["components"], settings, data["seconds"],
+                 data["machine"], data.get("command", f"python benchmarks/{name}.py"))
+    (folder / f"{name}.md").write_text(md.rstrip() + "\n", encoding="utf-8")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
@@ -463,7 +519,11 @@ def main(argv=None) -> int:
     p.add_argument("--settings", nargs="+", default=["synthetic", "dsp", "hh"],
                    choices=["synthetic", "dsp", "hh"])
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--render", action="store_true",
+                   help="rewrite the Markdown from the JSON in --out (no runs)")
     args = p.parse_args(argv)
+    if args.render:
+        return _render(Path(args.out))
     import torch
 
     torch.set_num_threads(1)
@@ -484,19 +544,17 @@ def main(argv=None) -> int:
             print(f"{s} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     seconds = time.perf_counter() - t0
     info = machine_info()
-    md = ("# Personalization without annotator ids: decomposed reward heads (issue 28)\n\n"
-          f"Machine: {machine_line(info)}\n\n"
-          f"Command: `python benchmarks/decomposed_personalization.py"
-          f"{' --quick' if args.quick else ''} --settings {' '.join(args.settings)}"
-          f"{' --seeds ' + ' '.join(map(str, cfg['seeds'])) if args.seeds else ''}` "
-          f"({seconds:.0f} s).\n\n" + (__doc__.split("\n\n", 1)[1].split("Run ``")[0]) + "\n"
-          + markdown(rows, cfg, comps, args.settings))
+    command = (f"python benchmarks/decomposed_personalization.py"
+               f"{' --quick' if args.quick else ''} --settings {' '.join(args.settings)}"
+               f"{' --seeds ' + ' '.join(map(str, cfg['seeds'])) if args.seeds else ''}")
+    md = _report(rows, cfg, comps, args.settings, seconds, info, command)
     from _common import write_results
 
     name = "decomposed_personalization"
     cfg_out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
     folder = write_results(name, {"config": cfg_out, "rows": rows, "components": comps,
-                                  "seconds": seconds, "machine": info, **extra}, md, args.out)
+                                  "seconds": seconds, "machine": info, "command": command,
+                                  **extra}, md, args.out)
     print(md)
     print(f"wrote {folder}/{name}.json|md")
     return 0
