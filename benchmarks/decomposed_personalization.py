@@ -60,12 +60,24 @@ FULL = {
     "n_active": 1,  # BALD runs per seed and group (70% pool subsample)
     "k_main": 21,  # decomposed members in the main comparison (base + 20 directions)
     "k_sweep": (5, 11, 21, 51),
-    "sb": {"n_members": 100, "hidden_layer_sizes": (64,), "prior_scale": 1.0,
-           "max_epochs": 30, "batch_size": 256, "lr": 3e-3},
+    "sb": {
+        "n_members": 100,
+        "hidden_layer_sizes": (64,),
+        "prior_scale": 1.0,
+        "max_epochs": 30,
+        "batch_size": 256,
+        "lr": 3e-3,
+    },
     "hh_pairs": 1000,
 }
-QUICK = {**FULL, "seeds": (0, 1), "n_repeats": 2, "k_sweep": (5, 21),
-         "sb": {**FULL["sb"], "n_members": 30, "max_epochs": 10}, "hh_pairs": 500}
+QUICK = {
+    **FULL,
+    "seeds": (0, 1),
+    "n_repeats": 2,
+    "k_sweep": (5, 21),
+    "sb": {**FULL["sb"], "n_members": 30, "max_epochs": 10},
+    "hh_pairs": 500,
+}
 
 DEC_R = "decomposed + HyRe (rewards)"
 DEC_P = "decomposed + HyRe (probabilities)"
@@ -136,13 +148,20 @@ def _text_tables(cfg):
         )
     finally:
         sys.path[:] = saved
-    hh = {"helpful": load_hh_rlhf("helpful-base", data_home()),
-          "harmless": load_hh_rlhf("harmless-base", data_home())}
+    hh = {
+        "helpful": load_hh_rlhf("helpful-base", data_home()),
+        "harmless": load_hh_rlhf("harmless-base", data_home()),
+    }
     hh_table = {}
     for data in hh.values():
         n = min(int(cfg["hh_pairs"]), len(data.chosen))
-        items = [[format_exchange(*split_last_turn(data.chosen[i])),
-                  format_exchange(*split_last_turn(data.rejected[i]))] for i in range(n)]
+        items = [
+            [
+                format_exchange(*split_last_turn(data.chosen[i])),
+                format_exchange(*split_last_turn(data.rejected[i])),
+            ]
+            for i in range(n)
+        ]
         hh_table.update(embed_items(items, embedder, HH_BLOCK, None))
     return dsp, prompt_ids, table, hh, hh_table
 
@@ -155,8 +174,9 @@ def text_groups(setting, seed, cfg, tables) -> list[Group]:
         groups = _pref_runs.dsp_task(dsp, table, prompt_ids, (0.5, 0.2, 0.3), seed)[0]
     else:
         groups = _pref_runs.hh_task(hh, hh_table, cfg["hh_pairs"], (0.5, 0.2, 0.3), seed)
-    return [Group(g.name, g.X_train, g.y_train, g.X_pool, g.y_pool, g.X_test, g.y_test)
-            for g in groups]
+    return [
+        Group(g.name, g.X_train, g.y_train, g.X_pool, g.y_pool, g.X_test, g.y_test) for g in groups
+    ]
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -189,10 +209,15 @@ def _logreg(X, y) -> np.ndarray:
 
 def _draws(grp, cfg, rng):
     n_pool = grp.y_pool.size
-    rand = [(n, rng.choice(n_pool, size=min(n, n_pool), replace=False))
-            for _ in range(cfg["n_repeats"]) for n in cfg["n_labels"]]
-    subs = [np.sort(rng.choice(n_pool, size=int(0.7 * n_pool), replace=False))
-            for _ in range(cfg["n_active"])]
+    rand = [
+        (n, rng.choice(n_pool, size=min(n, n_pool), replace=False))
+        for _ in range(cfg["n_repeats"])
+        for n in cfg["n_labels"]
+    ]
+    subs = [
+        np.sort(rng.choice(n_pool, size=int(0.7 * n_pool), replace=False))
+        for _ in range(cfg["n_active"])
+    ]
     return rand, subs
 
 
@@ -204,7 +229,8 @@ def _hyre_runs(model, grp, R_test, rand, subs, cfg, combos):
         for c in combos:
             f = _acc_reward if c == "reward" else _acc_proba
             out.setdefault((c, "random"), {}).setdefault(n, []).append(
-                f(R_test, model.weights_, grp.y_test))
+                f(R_test, model.weights_, grp.y_test)
+            )
     nmax = max(cfg["n_labels"])
     for sub in subs:
         model.reset_weights()
@@ -215,7 +241,8 @@ def _hyre_runs(model, grp, R_test, rand, subs, cfg, combos):
             for c in combos:
                 f = _acc_reward if c == "reward" else _acc_proba
                 out.setdefault((c, "BALD"), {}).setdefault(n, []).append(
-                    f(R_test, model.weights_, grp.y_test))
+                    f(R_test, model.weights_, grp.y_test)
+                )
     model.reset_weights()
     return out
 
@@ -229,29 +256,49 @@ def run_setting(setting, groups, seed, cfg, rows, extra):
     ids = np.concatenate([[g.name] * g.y_train.size for g in groups])
     t0 = time.perf_counter()
     m = X_train.shape[1] // 2  # at most m directions exist
-    dec = {K: HyReRewardModel(ensemble="decomposed", n_members=K).fit(X_train, y_train)
-           for K in cfg["k_sweep"] if K <= m + 1}
-    both = HyReRewardModel(ensemble="decomposed", n_members=cfg["k_main"],
-                           decomposed_signs="both", adapt_loss="log_loss").fit(X_train, y_train)
+    dec = {
+        K: HyReRewardModel(ensemble="decomposed", n_members=K).fit(X_train, y_train)
+        for K in cfg["k_sweep"]
+        if K <= m + 1
+    }
+    both = HyReRewardModel(
+        ensemble="decomposed",
+        n_members=cfg["k_main"],
+        decomposed_signs="both",
+        adapt_loss="log_loss",
+    ).fit(X_train, y_train)
     if cfg["k_main"] not in dec:
         dec[cfg["k_main"]] = HyReRewardModel(ensemble="decomposed", n_members=cfg["k_main"]).fit(
-            X_train, y_train)
+            X_train, y_train
+        )
     t_dec = time.perf_counter() - t0
     sb = HyReRewardModel(random_state=seed, **cfg["sb"]).fit(X_train, y_train)
     sbg = HyReRewardModel(random_state=seed, training="by_group", **cfg["sb"]).fit(
-        X_train, y_train, groups=ids)
-    single = HyReRewardModel(random_state=seed, **{**cfg["sb"], "n_members": 1,
-                                                   "prior_scale": 0.0}).fit(X_train, y_train)
+        X_train, y_train, groups=ids
+    )
+    single = HyReRewardModel(
+        random_state=seed, **{**cfg["sb"], "n_members": 1, "prior_scale": 0.0}
+    ).fit(X_train, y_train)
     t_all = time.perf_counter() - t0
     extra.setdefault("fit_seconds", []).append(
-        {"setting": setting, "seed": seed, "decomposed_all_K": t_dec, "all": t_all})
+        {"setting": setting, "seed": seed, "decomposed_all_K": t_dec, "all": t_all}
+    )
     rng = np.random.default_rng(seed + 1000)
 
     def add(grp, method, runs, **kw):
         for n, accs in runs.items():
-            rows.append(dict(setting=setting, seed=seed, group=grp.name, method=method,
-                             n_labels=int(n), accuracy=float(np.mean(accs)), n_runs=len(accs),
-                             **kw))
+            rows.append(
+                dict(
+                    setting=setting,
+                    seed=seed,
+                    group=grp.name,
+                    method=method,
+                    n_labels=int(n),
+                    accuracy=float(np.mean(accs)),
+                    n_runs=len(accs),
+                    **kw,
+                )
+            )
 
     for grp in groups:
         rand, subs = _draws(grp, cfg, rng)
@@ -263,12 +310,16 @@ def run_setting(setting, groups, seed, cfg, rows, extra):
                 name = DEC_R if c == "reward" else DEC_P
                 add(grp, f"{name} [{how}]", r, K=K)
             u = np.full(K, 1.0 / K)
-            add(grp, DEC_UNIFORM, {0: [_acc_reward(R_test, u, grp.y_test)]}, K=K,
-                combine="reward")
-            add(grp, DEC_UNIFORM + " (probabilities)", {0: [_acc_proba(R_test, u, grp.y_test)]},
-                K=K)
-            add(grp, "decomposed base head alone", {0: [_acc_reward(R_test[:1], np.ones(1),
-                                                                    grp.y_test)]}, K=K)
+            add(grp, DEC_UNIFORM, {0: [_acc_reward(R_test, u, grp.y_test)]}, K=K, combine="reward")
+            add(
+                grp, DEC_UNIFORM + " (probabilities)", {0: [_acc_proba(R_test, u, grp.y_test)]}, K=K
+            )
+            add(
+                grp,
+                "decomposed base head alone",
+                {0: [_acc_reward(R_test[:1], np.ones(1), grp.y_test)]},
+                K=K,
+            )
             best = max(_acc_reward(R_test[k : k + 1], np.ones(1), grp.y_test) for k in range(K))
             add(grp, "decomposed best head (oracle)", {0: [best]}, K=K)
             if K == cfg["k_main"]:
@@ -288,8 +339,12 @@ def run_setting(setting, groups, seed, cfg, rows, extra):
         R_test = _diffs(both, grp.X_test)
         runs = _hyre_runs(both, grp, R_test, rand, subs, cfg, ("reward", "proba"))
         for (c, how), r in runs.items():
-            add(grp, f"{DEC_BOTH if c == 'reward' else DEC_BOTH + ' (probabilities)'} [{how}]", r,
-                K=cfg["k_main"])
+            add(
+                grp,
+                f"{DEC_BOTH if c == 'reward' else DEC_BOTH + ' (probabilities)'} [{how}]",
+                r,
+                K=cfg["k_main"],
+            )
         # Shared-Base pooled / by_group: HyRe, probabilities mixed (and rewards, for reference)
         for name, model in ((SB_POOLED, sb), (SB_GROUP, sbg)):
             R_test = _diffs(model, grp.X_test)
@@ -320,8 +375,12 @@ def component_report(model, groups, n_show=10) -> dict:
     """
     info = model.decomposition_
     d = groups[0].X_train.shape[1] // 2
-    Z = [((g.X_train[:, :d] - g.X_train[:, d:]) * np.where(g.y_train == 1, 1, -1)[:, None])
-         .astype(np.float64) for g in groups]
+    Z = [
+        ((g.X_train[:, :d] - g.X_train[:, d:]) * np.where(g.y_train == 1, 1, -1)[:, None]).astype(
+            np.float64
+        )
+        for g in groups
+    ]
     V = info.components[:n_show]
     proj = [z @ V.T for z in Z]
     means = np.array([p.mean(axis=0) for p in proj])
@@ -342,8 +401,14 @@ def component_report(model, groups, n_show=10) -> dict:
 # --------------------------------------------------------------------------- report
 def summarize(rows, setting, method, n, K=None):
     """Per-seed mean accuracy (over groups and draws) of ``method`` at ``n``."""
-    sel = [r for r in rows if r["setting"] == setting and r["method"] == method
-           and r["n_labels"] == n and (K is None or r.get("K") == K)]
+    sel = [
+        r
+        for r in rows
+        if r["setting"] == setting
+        and r["method"] == method
+        and r["n_labels"] == n
+        and (K is None or r.get("K") == K)
+    ]
     seeds = sorted({r["seed"] for r in sel})
     return np.array([np.mean([r["accuracy"] for r in sel if r["seed"] == s]) for s in seeds])
 
@@ -377,7 +442,8 @@ def verdict(rows, cfg, s) -> list[str]:
             f"- {name}, N=5 BALD: {100 * m:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] points over "
             f"the pooled uniform Shared-Base ensemble (target >= +5 with the interval above 0: "
             f"{'met' if met1 else 'missed'}); {100 * gap:+.1f} points from Shared-Base "
-            f"by_group + HyRe (target within 2: {'met' if met2 else 'missed'}).")
+            f"by_group + HyRe (target within 2: {'met' if met2 else 'missed'})."
+        )
     diffs = []
     for how in ("random", "BALD"):
         for n in cfg["n_labels"]:
@@ -389,7 +455,8 @@ def verdict(rows, cfg, s) -> list[str]:
         lines.append(
             f"- Combining the heads' rewards vs mixing their probabilities (same weights): the "
             f"mean paired difference ranges over {100 * min(diffs):+.2f} to "
-            f"{100 * max(diffs):+.2f} points across N and label choice.")
+            f"{100 * max(diffs):+.2f} points across N and label choice."
+        )
     return lines
 
 
@@ -402,101 +469,217 @@ def markdown(rows, cfg, comps, settings) -> str:
         header = ["method", *[f"N={n}" for n in cfg["n_labels"]]]
         table = []
         methods = [
-            (f"{DEC_R} [random]", K), (f"{DEC_R} [BALD]", K),
-            (f"{DEC_P} [random]", K), (f"{DEC_P} [BALD]", K),
+            (f"{DEC_R} [random]", K),
+            (f"{DEC_R} [BALD]", K),
+            (f"{DEC_P} [random]", K),
+            (f"{DEC_P} [BALD]", K),
             (f"{DEC_CVX} [random]", K),
-            (f"{DEC_BOTH} [random]", K), (f"{DEC_BOTH} [BALD]", K),
+            (f"{DEC_BOTH} [random]", K),
+            (f"{DEC_BOTH} [BALD]", K),
             (f"{DEC_BOTH} (probabilities) [BALD]", K),
-            (f"{SB_POOLED} [random]", None), (f"{SB_POOLED} [BALD]", None),
+            (f"{SB_POOLED} [random]", None),
+            (f"{SB_POOLED} [BALD]", None),
             (f"{SB_POOLED} (rewards) [BALD]", None),
-            (f"{SB_GROUP} [random]", None), (f"{SB_GROUP} [BALD]", None),
+            (f"{SB_GROUP} [random]", None),
+            (f"{SB_GROUP} [BALD]", None),
             (f"{LOGREG} [random]", None),
         ]
         for m, k in methods:
-            table.append([m, *[_fmt(summarize(rows, s, m, n, k).mean())
-                               if summarize(rows, s, m, n, k).size else "" for n in cfg["n_labels"]]])
-        for m, k in ((DEC_UNIFORM, K), (DEC_UNIFORM + " (probabilities)", K),
-                     ("decomposed base head alone", K), ("decomposed best head (oracle)", K),
-                     (SB_UNIFORM, None), (SINGLE, None)):
+            table.append(
+                [
+                    m,
+                    *[
+                        _fmt(summarize(rows, s, m, n, k).mean())
+                        if summarize(rows, s, m, n, k).size
+                        else ""
+                        for n in cfg["n_labels"]
+                    ],
+                ]
+            )
+        for m, k in (
+            (DEC_UNIFORM, K),
+            (DEC_UNIFORM + " (probabilities)", K),
+            ("decomposed base head alone", K),
+            ("decomposed best head (oracle)", K),
+            (SB_UNIFORM, None),
+            (SINGLE, None),
+        ):
             v = summarize(rows, s, m, 0, k)
             table.append([m + " (no labels)", *([_fmt(v.mean())] * len(cfg["n_labels"]))])
-        out.append(f"Pairwise test accuracy (%), mean over {len(cfg['seeds'])} seeds, the "
-                   f"groups and the draws; decomposed K = {K} (base head + {K - 1} "
-                   "directions).\n")
+        out.append(
+            f"Pairwise test accuracy (%), mean over {len(cfg['seeds'])} seeds, the "
+            f"groups and the draws; decomposed K = {K} (base head + {K - 1} "
+            "directions).\n"
+        )
         out.append(md_table(header, table) + "\n")
         # paired comparisons
         cmp_rows = []
         pairs = [
-            ("rewards vs probabilities (decomposed, random)", f"{DEC_R} [random]", K,
-             f"{DEC_P} [random]", K),
-            ("rewards vs probabilities (decomposed, BALD)", f"{DEC_R} [BALD]", K,
-             f"{DEC_P} [BALD]", K),
-            ("decomposed+HyRe (rewards, BALD) vs Shared-Base pooled+HyRe (BALD)",
-             f"{DEC_R} [BALD]", K, f"{SB_POOLED} [BALD]", None),
-            ("decomposed+HyRe (rewards, BALD) vs Shared-Base by_group+HyRe (BALD)",
-             f"{DEC_R} [BALD]", K, f"{SB_GROUP} [BALD]", None),
-            ("both signs (log loss, rewards) vs fitted signs (rewards), BALD",
-             f"{DEC_BOTH} [BALD]", K, f"{DEC_R} [BALD]", K),
-            ("both signs: rewards vs probabilities, BALD",
-             f"{DEC_BOTH} [BALD]", K, f"{DEC_BOTH} (probabilities) [BALD]", K),
-            ("both signs (BALD) vs Shared-Base pooled+HyRe (BALD)",
-             f"{DEC_BOTH} [BALD]", K, f"{SB_POOLED} [BALD]", None),
-            ("both signs (BALD) vs Shared-Base by_group+HyRe (BALD)",
-             f"{DEC_BOTH} [BALD]", K, f"{SB_GROUP} [BALD]", None),
-            ("decomposed+HyRe (rewards, random) vs convex weights (random)",
-             f"{DEC_R} [random]", K, f"{DEC_CVX} [random]", K),
-            ("decomposed+HyRe (rewards, random) vs logistic regression (random)",
-             f"{DEC_R} [random]", K, f"{LOGREG} [random]", None),
+            (
+                "rewards vs probabilities (decomposed, random)",
+                f"{DEC_R} [random]",
+                K,
+                f"{DEC_P} [random]",
+                K,
+            ),
+            (
+                "rewards vs probabilities (decomposed, BALD)",
+                f"{DEC_R} [BALD]",
+                K,
+                f"{DEC_P} [BALD]",
+                K,
+            ),
+            (
+                "decomposed+HyRe (rewards, BALD) vs Shared-Base pooled+HyRe (BALD)",
+                f"{DEC_R} [BALD]",
+                K,
+                f"{SB_POOLED} [BALD]",
+                None,
+            ),
+            (
+                "decomposed+HyRe (rewards, BALD) vs Shared-Base by_group+HyRe (BALD)",
+                f"{DEC_R} [BALD]",
+                K,
+                f"{SB_GROUP} [BALD]",
+                None,
+            ),
+            (
+                "both signs (log loss, rewards) vs fitted signs (rewards), BALD",
+                f"{DEC_BOTH} [BALD]",
+                K,
+                f"{DEC_R} [BALD]",
+                K,
+            ),
+            (
+                "both signs: rewards vs probabilities, BALD",
+                f"{DEC_BOTH} [BALD]",
+                K,
+                f"{DEC_BOTH} (probabilities) [BALD]",
+                K,
+            ),
+            (
+                "both signs (BALD) vs Shared-Base pooled+HyRe (BALD)",
+                f"{DEC_BOTH} [BALD]",
+                K,
+                f"{SB_POOLED} [BALD]",
+                None,
+            ),
+            (
+                "both signs (BALD) vs Shared-Base by_group+HyRe (BALD)",
+                f"{DEC_BOTH} [BALD]",
+                K,
+                f"{SB_GROUP} [BALD]",
+                None,
+            ),
+            (
+                "decomposed+HyRe (rewards, random) vs convex weights (random)",
+                f"{DEC_R} [random]",
+                K,
+                f"{DEC_CVX} [random]",
+                K,
+            ),
+            (
+                "decomposed+HyRe (rewards, random) vs logistic regression (random)",
+                f"{DEC_R} [random]",
+                K,
+                f"{LOGREG} [random]",
+                None,
+            ),
         ]
         for label, a, ka, b, kb in pairs:
-            cmp_rows.append([label, *[_cmp(summarize(rows, s, a, n, ka), summarize(rows, s, b, n, kb))
-                                      for n in cfg["n_labels"]]])
+            cmp_rows.append(
+                [
+                    label,
+                    *[
+                        _cmp(summarize(rows, s, a, n, ka), summarize(rows, s, b, n, kb))
+                        for n in cfg["n_labels"]
+                    ],
+                ]
+            )
         unif = summarize(rows, s, DEC_UNIFORM, 0, K)
         sbu = summarize(rows, s, SB_UNIFORM, 0, None)
-        cmp_rows.append(["decomposed+HyRe (rewards, BALD) vs pooled uniform Shared-Base",
-                         *[_cmp(summarize(rows, s, f"{DEC_R} [BALD]", n, K), sbu)
-                           for n in cfg["n_labels"]]])
-        cmp_rows.append(["both signs (log loss, rewards, BALD) vs pooled uniform Shared-Base",
-                         *[_cmp(summarize(rows, s, f"{DEC_BOTH} [BALD]", n, K), sbu)
-                           for n in cfg["n_labels"]]])
-        cmp_rows.append(["decomposed+HyRe (rewards, BALD) vs decomposed uniform",
-                         *[_cmp(summarize(rows, s, f"{DEC_R} [BALD]", n, K), unif)
-                           for n in cfg["n_labels"]]])
-        out.append("Paired differences A - B in points, 95% t-interval over seeds "
-                   "(each seed averaged over groups and draws):\n")
+        cmp_rows.append(
+            [
+                "decomposed+HyRe (rewards, BALD) vs pooled uniform Shared-Base",
+                *[_cmp(summarize(rows, s, f"{DEC_R} [BALD]", n, K), sbu) for n in cfg["n_labels"]],
+            ]
+        )
+        cmp_rows.append(
+            [
+                "both signs (log loss, rewards, BALD) vs pooled uniform Shared-Base",
+                *[
+                    _cmp(summarize(rows, s, f"{DEC_BOTH} [BALD]", n, K), sbu)
+                    for n in cfg["n_labels"]
+                ],
+            ]
+        )
+        cmp_rows.append(
+            [
+                "decomposed+HyRe (rewards, BALD) vs decomposed uniform",
+                *[_cmp(summarize(rows, s, f"{DEC_R} [BALD]", n, K), unif) for n in cfg["n_labels"]],
+            ]
+        )
+        out.append(
+            "Paired differences A - B in points, 95% t-interval over seeds "
+            "(each seed averaged over groups and draws):\n"
+        )
         out.append(md_table(["A vs B", *[f"N={n}" for n in cfg["n_labels"]]], cmp_rows) + "\n")
         # K sweep
         sweep = []
         for k in cfg["k_sweep"]:
-            sweep.append([k, *[_fmt(summarize(rows, s, f"{DEC_R} [BALD]", n, k).mean())
-                               for n in cfg["n_labels"]],
-                          _fmt(summarize(rows, s, f"{DEC_P} [BALD]", 5, k).mean()),
-                          _fmt(summarize(rows, s, "decomposed best head (oracle)", 0, k).mean())])
-        out.append("Decomposed member count K (rewards combined, BALD labels; last columns: "
-                   "probabilities mixed at N=5, and the best single head, an oracle):\n")
-        out.append(md_table(["K", *[f"N={n}" for n in cfg["n_labels"]], "proba N=5",
-                             "best head"], sweep) + "\n")
+            sweep.append(
+                [
+                    k,
+                    *[
+                        _fmt(summarize(rows, s, f"{DEC_R} [BALD]", n, k).mean())
+                        for n in cfg["n_labels"]
+                    ],
+                    _fmt(summarize(rows, s, f"{DEC_P} [BALD]", 5, k).mean()),
+                    _fmt(summarize(rows, s, "decomposed best head (oracle)", 0, k).mean()),
+                ]
+            )
+        out.append(
+            "Decomposed member count K (rewards combined, BALD labels; last columns: "
+            "probabilities mixed at N=5, and the best single head, an oracle):\n"
+        )
+        out.append(
+            md_table(["K", *[f"N={n}" for n in cfg["n_labels"]], "proba N=5", "best head"], sweep)
+            + "\n"
+        )
         if s in comps:
             c = comps[s]
-            crow = [[j + 1, f"{100 * c['explained_variance_ratio'][j]:.1f}",
-                     f"{100 * c['cumulative'][j]:.1f}", f"{c['between_group_F'][j]:.1f}",
-                     f"{c['scales'][j]:+.2f}", f"{100 * c['agreement'][j + 1]:.1f}"]
-                    for j in range(len(c["explained_variance_ratio"]))]
-            out.append("Leading components (seed 0): explained variance of the pooled "
-                       "differences (%), cumulative, between-group F ratio of the groups' "
-                       "projections (about 1: no group signal), the fitted Bradley-Terry "
-                       "scale, and the share of pooled training pairs the head orders right.\n")
-            out.append(md_table(["component", "var %", "cum %", "F", "scale", "agrees %"],
-                                crow) + "\n")
+            crow = [
+                [
+                    j + 1,
+                    f"{100 * c['explained_variance_ratio'][j]:.1f}",
+                    f"{100 * c['cumulative'][j]:.1f}",
+                    f"{c['between_group_F'][j]:.1f}",
+                    f"{c['scales'][j]:+.2f}",
+                    f"{100 * c['agreement'][j + 1]:.1f}",
+                ]
+                for j in range(len(c["explained_variance_ratio"]))
+            ]
+            out.append(
+                "Leading components (seed 0): explained variance of the pooled "
+                "differences (%), cumulative, between-group F ratio of the groups' "
+                "projections (about 1: no group signal), the fitted Bradley-Terry "
+                "scale, and the share of pooled training pairs the head orders right.\n"
+            )
+            out.append(
+                md_table(["component", "var %", "cum %", "F", "scale", "agrees %"], crow) + "\n"
+            )
     return "\n".join(out)
 
 
 def _report(rows, cfg, comps, settings, seconds, info, command) -> str:
-    return ("# Personalization without annotator ids: decomposed reward heads (issue 28)\n\n"
-            f"Machine: {machine_line(info)}\n\n"
-            f"Command: `{command}` ({seconds:.0f} s).\n\n"
-            + __doc__.split("\n\n", 1)[1].split("Run ``")[0] + "\n"
-            + markdown(rows, cfg, comps, settings))
+    return (
+        "# Personalization without annotator ids: decomposed reward heads (issue 28)\n\n"
+        f"Machine: {machine_line(info)}\n\n"
+        f"Command: `{command}` ({seconds:.0f} s).\n\n"
+        + __doc__.split("\n\n", 1)[1].split("Run ``")[0]
+        + "\n"
+        + markdown(rows, cfg, comps, settings)
+    )
 
 
 def _render(folder: Path) -> int:
@@ -506,8 +689,15 @@ def _render(folder: Path) -> int:
     data = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
     cfg = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data["config"].items()}
     settings = list(dict.fromkeys(r["setting"] for r in data["rows"]))
-    md = _report(data["rows"], cfg, data["components"], settings, data["seconds"],
-                 data["machine"], data.get("command", f"python benchmarks/{name}.py"))
+    md = _report(
+        data["rows"],
+        cfg,
+        data["components"],
+        settings,
+        data["seconds"],
+        data["machine"],
+        data.get("command", f"python benchmarks/{name}.py"),
+    )
     (folder / f"{name}.md").write_text(md.rstrip() + "\n", encoding="utf-8")
     return 0
 
@@ -516,11 +706,18 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seeds", type=int, nargs="+", default=None)
-    p.add_argument("--settings", nargs="+", default=["synthetic", "dsp", "hh"],
-                   choices=["synthetic", "dsp", "hh"])
+    p.add_argument(
+        "--settings",
+        nargs="+",
+        default=["synthetic", "dsp", "hh"],
+        choices=["synthetic", "dsp", "hh"],
+    )
     p.add_argument("--out", default=str(RESULTS))
-    p.add_argument("--render", action="store_true",
-                   help="rewrite the Markdown from the JSON in --out (no runs)")
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="rewrite the Markdown from the JSON in --out (no runs)",
+    )
     args = p.parse_args(argv)
     if args.render:
         return _render(Path(args.out))
@@ -537,24 +734,39 @@ def main(argv=None) -> int:
     comps: dict = {}
     for s in args.settings:
         for seed in cfg["seeds"]:
-            groups = attribute_groups(seed) if s == "synthetic" else text_groups(s, seed, cfg, tables)
+            groups = (
+                attribute_groups(seed) if s == "synthetic" else text_groups(s, seed, cfg, tables)
+            )
             model = run_setting(s, groups, seed, cfg, rows, extra)
             if seed == cfg["seeds"][0]:
                 comps[s] = component_report(model, groups)
             print(f"{s} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     seconds = time.perf_counter() - t0
     info = machine_info()
-    command = (f"python benchmarks/decomposed_personalization.py"
-               f"{' --quick' if args.quick else ''} --settings {' '.join(args.settings)}"
-               f"{' --seeds ' + ' '.join(map(str, cfg['seeds'])) if args.seeds else ''}")
+    command = (
+        f"python benchmarks/decomposed_personalization.py"
+        f"{' --quick' if args.quick else ''} --settings {' '.join(args.settings)}"
+        f"{' --seeds ' + ' '.join(map(str, cfg['seeds'])) if args.seeds else ''}"
+    )
     md = _report(rows, cfg, comps, args.settings, seconds, info, command)
     from _common import write_results
 
     name = "decomposed_personalization"
     cfg_out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}
-    folder = write_results(name, {"config": cfg_out, "rows": rows, "components": comps,
-                                  "seconds": seconds, "machine": info, "command": command,
-                                  **extra}, md, args.out)
+    folder = write_results(
+        name,
+        {
+            "config": cfg_out,
+            "rows": rows,
+            "components": comps,
+            "seconds": seconds,
+            "machine": info,
+            "command": command,
+            **extra,
+        },
+        md,
+        args.out,
+    )
     print(md)
     print(f"wrote {folder}/{name}.json|md")
     return 0

@@ -90,7 +90,8 @@ def _adapt_runs(model, data, pool, ev, rng, pair=None):
                 out[("random", n)].append(float(model.score(Xe, ye)))
                 if pair is None:
                     out[("logreg", n)].append(
-                        _logreg_acc(data.X_test[pool][idx], yp[idx], data.X_test[ev], ye))
+                        _logreg_acc(data.X_test[pool][idx], yp[idx], data.X_test[ev], ye)
+                    )
         model.reset_weights()
         model.active_adapt(Xp, yp, n_queries=max(N_LABELS))
         order = model.queried_indices_
@@ -105,16 +106,27 @@ def run_seed(seed, configs, quick):
     from skhyre import HyReClassifier, HyReRewardModel
     from skhyre.datasets import make_labeler_population
 
-    data = make_labeler_population(n_samples=2000, n_features=2, n_labelers=100,
-                                   n_test_labelers=N_TEST_LABELERS, n_test_samples=500,
-                                   random_state=seed)
+    data = make_labeler_population(
+        n_samples=2000,
+        n_features=2,
+        n_labelers=100,
+        n_test_labelers=N_TEST_LABELERS,
+        n_test_samples=500,
+        random_state=seed,
+    )
     pool, ev = np.arange(250), np.arange(250, 500)
     Y_eval = data.y_test[:, ev]
     rows = []
     for cfg in configs:
         rng = np.random.default_rng(seed + 7)  # the same labels for every configuration
-        model = HyReClassifier(hidden_layer_sizes=(32, 32), batch_size=128, lr=1e-2,
-                               temperature=1.0, random_state=seed, **cfg)
+        model = HyReClassifier(
+            hidden_layer_sizes=(32, 32),
+            batch_size=128,
+            lr=1e-2,
+            temperature=1.0,
+            random_state=seed,
+            **cfg,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.fit(data.X, data.y)
@@ -122,11 +134,19 @@ def run_seed(seed, configs, quick):
         sharp, dis, best = _member_stats(P, Y_eval)
         uniform = float(np.mean([model.score(data.X_test[ev], y) for y in Y_eval]))
         pooled_fit = float(np.mean(np.abs(P.mean(axis=0) - data.pooled_proba_test[ev])))
-        rows.append(dict(seed=seed, config=_config_name(cfg), **cfg, sharpness=sharp,
-                         disagreement=dis, best_member=best, uniform=uniform,
-                         mean_abs_error_to_average_labeler=pooled_fit,
-                         **{f"{m}@{n}": v for (m, n), v in
-                            _adapt_runs(model, data, pool, ev, rng).items()}))
+        rows.append(
+            dict(
+                seed=seed,
+                config=_config_name(cfg),
+                **cfg,
+                sharpness=sharp,
+                disagreement=dis,
+                best_member=best,
+                uniform=uniform,
+                mean_abs_error_to_average_labeler=pooled_fit,
+                **{f"{m}@{n}": v for (m, n), v in _adapt_runs(model, data, pool, ev, rng).items()},
+            )
+        )
     # decomposed members over (x, 1): pairs (x, 1 | 0, 0), independent of the sweep
     rng = np.random.default_rng(seed + 7)
 
@@ -138,10 +158,20 @@ def run_seed(seed, configs, quick):
     Pd = dec.predict_members(pair(data.X_test[ev]))[:, :, 1].astype(np.float64)
     sharp, dis, best = _member_stats(Pd, Y_eval)
     uniform = float(np.mean([dec.score(pair(data.X_test[ev]), y) for y in Y_eval]))
-    rows.append(dict(seed=seed, config="decomposed (K=4)", sharpness=sharp, disagreement=dis,
-                     best_member=best, uniform=uniform,
-                     **{f"{m}@{n}": v for (m, n), v in
-                        _adapt_runs(dec, data, pool, ev, rng, pair=pair).items()}))
+    rows.append(
+        dict(
+            seed=seed,
+            config="decomposed (K=4)",
+            sharpness=sharp,
+            disagreement=dis,
+            best_member=best,
+            uniform=uniform,
+            **{
+                f"{m}@{n}": v
+                for (m, n), v in _adapt_runs(dec, data, pool, ev, rng, pair=pair).items()
+            },
+        )
+    )
     return rows
 
 
@@ -160,56 +190,128 @@ def markdown(rows, configs, seeds) -> str:
     out = []
     t1 = []
     for c in names:
-        avg = (f"{_col(rows, c, 'mean_abs_error_to_average_labeler').mean():.3f}"
-               if c != "decomposed (K=4)" else "")
-        t1.append([c, *[f"{_col(rows, c, k).mean():.3f}" for k in
-                        ("sharpness", "disagreement", "best_member", "uniform")], avg])
+        avg = (
+            f"{_col(rows, c, 'mean_abs_error_to_average_labeler').mean():.3f}"
+            if c != "decomposed (K=4)"
+            else ""
+        )
+        t1.append(
+            [
+                c,
+                *[
+                    f"{_col(rows, c, k).mean():.3f}"
+                    for k in ("sharpness", "disagreement", "best_member", "uniform")
+                ],
+                avg,
+            ]
+        )
     from skhyre.datasets import make_labeler_population
 
     ref_sharp, ref_dis = [], []
     for seed in seeds:  # the same draws as run_seed
-        data = make_labeler_population(n_samples=2000, n_features=2, n_labelers=100,
-                                       n_test_labelers=N_TEST_LABELERS, n_test_samples=500,
-                                       random_state=seed)
+        data = make_labeler_population(
+            n_samples=2000,
+            n_features=2,
+            n_labelers=100,
+            n_test_labelers=N_TEST_LABELERS,
+            n_test_samples=500,
+            random_state=seed,
+        )
         ref_sharp.append(np.mean(np.abs(2 * data.pooled_proba_test[250:] - 1)))
         Y = data.y_test[:, 250:]
-        ref_dis.append(np.mean([np.mean(Y[i] != Y[j]) for i in range(len(Y))
-                                for j in range(i + 1, len(Y))]))
-    out.append(f"Members on unseen labelers ({len(seeds)} seeds, {N_TEST_LABELERS} unseen "
-               "labelers, 250 held-out inputs each): mean over seeds. For reference, on the "
-               f"same inputs the average labeler (the pooled label probability) has sharpness "
-               f"{np.mean(ref_sharp):.3f}, every single labeler has sharpness 1, and two unseen "
-               f"labelers disagree on {np.mean(ref_dis):.3f} of the inputs.\n")
-    out.append(md_table(["configuration", "sharpness mean abs(2p-1)", "pairwise disagreement",
-                         "best member acc (oracle)", "uniform acc",
-                         "mean abs(p_ensemble - p_average labeler)"], t1) + "\n")
+        ref_dis.append(
+            np.mean([np.mean(Y[i] != Y[j]) for i in range(len(Y)) for j in range(i + 1, len(Y))])
+        )
+    out.append(
+        f"Members on unseen labelers ({len(seeds)} seeds, {N_TEST_LABELERS} unseen "
+        "labelers, 250 held-out inputs each): mean over seeds. For reference, on the "
+        f"same inputs the average labeler (the pooled label probability) has sharpness "
+        f"{np.mean(ref_sharp):.3f}, every single labeler has sharpness 1, and two unseen "
+        f"labelers disagree on {np.mean(ref_dis):.3f} of the inputs.\n"
+    )
+    out.append(
+        md_table(
+            [
+                "configuration",
+                "sharpness mean abs(2p-1)",
+                "pairwise disagreement",
+                "best member acc (oracle)",
+                "uniform acc",
+                "mean abs(p_ensemble - p_average labeler)",
+            ],
+            t1,
+        )
+        + "\n"
+    )
     t2 = []
     for c in names:
-        t2.append([c, *[f"{100 * _col(rows, c, f'{m}@{n}').mean():.1f}"
-                        for m in ("random", "BALD") for n in N_LABELS]])
-    t2.append(["logistic regression on the N random labels", *[
-        f"{100 * _col(rows, names[0], f'logreg@{n}').mean():.1f}" for n in N_LABELS], "", "", ""])
+        t2.append(
+            [
+                c,
+                *[
+                    f"{100 * _col(rows, c, f'{m}@{n}').mean():.1f}"
+                    for m in ("random", "BALD")
+                    for n in N_LABELS
+                ],
+            ]
+        )
+    t2.append(
+        [
+            "logistic regression on the N random labels",
+            *[f"{100 * _col(rows, names[0], f'logreg@{n}').mean():.1f}" for n in N_LABELS],
+            "",
+            "",
+            "",
+        ]
+    )
     out.append("Accuracy (%) after N labels of the unseen labeler (HyRe, temperature 1):\n")
-    out.append(md_table(["configuration", *[f"{m} N={n}" for m in ("random", "BALD")
-                                            for n in N_LABELS]], t2) + "\n")
+    out.append(
+        md_table(
+            ["configuration", *[f"{m} N={n}" for m in ("random", "BALD") for n in N_LABELS]], t2
+        )
+        + "\n"
+    )
     t3 = []
     for c in names:
         u = _col(rows, c, "uniform")
         lr = {n: _col(rows, names[0], f"logreg@{n}") for n in N_LABELS}
-        t3.append([c, *[_ci(_col(rows, c, f"BALD@{n}"), u) for n in N_LABELS],
-                   *[_ci(_col(rows, c, f"random@{n}"), lr[n]) for n in N_LABELS]])
-    out.append("Paired differences in points, 95% t-interval over seeds: HyRe (BALD) minus "
-               "the uniform ensemble, and HyRe (random) minus logistic regression on the "
-               "same random labels:\n")
-    out.append(md_table(["configuration", *[f"BALD - uniform N={n}" for n in N_LABELS],
-                         *[f"random - logreg N={n}" for n in N_LABELS]], t3) + "\n")
+        t3.append(
+            [
+                c,
+                *[_ci(_col(rows, c, f"BALD@{n}"), u) for n in N_LABELS],
+                *[_ci(_col(rows, c, f"random@{n}"), lr[n]) for n in N_LABELS],
+            ]
+        )
+    out.append(
+        "Paired differences in points, 95% t-interval over seeds: HyRe (BALD) minus "
+        "the uniform ensemble, and HyRe (random) minus logistic regression on the "
+        "same random labels:\n"
+    )
+    out.append(
+        md_table(
+            [
+                "configuration",
+                *[f"BALD - uniform N={n}" for n in N_LABELS],
+                *[f"random - logreg N={n}" for n in N_LABELS],
+            ],
+            t3,
+        )
+        + "\n"
+    )
     sb = [c for c in names if c != "decomposed (K=4)"]
     sharp = [_col(rows, c, "sharpness").mean() for c in sb]
     dis = [_col(rows, c, "disagreement").mean() for c in sb]
-    gains = {c: paired_verdict(_col(rows, c, "BALD@40"), _col(rows, c, "uniform"),
-                               higher_is_better=True) for c in names}
-    vs_lr = [paired_verdict(_col(rows, c, f"random@{n}"), _col(rows, names[0], f"logreg@{n}"),
-                            higher_is_better=True).mean for c in sb for n in N_LABELS]
+    gains = {
+        c: paired_verdict(_col(rows, c, "BALD@40"), _col(rows, c, "uniform"), higher_is_better=True)
+        for c in names
+    }
+    vs_lr = [
+        paired_verdict(
+            _col(rows, c, f"random@{n}"), _col(rows, names[0], f"logreg@{n}"), higher_is_better=True
+        ).mean
+        for c in sb
+        for n in N_LABELS
+    ]
     better = [c for c in sb if gains[c].lo > 0]
     best_c = max(sb, key=lambda c: gains[c].mean)
     g = gains[best_c]
@@ -230,16 +332,20 @@ def markdown(rows, configs, seeds) -> str:
         f"decomposed members disagree by construction and gain more ({100 * dg.mean:+.1f} "
         f"[{100 * dg.lo:+.1f}, {100 * dg.hi:+.1f}] at N=40 with BALD), still below logistic "
         f"regression. On this generator a few labels identify a new labeler's boundary "
-        f"directly better than any pooled ensemble's members can.\n")
+        f"directly better than any pooled ensemble's members can.\n"
+    )
     return "\n".join(out)
 
 
 def _report(rows, configs, seeds, seconds, info, command) -> str:
-    return ("# Pooled training on a population of deterministic labelers (issue 28a)\n\n"
-            f"Machine: {machine_line(info)}\n\n"
-            f"Command: `{command}` ({seconds:.0f} s).\n\n"
-            + __doc__.split("\n\n", 1)[1].split("Run ``")[0]
-            + "\n" + markdown(rows, configs, seeds))
+    return (
+        "# Pooled training on a population of deterministic labelers (issue 28a)\n\n"
+        f"Machine: {machine_line(info)}\n\n"
+        f"Command: `{command}` ({seconds:.0f} s).\n\n"
+        + __doc__.split("\n\n", 1)[1].split("Run ``")[0]
+        + "\n"
+        + markdown(rows, configs, seeds)
+    )
 
 
 def main(argv=None) -> int:
@@ -247,8 +353,11 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=str(RESULTS))
-    p.add_argument("--render", action="store_true",
-                   help="rewrite the Markdown from the JSON in --out (no runs)")
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="rewrite the Markdown from the JSON in --out (no runs)",
+    )
     args = p.parse_args(argv)
     if args.render:
         import json
@@ -256,8 +365,14 @@ def main(argv=None) -> int:
         folder = Path(args.out)
         data = json.loads((folder / "pooled_personalization.json").read_text(encoding="utf-8"))
         seeds = sorted({r["seed"] for r in data["rows"]})
-        md = _report(data["rows"], data["configs"], seeds, data["seconds"], data["machine"],
-                     data.get("command", "python benchmarks/pooled_personalization.py"))
+        md = _report(
+            data["rows"],
+            data["configs"],
+            seeds,
+            data["seconds"],
+            data["machine"],
+            data.get("command", "python benchmarks/pooled_personalization.py"),
+        )
         (folder / "pooled_personalization.md").write_text(md.rstrip() + "\n", encoding="utf-8")
         return 0
     import torch
@@ -277,12 +392,17 @@ def main(argv=None) -> int:
         print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     seconds = time.perf_counter() - t0
     info = machine_info()
-    command = (f"python benchmarks/pooled_personalization.py --seeds "
-               f"{' '.join(map(str, args.seeds))}{' --quick' if args.quick else ''}")
+    command = (
+        f"python benchmarks/pooled_personalization.py --seeds "
+        f"{' '.join(map(str, args.seeds))}{' --quick' if args.quick else ''}"
+    )
     md = _report(rows, configs, args.seeds, seconds, info, command)
-    write_results("pooled_personalization", {"configs": configs, "rows": rows,
-                                             "seconds": seconds, "machine": info,
-                                             "command": command}, md, args.out)
+    write_results(
+        "pooled_personalization",
+        {"configs": configs, "rows": rows, "seconds": seconds, "machine": info, "command": command},
+        md,
+        args.out,
+    )
     print(md)
     return 0
 
