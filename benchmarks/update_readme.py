@@ -159,6 +159,7 @@ def headline_preferences() -> str:
         f"Measured on {machine.get('cpu', '?')}, {machine.get('date', '?')[:10]}; full report: "
         f"[personalization]({DOCS_URL}/preferences.rst).",
     ]
+    lines += ["", decomposed_row(_load("decomposed_personalization"))]
     return "\n".join(lines)
 
 
@@ -227,6 +228,34 @@ def peer_rows(p: dict) -> list[str]:
         f"batch of 32 in {_seconds(bb['median_s'])}, where " + "; ".join(others) + ". Full "
         f"report: [peers]({DOCS_URL}/peers.rst).",
     ]
+
+
+def decomposed_row(d: dict, n: int = 5, k: int = 21) -> str:
+    """Personalization without annotator ids: decomposed heads against the pooled and by-group
+    Shared-Base ensembles, ``n`` BALD pairs (means over groups and seeds)."""
+
+    def mean(setting, method, K=None):
+        acc = [
+            r["accuracy"]
+            for r in d["rows"]
+            if r["setting"] == setting
+            and r["n_labels"] == n
+            and r["method"] == method
+            and (K is None or r.get("K") == K)
+        ]
+        return sum(acc) / len(acc)
+
+    parts = []
+    for setting, name in (("dsp", "DSP"), ("hh", "HH-RLHF")):
+        dec = mean(setting, "decomposed + HyRe (rewards) [BALD]", k)
+        pooled = mean(setting, "Shared-Base pooled + HyRe [BALD]")
+        ids = mean(setting, "Shared-Base by_group + HyRe [BALD]")
+        parts.append(f"{name} {dec:.3f} against {pooled:.3f} pooled and {ids:.3f} with ids")
+    return (
+        f"Without annotator ids, decomposed reward heads (`ensemble=\"decomposed\"`, K={k}, "
+        f"closed form from the pooled pairs) with {n} BALD pairs: " + "; ".join(parts) + ". "
+        f"Full report: [decomposed heads]({DOCS_URL}/decomposed_personalization.rst)."
+    )
 
 
 #: README ``headline:NAME`` blocks and the function that writes each.
@@ -451,6 +480,22 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 ":func:`skhyre.studies.preferences.run_preference_study`.",
                 figures=("preferences.png",),
                 elsewhere=(DSP_DOMAINS_HEADING, "annotators"),
+            ),
+            Page(
+                "pooled_personalization",
+                "Pooled training on a population of deterministic labelers",
+                "``python benchmarks/pooled_personalization.py``: do members trained on pooled "
+                "labels (no annotator ids) become annotator-like? The paper's generator "
+                "(:func:`skhyre.datasets.make_labeler_population`), prior scale, training "
+                "length and K swept; decomposed reward heads alongside.",
+            ),
+            Page(
+                "decomposed_personalization",
+                "Personalization without annotator ids: decomposed reward heads",
+                "``python benchmarks/decomposed_personalization.py``: "
+                "``HyReRewardModel(ensemble=\"decomposed\")`` against pooled and by-group "
+                "Shared-Base ensembles, a single reward model and logistic regression on the "
+                "N labels, on DSP, HH-RLHF and synthetic groups.",
             ),
             Page(
                 "sklearn_shift",
