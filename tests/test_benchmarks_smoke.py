@@ -261,6 +261,7 @@ def test_des_peers_quick(tmp_path):
             "hyre_T1",
             "hyre_auto",
             "hyre_evidence",
+            "hyre_T0.1",
             "best_member",
             "oracle_member",
             *methods,
