@@ -721,7 +721,7 @@ def markdown(result: dict, meta: dict) -> str:
         return md_table(["task", "N", short, *[f"{a} - {short}" for a in arms]], rows)
 
     knora_table = versus("KNORA-E", "KNORA-E", "KNORA-E")
-    loso_table = versus("DESlib chosen on other seeds", "DESlib (other seeds)", "DESlib*")
+    loso_table = versus("DESlib chosen on other seeds", "DESlib (other seeds)", "DESlib-o")
     full = []
     arms = (*OURS, "oracle_member", *methods)
     for cell in cells:
@@ -789,7 +789,7 @@ def markdown(result: dict, meta: dict) -> str:
         "",
         "## Against the DESlib method chosen on the other seeds",
         "",
-        "*DESlib\\**: for each seed, the DESlib method with the best mean accuracy over the "
+        "*DESlib-o*: for each seed, the DESlib method with the best mean accuracy over the "
         "*other* seeds of that task and N, scored on this seed: a choice a user could make "
         "from earlier tasks, free of the winner's curse of picking the best of "
         f"{len(methods)} methods on the same seeds it is scored on.",
