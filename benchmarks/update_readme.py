@@ -520,6 +520,14 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 ),
             ),
             Page(
+                "des_peers",
+                "Against dynamic ensemble selection (DESlib)",
+                "``python benchmarks/des_peers.py`` (extra ``peers``): "
+                ":class:`skhyre.HyReEnsemble` against DESlib's dynamic ensemble and classifier "
+                "selection methods on the same pool of fitted scikit-learn classifiers, with the "
+                "few labelled shifted rows as DESlib's selection set and HyRe's adaptation set.",
+            ),
+            Page(
                 "temperature",
                 "Choosing the temperature",
                 "``python benchmarks/temperature.py``: the temperature rules on many more "
