@@ -1806,15 +1806,17 @@ def _outputs_block(L, kind, members, i0, i1, out, o0):
     holding NaN, or whose largest logit is +inf or every logit -inf, is all
     NaN, as ``torch.softmax`` gives) or :data:`OUTPUT_PAIR` (NaN where the
     difference is NaN; +-inf gives probabilities 0 and 1). Probabilities are
-    computed in float64 and rounded once to ``out``'s dtype.
+    computed in float64 and rounded once to ``out``'s dtype. Every loop walks
+    the chunk in its own (row, member) order: reads are sequential, and each
+    write is a run of ``C`` values in one of the members' slabs.
     """
     rows = i1 - i0
     nm = members.shape[0]
     C = L.shape[2]
     if kind == OUTPUT_RAW:
-        for q in range(nm):
-            k = members[q]
-            for i in range(rows):
+        for i in range(rows):
+            for q in range(nm):
+                k = members[q]
                 for c in range(C):
                     out[k, o0 + i, c] = L[i0 + i, k, c]
         return
@@ -1829,9 +1831,9 @@ def _outputs_block(L, kind, members, i0, i1, out, o0):
                 bad[i * nm + q] = d != d
                 t[i * nm + q] = -abs(d)
         _exp_nonpositive_inplace(t, ib)
-        for q in range(nm):
-            k = members[q]
-            for i in range(rows):
+        for i in range(rows):
+            for q in range(nm):
+                k = members[q]
                 g = i * nm + q
                 if bad[g]:
                     out[k, o0 + i, 0] = np.nan
@@ -1862,9 +1864,9 @@ def _outputs_block(L, kind, members, i0, i1, out, o0):
             for c in range(C):
                 t[g * C + c] = np.float64(L[i0 + i, k, c]) - mx
     _exp_nonpositive_inplace(t, ib)
-    for q in range(nm):
-        k = members[q]
-        for i in range(rows):
+    for i in range(rows):
+        for q in range(nm):
+            k = members[q]
             g = i * nm + q
             if bad[g]:
                 for c in range(C):
