@@ -553,7 +553,7 @@ def _member_entropies_block(P, i0, i1, out):
         for j in range(m):
             buf[j] = r[j]
         _xlogx_inplace(buf, ib, kb)
-        _neg_row_sums(buf, C, row, 0)
+        _neg_row_sums(buf, C, row, np.int64(0))
         for j in range(i1 - i0):
             out[k, i0 + j] = row[j]
 
@@ -742,13 +742,13 @@ def _bald_direct_block(P, w, nz, i0, i1, out):
         for j in range(m):
             buf[j] = r[j]
         _xlogx_inplace(buf, ib, kb)
-        _neg_row_sums(buf, C, hm[k], 0)
+        _neg_row_sums(buf, C, hm[k], np.int64(0))
     _mix_rows(P, w, nz, i0, i1, acc)
     bad = _nonfinite_row_flags(acc, C)
     _xlogx_inplace(acc, ib, kb)
     _neg_row_sums(acc, C, out, i0)
     e = np.empty(rows, dtype=np.float64)
-    _mix_rows(hm, w, nz, 0, rows, e)
+    _mix_rows(hm, w, nz, np.int64(0), rows, e)
     for j in range(rows):
         out[i0 + j] = max(out[i0 + j] - e[j], 0.0)
     if bad.size:
@@ -1930,9 +1930,9 @@ def _mixture_outputs_block(L, kind, w, nz, i0, i1, Q):
     C = Q.shape[1]
     rows = i1 - i0
     P = np.empty((L.shape[1], rows, C), dtype=np.float32)
-    _outputs_block(L, kind, nz, i0, i1, P, 0)
+    _outputs_block(L, kind, nz, i0, i1, P, np.int64(0))
     flat = Q.reshape(Q.shape[0] * C)
-    _mix_rows(P, w, nz, 0, rows, flat[i0 * C : i1 * C])
+    _mix_rows(P, w, nz, np.int64(0), rows, flat[i0 * C : i1 * C])
 
 
 @_jit
@@ -1971,12 +1971,18 @@ def mixture_outputs(L, kind, w):
 
 
 @_jit
-def _mean_var_outputs_block(L, w, nz, kref, members, i0, i1, mean, var):
+def _mean_var_outputs_block(L, w, nz, kref, kind, members, i0, i1, mean, var):
     rows = i1 - i0
     K = L.shape[1]
+    zero = np.int64(0)
     F = np.empty((K, rows, 1), dtype=np.float32)
-    _outputs_block(L, OUTPUT_RAW, members, i0, i1, F, 0)
-    _mean_var_block(F.reshape(K, rows), w, nz, kref, 0, rows, mean[i0:i1], var[i0:i1])
+    _outputs_block(L, kind, members, i0, i1, F, zero)
+    m = np.empty(rows, dtype=np.float64)
+    v = np.empty(rows, dtype=np.float64)
+    # the pool kernel's own block function and argument types: no new specialization
+    _mean_var_block(F.reshape(K, rows), w, nz, kref, zero, rows, m, v)
+    mean[i0:i1] = m
+    var[i0:i1] = v
 
 
 @_jit
@@ -1987,8 +1993,11 @@ def _mean_var_outputs_serial(L, w, B):
     nz = _nonzero_members(w)
     kref = _argmax_weight(w)
     members = np.arange(L.shape[1])
+    kind = np.int64(OUTPUT_RAW)
     for b in range((rows + B - 1) // B):
-        _mean_var_outputs_block(L, w, nz, kref, members, b * B, min(rows, b * B + B), mean, var)
+        _mean_var_outputs_block(
+            L, w, nz, kref, kind, members, b * B, min(rows, b * B + B), mean, var
+        )
     return mean, var
 
 
@@ -2000,8 +2009,11 @@ def _mean_var_outputs_parallel(L, w, B):
     nz = _nonzero_members(w)
     kref = _argmax_weight(w)
     members = np.arange(L.shape[1])
+    kind = np.int64(OUTPUT_RAW)
     for b in numba.prange((rows + B - 1) // B):
-        _mean_var_outputs_block(L, w, nz, kref, members, b * B, min(rows, b * B + B), mean, var)
+        _mean_var_outputs_block(
+            L, w, nz, kref, kind, members, b * B, min(rows, b * B + B), mean, var
+        )
     return mean, var
 
 
