@@ -1884,6 +1884,16 @@ def _output_block_rows(L) -> int:
     return max(1, _OUTPUT_BLOCK_VALUES // max(1, L.shape[1] * L.shape[2]))
 
 
+#: A softmax costs about four times a pool kernel's read of a value (an
+#: exponential, a division, a scattered write): chunks run in parallel from a
+#: quarter of :data:`PARALLEL_MIN_ELEMENTS` values, the same few ms of serial work.
+_OUTPUT_COST = 4
+
+
+def _outputs_parallel(L, kind) -> bool:
+    return _use_parallel(L.size * (1 if kind == OUTPUT_RAW else _OUTPUT_COST))
+
+
 @_jit
 def _member_outputs_serial(L, kind, members, out, o0, B):
     rows = L.shape[0]
@@ -1916,7 +1926,7 @@ def member_outputs(L, kind, out, o0):
     """
     members = np.arange(L.shape[1], dtype=np.int64)
     B = _output_block_rows(L)
-    if _use_parallel(L.size):
+    if _outputs_parallel(L, kind):
         _member_outputs_parallel(L, kind, members, out, o0, B)
     else:
         _member_outputs_serial(L, kind, members, out, o0, B)
@@ -1965,7 +1975,7 @@ def mixture_outputs(L, kind, w):
     """
     C = 2 if kind == OUTPUT_PAIR else L.shape[2]
     B = _output_block_rows(L)
-    if _use_parallel(L.size):
+    if _outputs_parallel(L, kind):
         return _mixture_outputs_parallel(L, kind, w, C, B)
     return _mixture_outputs_serial(L, kind, w, C, B)
 
