@@ -498,6 +498,11 @@ _TORCH_OUTPUTS = {
 }
 
 
+def _fused_on_host(device: torch.device) -> bool:
+    """Whether the kernels apply the softmax on the host (the CPU) rather than torch on ``device``."""
+    return device.type == "cpu"
+
+
 def _chunks(net, X: np.ndarray, output: str, chunk_size: int) -> Iterator[tuple[int, np.ndarray, int]]:
     """``(i0, L, kind)`` per chunk of rows: the module's ``(rows, K, out)`` outputs
     as a C-ordered array on the CPU and the :mod:`skhyre._kernels` ``OUTPUT_*``
@@ -511,7 +516,7 @@ def _chunks(net, X: np.ndarray, output: str, chunk_size: int) -> Iterator[tuple[
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}.")
     module = net.module_
     device = torch.device(net.device)
-    on_cpu = device.type == "cpu"
+    on_cpu = _fused_on_host(device)
     kind = _OUTPUT_KINDS[output] if on_cpu else _kernels.OUTPUT_RAW
     n = X.shape[0]
     with _eval_mode(module), torch.no_grad():

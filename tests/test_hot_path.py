@@ -280,3 +280,16 @@ def test_forward_members_refuses_an_unknown_output():
     est, X = _fitted("clf", "shared_base")
     with pytest.raises(ValueError, match="output must be one of"):
         forward_members(est.net_, X, output="sigmoid")
+
+
+@pytest.mark.parametrize(("which", "ensemble"), [("clf", "shared_base"), ("reward", "epinet")])
+def test_the_accelerator_path_gives_the_same_outputs(which, ensemble, monkeypatch):
+    """On a GPU torch applies the softmax on the device and the kernels only copy and mix."""
+    import skhyre._net as net_module
+
+    est, X = _fitted(which, ensemble)
+    host = (est.predict_members(X), est.predict_proba(X))
+    monkeypatch.setattr(net_module, "_fused_on_host", lambda device: False)
+    device = (est.predict_members(X), est.predict_proba(X))
+    for a, b in zip(host, device, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=PROBA_ATOL)
