@@ -9,9 +9,10 @@ rows of 2 x 16 features), on pools of n rows:
 - **raw forward**: the torch module alone on every row, in the estimator's
   chunks (eval mode, no gradient, outputs left in torch): the baseline;
 - **before (torch softmax + permute)**: what ``predict_members`` did before
-  issue #30, rebuilt here from torch calls: ``torch.softmax`` (or the pair
-  sigmoids) on each chunk, ``permute(1, 0, 2).contiguous()``, a copy into
-  the ``(K, n, C)`` matrix; for the regressor, the permute and copy;
+  issue #30, rebuilt here from torch calls: the same input checks,
+  ``torch.softmax`` (or the pair sigmoids) on each chunk,
+  ``permute(1, 0, 2).contiguous()``, a copy into the ``(K, n, C)`` matrix;
+  for the regressor, the permute, the copy and the float64 original units;
 - ``predict_members``; ``predict_proba`` (classifiers, reward model) or
   ``predict(return_std=True)`` (regressor); ``query(pool, 10)``;
   ``active_adapt(pool, labels, 32)``.
@@ -31,8 +32,10 @@ filled one. GPU rows are added when torch sees a CUDA device.
 Threads: torch and Numba both run ``--threads`` threads (default 1: the
 ratios of a shared 2-core machine are steadiest on one).
 
-Run ``python benchmarks/hot_path.py`` (under 10 minutes on 2 cores) or
-``--quick`` (n = 10^4 only, no demo: a smoke run); results go to
+Run ``python benchmarks/hot_path.py`` (n = 10^4 and 10^5; about 10 minutes on
+2 busy cores), with ``--large`` to add 10^6 rows for the Shared-Base C=2
+classifier (20+ minutes more), or ``--quick`` (n = 10^4 only, no demo: a
+smoke run); results go to
 ``benchmarks/results/hot_path.{json,md}`` (``--out`` to change).
 """
 
@@ -70,16 +73,10 @@ MODELS = {
     "reg_sb": ("Shared-Base regressor", "HyReRegressor", {"ensemble": "shared_base"}, None),
     "reward_sb": ("Shared-Base reward model", "HyReRewardModel", {"ensemble": "shared_base"}, None),
 }
-#: pool sizes per model; 10^6 for the headline model only (the whole run stays
-#: under about 10 minutes on 2 cores; the ratios hardly move from 10^5 to 10^6)
-FULL_SIZES = {
-    "clf_sb_c2": (10_000, 100_000, 1_000_000),
-    "clf_sb_c10": (10_000, 100_000),
-    "clf_epi_c2": (10_000, 100_000),
-    "clf_epi_c10": (10_000, 100_000),
-    "reg_sb": (10_000, 100_000),
-    "reward_sb": (10_000, 100_000),
-}
+#: pool sizes per model (``--large`` adds 10^6 rows for the headline model: over
+#: 20 minutes on 2 busy cores, so it is not in the default run)
+FULL_SIZES = dict.fromkeys(MODELS, (10_000, 100_000))
+LARGE = {"clf_sb_c2": 1_000_000}
 QUICK_SIZES = dict.fromkeys(MODELS, (10_000,))
 TARGETS = {"predict_members": 1.3, "query10_1e5": 1.5}
 STEPS = ("raw", "before", "predict_members", "predict", "query10", "active32")
@@ -154,6 +151,7 @@ def step_functions(est, X, labels) -> dict:
 
     def before():
         out = None
+        est._validated_X(X)  # the same input checks as predict_members
         with _eval_mode(module), torch.no_grad():
             for i0, xb in chunks():
                 yb = module(xb)
@@ -165,6 +163,8 @@ def step_functions(est, X, labels) -> dict:
                 if out is None:
                     out = np.empty((yb.shape[0], n, yb.shape[2]), dtype=np.float32)
                 out[:, i0 : i0 + yb.shape[1]] = yb
+        if kind == "HyReRegressor":  # predict_members' float64, original units
+            est._to_original(out[..., 0])
         return out
 
     if kind == "HyReRegressor":
@@ -409,6 +409,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--no-cold", action="store_true", help="skip the cold/warm start table")
+    ap.add_argument("--large", action="store_true", help="add 10^6 rows for the headline model")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     if args.repeats < 5:
@@ -416,7 +417,9 @@ def main(argv=None) -> int:
     import torch
 
     set_threads(args.threads)
-    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    sizes = dict(QUICK_SIZES if args.quick else FULL_SIZES)
+    if args.large:
+        sizes.update({key: (*sizes[key], n) for key, n in LARGE.items()})
     models = {}
     for key in args.models:
         print(MODELS[key][0], flush=True)
@@ -436,7 +439,9 @@ def main(argv=None) -> int:
         "models": models,
         "targets": targets(models),
         "cold_start": cold,
-        "command": "python benchmarks/hot_path.py" + (" --quick" if args.quick else ""),
+        "command": "python benchmarks/hot_path.py"
+        + (" --quick" if args.quick else "")
+        + (" --large" if args.large else ""),
     }
     folder = write_results("hot_path", payload, markdown(payload), args.out)
     print(f"wrote {folder / 'hot_path.json'} and hot_path.md")
