@@ -551,6 +551,13 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 "network.",
             ),
             Page(
+                "hot_path",
+                "The hot path against the network's forward pass",
+                "``python benchmarks/hot_path.py``: member matrices, weighted predictions, "
+                "queries and active adaptation as ratios to the torch forward pass, and the "
+                "cold and warm start.",
+            ),
+            Page(
                 "peers",
                 "Acquisition against the peer libraries",
                 "``python benchmarks/peers.py`` (extra ``peers``): BALD, entropy and "

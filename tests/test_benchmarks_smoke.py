@@ -113,6 +113,19 @@ def test_synthetic_quick(tmp_path):
     assert "(c) Function-space PCA" in md
 
 
+def test_hot_path_quick(tmp_path):
+    """The hot-path script runs; its new paths agree with the torch reference it rebuilds."""
+    _run("hot_path.py", tmp_path, "--models", "clf_sb_c2", "reg_sb", "reward_sb", "--no-cold")
+    payload = json.loads((tmp_path / "hot_path.json").read_text())
+    assert (tmp_path / "hot_path.md").read_text().startswith("# The hot path")
+    for res in payload["models"].values():
+        for row in res["sizes"].values():
+            assert row["ratio_to_raw"]["raw"] == 1.0
+            assert all(v > 0 for v in row["ratio_to_raw"].values())
+            assert row["accuracy"]["members_max_abs_diff"] < 1e-5
+            assert row["accuracy"]["predict_max_abs_diff"] < 1e-5
+
+
 def test_fit_overhead_quick(tmp_path):
     """The timing script runs, and its cached-update path is the estimator's own."""
     _run("fit_overhead.py", tmp_path, "--threads", "1")
