@@ -571,7 +571,10 @@ def forward_members(
             continue
         if out is None:
             out = np.empty((K, n, width), dtype=np.float32)
-        _kernels.member_outputs(L, kind, out, i0)
+        if kind == _kernels.OUTPUT_RAW:  # a plain copy: NumPy's strided copy is faster
+            out[:, i0 : i0 + rows] = np.swapaxes(L, 0, 1)
+        else:
+            _kernels.member_outputs(L, kind, out, i0)
     if reduce is not None and out is not None and single:
         return out[0]
     return out
