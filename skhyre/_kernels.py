@@ -1013,12 +1013,11 @@ def _refresh_parallel(P, Hm, with_bald, s, coef, members, full, B, M, Hbar, scor
         )
 
 
-@_jit
 def _refresh(P, Hm, with_bald, s, coef, members, full, B, parallel, M, Hbar, scores):
-    if parallel:
-        _refresh_parallel(P, Hm, with_bald, s, coef, members, full, B, M, Hbar, scores)
-    else:
-        _refresh_serial(P, Hm, with_bald, s, coef, members, full, B, M, Hbar, scores)
+    """One mixture refresh of the sequential loop, by the serial or parallel driver
+    (chosen here, in Python, so that only the driver used is compiled)."""
+    driver = _refresh_parallel if parallel else _refresh_serial
+    driver(P, Hm, with_bald, s, coef, members, bool(full), B, M, Hbar, scores)
 
 
 @_jit
