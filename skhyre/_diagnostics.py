@@ -55,8 +55,8 @@ def far_label_advice() -> str:
     warning and for the errors of :mod:`skhyre._adaptation`)."""
     return (
         "check that the labels are in fit's units (a target scaled or transformed at fit "
-        "must be here too: sklearn.compose.TransformedTargetRegressor applies one transform "
-        "to both)"
+        "must be here too: skhyre.pipeline.TransformedTargetRegressor applies fit's transform "
+        "to adaptation labels)"
     )
 
 
@@ -126,7 +126,7 @@ def _regression_case(F, y, rows, center) -> str:
             "preprocessing"
         )
     return (
-        "it looks like no member extrapolates to these rows: the labels lie within "
+        "it looks like no member fits or extrapolates to these rows: the labels lie within "
         f"{label_off:.3g} training target standard deviations of the training mean, but every "
         "member predicts far from them, so reweighting can only pick the least wrong; refit "
         "with such rows (or partial_fit on them), or use an ensemble that spans them"

@@ -138,7 +138,7 @@ def test_inputs_far_outside_training_are_told_apart_from_labels(data):
 def test_no_member_extrapolates():
     # labels within the training range, but every member predicts far from them
     preds = np.full((3, 4), 5.0)  # 5 training stds above the mean; the labels 6 below
-    with pytest.warns(rw.NoMemberFitsWarning, match="no member extrapolates to these rows"):
+    with pytest.warns(rw.NoMemberFitsWarning, match="no member fits or extrapolates to these rows"):
         warn_no_member_fits(preds, np.full(4, -6.0), "regression", unit=1.0, center=0.0)
 
 
