@@ -152,6 +152,34 @@ def summarize(rows: list[dict], datasets: list[str]) -> str:
             table,
         )
     )
+    cross = []
+    for name in datasets:
+        by = {
+            setup: [r for r in rows if r["dataset"] == name and r["setup"] == setup]
+            for setup in ("raw", "scaled")
+        }
+        if not by["raw"] or len(by["raw"]) != len(by["scaled"]):
+            continue
+        for what in ("rmse_uniform", "rmse_adapted"):
+            raw = [r[what] for r in by["raw"]]
+            scaled = [r[what] for r in by["scaled"]]
+            v = paired_verdict(raw, scaled)
+            cross.append(
+                [
+                    name,
+                    what.removeprefix("rmse_"),
+                    f"{np.mean(np.divide(raw, scaled)):.2f}x",
+                    f"{v.mean:+.3f} [{v.lo:+.3f}, {v.hi:+.3f}] {v.verdict}",
+                ]
+            )
+    if cross:
+        lines += [
+            "",
+            "Raw against scaled inputs (same seeds, splits and labels; the raw setup "
+            "is better, level or worse than the scaled one):",
+            "",
+            md_table(["dataset", "ensemble", "RMSE raw / scaled", "raw - scaled [95% CI]"], cross),
+        ]
     lines += ["", f"Machine: {machine_line()}"]
     return "\n".join(lines)
 
