@@ -196,9 +196,12 @@ def test_reward_model_names_swapped_pairs(data):
 def test_active_adapt_diagnoses_its_labels_once(reg, data):
     X, y = data
     a = copy.deepcopy(reg)
-    with pytest.warns(rw.NoMemberFitsWarning) as rec:
-        a.active_adapt(X[:40], 1000.0 * y[:40] + 5000.0, n_queries=4)
+    _, rec = _caught(lambda: a.active_adapt(X[:40], 1000.0 * y[:40] + 5000.0, n_queries=4))
     assert sum(issubclass(w.category, rw.NoMemberFitsWarning) for w in rec) == 1
+    # the first far label puts all the weight on one member: the later picks tie
+    (tied,) = [w for w in rec if issubclass(w.category, rw.TiedScoresWarning)]
+    assert "at 3 of 4 pick(s) [1, 2, 3]" in str(tied.message)
+    assert "collapsed onto one member" in str(tied.message)
 
 
 def test_the_errors_for_far_labels_share_the_advice(reg, data):
