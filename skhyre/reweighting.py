@@ -133,6 +133,21 @@ class TiedScoresWarning(UserWarning):
     the most informative. The picks are unchanged; the message suggests
     ``sampling="power"`` (a random draw when scores tie),
     ``criterion="random"`` or a higher temperature.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skhyre import HyReRegressor
+    >>> from skhyre.reweighting import TiedScoresWarning
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> reg = HyReRegressor(n_members=3, max_epochs=2, random_state=0).fit(X, X[:, 0])
+    >>> reg = reg.set_params(temperature=1e-9).adapt(X[:5], X[:5, 0])  # all weight on one
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     picks = reg.query(X, n_queries=2)
+    >>> picks.tolist(), any(issubclass(w.category, TiedScoresWarning) for w in caught)
+    ([0, 1], True)
     """
 
 
