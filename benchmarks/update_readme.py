@@ -159,6 +159,7 @@ def headline_preferences() -> str:
         f"Measured on {machine.get('cpu', '?')}, {machine.get('date', '?')[:10]}; full report: "
         f"[personalization]({DOCS_URL}/preferences.rst).",
     ]
+    lines += ["", decomposed_row(_load("decomposed_personalization"))]
     return "\n".join(lines)
 
 
@@ -181,6 +182,7 @@ def headline_speed() -> str:
         row(f"weighted variance over {var['shape'][1]:,} rows", var),
     ]
     fit, meta, machine = f["fit"], f["meta"], k["meta"]["machine"]
+    lines += ["", *peer_rows(_load("peers"))]
     lines += [
         "",
         f"Training costs little more than one network: a Shared-Base ensemble of "
@@ -193,6 +195,67 @@ def headline_speed() -> str:
         f"[large pools]({DOCS_URL}/pool_scale.rst), [scaling]({DOCS_URL}/adapt_scale.rst).",
     ]
     return "\n".join(lines)
+
+
+def _mib(nbytes: float) -> str:
+    return f"{nbytes / 2**20:,.0f} MiB" if nbytes >= 2**20 else f"{nbytes / 2**10:,.0f} KiB"
+
+
+def peer_rows(p: dict) -> list[str]:
+    """Against the peers on the same cached matrices: single-point BALD and a BatchBALD batch."""
+    n = 100_000
+    single = [r for r in p["single"] if r["n"] == n and r["task"] == "bald" and "median_s" in r]
+    ours = next(r for r in single if r["method"] == "skhyre_bald")
+    peer = min((r for r in single if r["library"] != "skhyre"), key=lambda r: r["median_s"])
+    batch = [r for r in p["batches"] if r["n"] == n and r["n_queries"] == 32]
+    bb = next(r for r in batch if r["method"] == "skhyre_batchbald")
+    others = []
+    for r in batch:
+        if r["library"] == "skhyre" or r["task"] != "batchbald":
+            continue
+        if r.get("timed_out"):
+            others.append(f"{r['label']} stopped after {_seconds(r['lower_bound_s'])}")
+        elif r.get("skipped"):
+            others.append(f"{r['label']} not run ({r['skipped'].split(' (')[0]})")
+        elif r.get("median_s") is not None:
+            others.append(f"{r['label']} {_seconds(r['median_s'])}")
+    return [
+        f"Against the libraries a user would pick instead, on the same float32 member "
+        f"probabilities (K=100, {n:,} rows, 10 classes, one process): BALD in "
+        f"{_seconds(ours['median_s'])} with {_mib(ours['peak_extra_bytes'])} of extra memory, "
+        f"against {_seconds(peer['median_s'])} and {_mib(peer['peak_extra_bytes'])} for the "
+        f"fastest peer ({peer['label']}; {peer['median_s'] / ours['median_s']:.1f}x); a BatchBALD "
+        f"batch of 32 in {_seconds(bb['median_s'])}, where " + "; ".join(others) + ". Full "
+        f"report: [peers]({DOCS_URL}/peers.rst).",
+    ]
+
+
+def decomposed_row(d: dict, n: int = 5, k: int = 21) -> str:
+    """Personalization without annotator ids: decomposed heads against the pooled and by-group
+    Shared-Base ensembles, ``n`` BALD pairs (means over groups and seeds)."""
+
+    def mean(setting, method, K=None):
+        acc = [
+            r["accuracy"]
+            for r in d["rows"]
+            if r["setting"] == setting
+            and r["n_labels"] == n
+            and r["method"] == method
+            and (K is None or r.get("K") == K)
+        ]
+        return sum(acc) / len(acc)
+
+    parts = []
+    for setting, name in (("dsp", "DSP"), ("hh", "HH-RLHF")):
+        dec = mean(setting, "decomposed + HyRe (rewards) [BALD]", k)
+        pooled = mean(setting, "Shared-Base pooled + HyRe [BALD]")
+        ids = mean(setting, "Shared-Base by_group + HyRe [BALD]")
+        parts.append(f"{name} {dec:.3f} against {pooled:.3f} pooled and {ids:.3f} with ids")
+    return (
+        f"Without annotator ids, decomposed reward heads (`ensemble=\"decomposed\"`, K={k}, "
+        f"closed form from the pooled pairs) with {n} BALD pairs: " + "; ".join(parts) + ". "
+        f"Full report: [decomposed heads]({DOCS_URL}/decomposed_personalization.rst)."
+    )
 
 
 #: README ``headline:NAME`` blocks and the function that writes each.
@@ -417,6 +480,22 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 ":func:`skhyre.studies.preferences.run_preference_study`.",
                 figures=("preferences.png",),
                 elsewhere=(DSP_DOMAINS_HEADING, "annotators"),
+            ),
+            Page(
+                "pooled_personalization",
+                "Pooled training on a population of deterministic labelers",
+                "``python benchmarks/pooled_personalization.py``: do members trained on pooled "
+                "labels (no annotator ids) become annotator-like? The paper's generator "
+                "(:func:`skhyre.datasets.make_labeler_population`), prior scale, training "
+                "length and K swept; decomposed reward heads alongside.",
+            ),
+            Page(
+                "decomposed_personalization",
+                "Personalization without annotator ids: decomposed reward heads",
+                "``python benchmarks/decomposed_personalization.py``: "
+                "``HyReRewardModel(ensemble=\"decomposed\")`` against pooled and by-group "
+                "Shared-Base ensembles, a single reward model and logistic regression on the "
+                "N labels, on DSP, HH-RLHF and synthetic groups.",
             ),
             Page(
                 "sklearn_shift",

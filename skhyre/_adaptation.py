@@ -58,6 +58,7 @@ from ._diagnostics import far_label_advice, warn_no_member_fits
 from ._querying import QueryMixin
 from ._validation import (
     DATA_TEMPERATURES,
+    check_max_temperature,
     check_temperature_param,
     nonfinite_output_note,
     num_samples_or_none,
@@ -275,6 +276,17 @@ class AdaptationMixin(QueryMixin):
     # ----------------------------------------------------------- validation
     def _check_temperature_param(self) -> None:
         check_temperature_param(self.temperature)
+        check_max_temperature(self._max_temperature())
+
+    def _max_temperature(self) -> float | None:
+        """The cap on a data-driven temperature (``None``: none)."""
+        return getattr(self, "max_temperature", None)
+
+    def _temperature_key(self):
+        """What the weights depend on besides the losses: ``temperature`` and its cap."""
+        if self.temperature in _DATA_TEMPERATURES:
+            return (self.temperature, self._max_temperature())
+        return self.temperature
 
     # the task whose losses this estimator uses (skhyre.losses.TASKS)
     _loss_task = "regression"
@@ -427,7 +439,8 @@ class AdaptationMixin(QueryMixin):
                 # a one-class ensemble has nothing to be wrong about: C = 2 is harmless
                 n_classes = max(len(self.classes_), 2) if self._task == "classification" else 2
                 T, _ = evidence_temperature(hist_L, loss_name, n_classes=n_classes)
-            hw.temperature = T
+            cap = self._max_temperature()
+            hw.temperature = T if cap is None else min(T, float(cap))
         history, seen = self._history_rows(fresh=not old_parts or loss_changed)
         self._publish(
             {
@@ -436,7 +449,7 @@ class AdaptationMixin(QueryMixin):
                 "labels_seen_": np.append(seen, hw.n_samples_seen),
                 "_adapt_hist": parts,
                 "_adapt_loss_seen": loss_key,
-                "_adapt_temperature_seen": self.temperature,
+                "_adapt_temperature_seen": self._temperature_key(),
             }
         )
         if diagnose:  # after publishing: a diagnostic never changes or blocks the update
@@ -553,7 +566,7 @@ class AdaptationMixin(QueryMixin):
             return
         loss_name, _ = self._resolve_adapt_loss()
         seen_T = getattr(self, "_adapt_temperature_seen", None)
-        T_changed = seen_T is not None and seen_T != self.temperature
+        T_changed = seen_T is not None and seen_T != self._temperature_key()
         loss_key = self.adapt_loss if callable(self.adapt_loss) else loss_name
         if T_changed or self._adapt_loss_changed(loss_key):
             self._committed_update(*_joined(parts), reset=True, diagnose=False)

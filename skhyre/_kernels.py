@@ -65,6 +65,7 @@ __all__ = [
     "absolute_loss",
     "add_member_losses_proba",
     "add_member_losses_regression",
+    "argmax_allowed",
     "bald_scores",
     "bald_scores_direct",
     "batchbald_select",
@@ -911,6 +912,24 @@ def variance_scores(F, w):
 # --------------------------------------------------------------------------
 # sequential selection over a cached pool (simulation mode: labels known)
 # --------------------------------------------------------------------------
+@_jit
+def argmax_allowed(scores, taken):
+    """First index of the highest score among rows not taken (NaN counts as -inf);
+    -1 when every row is taken."""
+    best = -1
+    best_v = -np.inf
+    for i in range(scores.shape[0]):
+        if taken[i]:
+            continue
+        v = scores[i]
+        if np.isnan(v):
+            v = -np.inf
+        if best == -1 or v > best_v:
+            best = i
+            best_v = v
+    return best
+
+
 @_jit
 def _member_loss_proba(P, k, i, yi, loss, eps):
     """Member ``k``'s loss on row ``i``: NaN where its probabilities hold a NaN, as in

@@ -131,6 +131,14 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         Jobs to fit a list of members in parallel (processes) and to predict
         with the members (threads). ``None`` means 1 unless in a
         :obj:`joblib.parallel_backend` context; ``-1`` all processors.
+    max_temperature : float or None, default=None
+        Cap on a data-driven temperature (``"auto"``, ``"evidence"``): the
+        temperature chosen is at most this, so the weights are never flatter
+        than at this fixed temperature (``1``: never flatter than the paper's
+        rule, the torch regressors' and classifiers' default; here no cap, as
+        flatter than ``T=1`` is what helps a zoo of models whose average beats
+        each of them). ``None`` or ``inf``:
+        no cap. Ignored with a fixed temperature.
 
     Attributes
     ----------
@@ -231,6 +239,7 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             Interval(Real, 0, np.inf, closed="right"),  # inf: the uniform ensemble
             StrOptions({"auto", "evidence"}),
         ],
+        "max_temperature": [None, Interval(Real, 0, np.inf, closed="right")],
         "adapt_loss": [
             None,
             StrOptions({*_REGRESSION_LOSSES, *_CLASSIFICATION_LOSSES}),
@@ -240,9 +249,18 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         "n_jobs": [None, Integral],
     }
 
-    def __init__(self, estimators, temperature=1.0, adapt_loss=None, prefit=False, n_jobs=None):
+    def __init__(
+        self,
+        estimators,
+        temperature=1.0,
+        adapt_loss=None,
+        prefit=False,
+        n_jobs=None,
+        max_temperature=None,
+    ):
         self.estimators = estimators
         self.temperature = temperature
+        self.max_temperature = max_temperature
         self.adapt_loss = adapt_loss
         self.prefit = prefit
         self.n_jobs = n_jobs

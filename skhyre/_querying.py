@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import acquisition, pools
+from . import _kernels, acquisition, pools
 from ._config import resolve_budget
 from ._diagnostics import TieTracker
 from ._selection import Sequential
@@ -33,6 +33,10 @@ from ._validation import (
 from .reweighting import NaNMemberWarning, check_temperature
 
 __all__ = ["QueryMixin"]
+
+#: Rows by BALD read from a streamed pool for ``query(criterion="batchbald")``
+#: (at least four per query); four times as many on each further pass.
+BATCHBALD_STREAM_CANDIDATES = 256
 
 
 def check_positive_n(n_queries) -> None:
@@ -132,8 +136,11 @@ class QueryMixin:
             ``"auto"`` is BALD for classifiers and reward models, variance for
             regressors. ``"batchbald"`` (classifiers and reward models) picks
             a batch whose labels are jointly most informative
-            (:func:`skhyre.acquisition.batchbald`; in-memory pools only,
-            ``sampling="top"``).
+            (:func:`skhyre.acquisition.batchbald`; ``sampling="top"``). On
+            a streamed or Dask pool the batch is searched among the best rows
+            by BALD, read with their member columns, and equals the in-memory
+            batch (a row's gain is at most its BALD score; the pool is read
+            again for more rows when the batch found does not prove it).
         exclude : array-like of bool of shape (n_pool,) or of int, default=None
             Pool examples never to return (for example, already labelled):
             a boolean array is a mask; an integer array lists indices
@@ -207,26 +214,62 @@ class QueryMixin:
         return TieTracker(criterion, unit, who)
 
     def _query_batchbald(self, X_pool, n_queries, exclude, random_state, budget, sampling):
-        """``query(criterion="batchbald")``: :func:`skhyre.acquisition.batchbald` over the
-        pool's member matrix under the current weights (in-memory pools only, for now)."""
+        """``query(criterion="batchbald")``: :func:`skhyre.acquisition.batchbald` under the
+        current weights.
+
+        A pool held in memory is searched whole. A streamed or Dask pool is
+        read for its best rows by BALD (with their member columns) and the
+        batch is searched among them: a row's BatchBALD gain given any batch
+        is at most its BALD score, so when every gain of the batch found
+        exceeds the best BALD score left out, no row left out could have
+        been picked, and the batch is the in-memory one. Otherwise the pool
+        is read again for four times as many rows.
+        """
         if sampling != "top":
             raise ValueError(
                 f"sampling={sampling!r} does not apply to criterion='batchbald', which picks "
                 "its batch greedily; use sampling='top' (or criterion='bald', sampling='power')."
             )
-        if pools.uses_streaming(self._pool_members(), X_pool, "batchbald", budget):
-            raise ValueError(
-                "criterion='batchbald' needs the pool's member predictions in memory: streamed "
-                "pools (iterators of chunks, dask arrays, or arrays whose member matrix exceeds "
-                "pool_memory_budget) are not supported yet. Pass the pool as one array, raise "
-                "pool_memory_budget, or use criterion='bald' with sampling='power'."
-            )
-        M = self._member_matrix(X_pool)
-        self._check_pool_nan(M, check_exclude(exclude, M.shape[1]), "query")
+        check_positive_n(n_queries)
+        source = pools.open_pool(X_pool, self._pool_members(), "bald", budget)
         rng = self._query_rng(random_state)
-        return acquisition.batchbald(
-            M, self.weights_, n_queries, exclude=exclude, random_state=rng, check_input=False
-        )[0]
+        if source.kind == "matrix":
+            M = source.M
+            self._check_pool_nan(M, check_exclude(exclude, M.shape[1]), "query")
+            return acquisition.batchbald(
+                M, self.weights_, n_queries, exclude=exclude, random_state=rng, check_input=False
+            )[0]
+        state = rng.get_state()  # each search draws its sampled configurations from here
+        plan = ("fresh", "bald", self.weights_, None)
+        m = max(BATCHBALD_STREAM_CANDIDATES, 4 * int(n_queries))
+        while True:
+            exclusion = pools.LazyExclusion(exclude, source.n_rows)
+            n, (top,), _, bad = source.scan(
+                [plan], [m + 1 + exclusion.n_negative], exclusion, want_cols=True
+            )
+            mask = check_exclude(exclude, n)
+            check_n_queries(n_queries, int((~mask).sum()), n)
+            self._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "query")
+            idx, keys, cols = top.ranked(mask)
+            tau = keys[m] if idx.size > m else -np.inf  # the best BALD score left out
+            kept = np.argsort(idx[:m], kind="stable")  # pool order: ties go as in memory
+            P = np.concatenate([cols[j] for j in kept], axis=1)
+            rng.set_state(state)
+            picks, mi = acquisition.batchbald(
+                P, self.weights_, n_queries, random_state=rng, check_input=False
+            )
+            gains = np.diff(mi, prepend=0.0)
+            # beyond the kernel's tie tolerance: a row left out cannot tie the batch's
+            if idx.size <= m or bool(np.all(gains > tau + _kernels.BATCHBALD_TOL)):
+                return idx[:m][kept][picks].astype(np.int64)
+            if not source.reiterable:
+                raise ValueError(
+                    f"criterion='batchbald' needs a second pass over this pool (its batch of "
+                    f"{n_queries} is not among the {m} best rows by BALD), but the pool is a "
+                    "one-shot iterator. Pass a re-iterable pool (an array, a Dask array, a list "
+                    "of chunks or a callable returning a fresh iterator)."
+                )
+            m *= 4
 
     def _check_pool_nan(self, M: np.ndarray, mask: np.ndarray, who: str) -> None:
         """Name NaN or inf pool predictions of weighted members (their rows score NaN).

@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 import io
 import itertools
+import warnings
 from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.utils import get_map_location
@@ -18,16 +22,21 @@ from torch import nn
 
 from . import _kernels, losses
 from ._adaptation import keep_state_on_failure
-from ._net import chunk_rows, forward_members, seeded
+from ._decomposed import build_decomposed
+from ._net import chunk_rows, forward_members, make_net, resolve_device, seeded
 from ._proba import as_probabilities
 from ._torch_base import TorchHyReBase, to_float32
 from ._validation import (
+    caller_stacklevel,
     check_finite_proba,
     check_hidden_layer_sizes,
     check_real_labels,
     warn_nonfinite_predictions,
 )
-from .ensembles import build_ensemble, floating_dtype
+from .ensembles import ENSEMBLE_KINDS, build_ensemble, floating_dtype
+
+#: The reward model's member types: the torch ensembles, and closed-form decomposed heads.
+REWARD_ENSEMBLE_KINDS = (*ENSEMBLE_KINDS, "decomposed")
 
 __all__ = ["HyReRewardModel", "PairDifference"]
 
@@ -100,6 +109,15 @@ def _pair_probabilities(diff: torch.Tensor) -> torch.Tensor:
     ``[0.5, 0.5]``.
     """
     return torch.cat([torch.sigmoid(-diff), torch.sigmoid(diff)], dim=-1)
+
+
+def _weighted_difference(R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``(K, rows, 1)`` reward differences -> ``sum_k w_k (r_k(A) - r_k(B))`` (float64).
+
+    Members of weight 0 are left out, so their NaN outputs do not reach the sum.
+    """
+    keep = np.flatnonzero(w > 0)
+    return np.asarray(w[keep], dtype=np.float64) @ R[keep, :, 0].astype(np.float64)
 
 
 def _check_binary_preferences(y, *, what: str = "y") -> np.ndarray:
@@ -185,7 +203,23 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
 
     Parameters
     ----------
-    ensemble : {"shared_base", "epinet", "vanilla", "mc_dropout"}, default="shared_base"
+    ensemble : {"shared_base", "epinet", "vanilla", "mc_dropout", "decomposed"}, \
+            default="shared_base"
+        The member type. ``"decomposed"`` builds the members in closed form
+        from the pooled pairs, with no training loop and no annotator ids
+        (Decomposed Reward Models, Luo et al., 2025): member 0 is a ridge
+        logistic (Bradley-Terry) regression on the differences
+        ``phi(A) - phi(B)``, members ``1..K-1`` the leading principal
+        directions of the centred differences ``phi(chosen) - phi(rejected)``,
+        each scaled by a one-dimensional Bradley-Terry fit on the pairs (its
+        sign makes the head agree with the pool). ``phi`` is ``module``'s
+        output, else the features as given (standardize them first, e.g.
+        with a scaler fitted on single responses: the ridge penalty is 1 on
+        the summed loss). It needs ``n_members - 1 <= d`` and more pairs than
+        directions; ``hidden_layer_sizes``, ``prior_scale``, ``index_dim``,
+        ``dropout``, the training settings, ``callbacks`` and ``train_split``
+        are not used, and :meth:`partial_fit` refuses it (the heads are a
+        function of all pairs). See :mod:`skhyre._decomposed`.
     n_members : int, default=100
         Ensemble size ``K``.
     hidden_layer_sizes : tuple of int, default=(50, 50)
@@ -210,6 +244,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         ``adapt``, ``partial_adapt`` or ``active_adapt``, which re-weight all
         examples seen since the last reset; until then ``weights_``,
         ``predict`` and ``query`` keep the weights they have.
+    max_temperature : float or None, default=None
+        Cap on a data-driven temperature (``"auto"``, ``"evidence"``): the
+        temperature chosen is at most this, so the weights are never flatter
+        than at this fixed temperature (``1``: never flatter than the paper's
+        rule, the regressors' and classifiers' default). ``None`` or ``inf``:
+        no cap. Ignored with a fixed temperature.
     adapt_loss : {"zero_one", "log_loss", "brier"} or callable, default=None
         Per-pair loss used to reweight (``None``: ``"zero_one"``, the pairwise
         0-1 error, a tie costing 1/2). A callable gets ``(member_probabilities
@@ -255,6 +295,27 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         each fit and reports ``valid_loss`` on them, which ``EarlyStopping``
         and ``Checkpoint`` monitor by default. Held-out rows are not trained
         on.
+    combine : {"auto", "proba", "reward"}, default="auto"
+        How :meth:`predict_proba` (and so :meth:`predict` and :meth:`score`)
+        combines the weighted members. ``"proba"``: the mixture of the
+        members' preference probabilities, ``sum_k w_k sigmoid(r_k(A) -
+        r_k(B))`` (HyRe's classifier rule). ``"reward"``: one Bradley-Terry
+        model of the weighted reward, ``sigmoid(sum_k w_k (r_k(A) -
+        r_k(B)))`` (the DRMs rule), whose order always agrees with
+        :meth:`reward`. ``"auto"``: ``"reward"`` for ``ensemble="decomposed"``,
+        ``"proba"`` otherwise (measured in
+        ``benchmarks/results/decomposed_personalization.md``). The weights,
+        :meth:`adapt`, :meth:`query` and BALD are the same either way: they
+        read the members' own probabilities.
+    decomposed_signs : {"fitted", "both"}, default="fitted"
+        With ``ensemble="decomposed"``: ``"fitted"`` makes one head per
+        principal direction, signed and scaled by its Bradley-Terry fit;
+        ``"both"`` follows the DRMs code, two heads ``+v`` and ``-v`` per
+        direction (``ceil((K - 1) / 2)`` directions), every head, base
+        included, scaled to a unit root-mean-square reward difference over
+        the training pairs, so a user who disagrees with the pool along a
+        direction still has a head; pair it with ``adapt_loss="log_loss"``
+        as DRMs do. Ignored by the other ensembles.
 
     Attributes
     ----------
@@ -275,6 +336,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
     queried_indices_ : ndarray
         Pool indices picked by the last :meth:`active_adapt`, in order;
         removed by :meth:`adapt`, :meth:`reset_weights` and ``fit``.
+    decomposition_ : Bunch
+        Only after ``ensemble="decomposed"``: ``heads`` (K, m), ``base_coef``,
+        ``components``, ``scales``, ``explained_variance``,
+        ``explained_variance_ratio`` and ``agreement`` (the share of training
+        pairs each head orders as labelled); see
+        :func:`skhyre._decomposed.decompose_preferences`.
 
     See Also
     --------
@@ -333,7 +400,10 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
 
     _parameter_constraints: ClassVar[dict] = {
         **TorchHyReBase._parameter_constraints,
+        "ensemble": [StrOptions(set(REWARD_ENSEMBLE_KINDS))],
         "module": [None, nn.Module, type],
+        "combine": [StrOptions({"auto", "proba", "reward"})],
+        "decomposed_signs": [StrOptions({"fitted", "both"})],
     }
 
     _fit_task = "preference"
@@ -354,6 +424,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         lr=1e-3,
         weight_decay=0.0,
         temperature=1.0,
+        max_temperature=None,
         adapt_loss=None,
         device="cpu",
         random_state=None,
@@ -363,6 +434,8 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         module=None,
         callbacks=None,
         train_split=None,
+        combine="auto",
+        decomposed_signs="fitted",
     ):
         super().__init__(
             ensemble=ensemble,
@@ -376,6 +449,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
             lr=lr,
             weight_decay=weight_decay,
             temperature=temperature,
+            max_temperature=max_temperature,
             adapt_loss=adapt_loss,
             device=device,
             random_state=random_state,
@@ -386,6 +460,8 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
             train_split=train_split,
         )
         self.module = module
+        self.combine = combine
+        self.decomposed_signs = decomposed_signs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -400,7 +476,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        """Restore a pickle; a ``module`` instance saved on a GPU loads on the CPU without one."""
+        """Restore a pickle; a ``module`` instance saved on a GPU loads on the CPU without one.
+
+        Parameters added since the pickle was written (``combine``,
+        ``decomposed_signs``) take their defaults.
+        """
+        state = {"combine": "auto", "decomposed_signs": "fitted", **state}
         if isinstance(state.get("module"), _SavedModule):
             state = {**state, "module": state["module"].load()}
         super().__setstate__(state)
@@ -457,8 +538,71 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         self._check_module_param()
         self.classes_ = np.array([0, 1])
         self.n_response_features_ = X32.shape[1] // 2
-        self._train(X32, y_fit, n_outputs=1, groups=groups)
+        if self.ensemble == "decomposed":
+            self._fit_decomposed(X32, y_fit, groups)
+        else:
+            self.__dict__.pop("decomposition_", None)
+            self._train(X32, y_fit, n_outputs=1, groups=groups)
         return self
+
+    def _fit_decomposed(self, X32: np.ndarray, y_fit: np.ndarray, groups) -> None:
+        """Closed-form heads (:mod:`skhyre._decomposed`) in an initialised, untrained net."""
+        if isinstance(self.n_members, (bool, np.bool_)):
+            raise InvalidParameterError(
+                f"The 'n_members' parameter of {type(self).__name__} must be an int, not a "
+                f"bool; got {self.n_members!r}."
+            )
+        self._check_temperature_param()
+        self._check_evidence_loss(self._resolve_adapt_loss()[0])
+        if self.training in ("by_group", "mixed"):
+            raise ValueError(
+                f"training={self.training!r} is not available for ensemble='decomposed': its "
+                "heads are computed from the pooled pairs and use no annotator ids."
+            )
+        if groups is not None:
+            warnings.warn(
+                "ensemble='decomposed' builds its heads from the pooled pairs and ignores groups.",
+                UserWarning,
+                stacklevel=caller_stacklevel(),
+            )
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        feat, width = self._feature_module(seed + 3)
+        if feat is not None:
+            feat.to(device)
+        heads, info = build_decomposed(
+            X32,
+            y_fit,
+            self.n_members,
+            feature_module=feat,
+            n_feature_outputs=width,
+            signs=self.decomposed_signs,
+        )
+        net = make_net(
+            self._wrap_module(heads),
+            task=self._fit_task,
+            max_epochs=1,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            device=device,
+            verbose=0,
+        )
+        net.initialize()
+        net.module_.eval()
+        self.net_ = net
+        self.device_ = device
+        self.training_ = "pooled"
+        for name in ("group_ids_", "group_assignment_"):
+            self.__dict__.pop(name, None)
+        self.decomposition_ = info
+        self._init_adaptation_state()
+        if not self._parameters_finite():
+            raise ValueError(
+                "The decomposed heads are not finite (the pairs' features overflow in the fit); "
+                "rescale X, e.g. with a StandardScaler fitted on single responses."
+            )
 
     @_fit_context(prefer_skip_nested_validation=True)
     @keep_state_on_failure
@@ -515,6 +659,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         if not self.__sklearn_is_fitted__():
             return self.fit(X, y, groups=groups)
         X32, y = self._validate_partial_X(X, y)
+        if self.ensemble == "decomposed" or hasattr(self, "decomposition_"):
+            raise ValueError(
+                "partial_fit cannot continue ensemble='decomposed': its heads are a closed-form "
+                "function of all training pairs (principal directions and Bradley-Terry fits), "
+                "not trained step by step. Call fit with every pair instead."
+            )
         y = _check_fit_preferences(y)
         self._continue_training(X32, _check_binary_preferences(y).astype(np.float32), groups)
         return self
@@ -626,8 +776,18 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         """
         # chunk by chunk: the (K, n, 2) member probabilities are never all held
         w = self.weights_ if self.__sklearn_is_fitted__() else None
+        if self._combine_rule() == "reward":
+            diff = self._forward(X, reduce=lambda R: _weighted_difference(R, w))
+            with np.errstate(over="ignore"):
+                return np.column_stack([expit(-diff), expit(diff)])
         Q = self._forward(X, transform=_pair_probabilities, reduce=lambda P: _kernels.mixture(P, w))
         return as_probabilities(Q)
+
+    def _combine_rule(self) -> str:
+        """``combine`` resolved: ``"auto"`` is ``"reward"`` for decomposed heads, else ``"proba"``."""
+        if self.combine != "auto":
+            return self.combine
+        return "reward" if hasattr(self, "decomposition_") else "proba"
 
     def predict(self, X) -> np.ndarray:
         """``1`` where response A is preferred under the weighted mixture, else ``0``.

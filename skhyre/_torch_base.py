@@ -126,6 +126,7 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
             Interval(Real, 0, np.inf, closed="right"),  # inf: the uniform ensemble
             StrOptions({"auto", "evidence"}),
         ],
+        "max_temperature": [None, Interval(Real, 0, np.inf, closed="right")],
         "adapt_loss": [None, str, callable],
         "device": [StrOptions({"cpu", "cuda", "auto"}), str],
         "random_state": ["random_state"],
@@ -150,7 +151,8 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         batch_size=128,
         lr=1e-3,
         weight_decay=0.0,
-        temperature=1.0,
+        temperature="auto",
+        max_temperature=1.0,
         adapt_loss=None,
         device="cpu",
         random_state=None,
@@ -171,6 +173,7 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.temperature = temperature
+        self.max_temperature = max_temperature
         self.adapt_loss = adapt_loss
         self.device = device
         self.random_state = random_state

@@ -145,6 +145,16 @@ def check_temperature_param(t) -> None:
         raise ValueError(msg)
 
 
+def check_max_temperature(t) -> None:
+    """The estimators' ``max_temperature``: ``None`` or a float > 0 (``inf`` allowed)."""
+    if t is None:
+        return
+    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:  # NaN too
+        raise ValueError(
+            f"max_temperature must be None or a float > 0 (inf: no cap), got {t!r}."
+        )
+
+
 def check_sampling(sampling) -> str:
     """``sampling`` if it is one of :data:`SAMPLINGS`, else a ``ValueError`` naming them."""
     if not isinstance(sampling, str) or sampling not in SAMPLINGS:

@@ -58,7 +58,9 @@ def one_torch_thread():
 
 
 #: What the tests' small estimators share: one hidden layer of 16, batches of 32, seed 0.
-FAST_BASE = dict(hidden_layer_sizes=(16,), batch_size=32, random_state=0)
+#: ``temperature=1.0``: the tests were written for the paper's fixed rule; the default
+#: (``"auto"`` capped at 1) has its own tests (tests/test_default_temperature.py).
+FAST_BASE = dict(hidden_layer_sizes=(16,), batch_size=32, random_state=0, temperature=1.0)
 
 
 def fast(**overrides) -> dict:
@@ -71,7 +73,8 @@ def fast(**overrides) -> dict:
 
 
 #: Small, fast ensembles for the temperature tests (auto and evidence).
-TEMPERATURE_FAST = fast(n_members=8, max_epochs=4, lr=1e-2, prior_scale=3.0)
+#: ``max_temperature=None``: the data-driven rules uncapped (the cap has its own tests).
+TEMPERATURE_FAST = fast(n_members=8, max_epochs=4, lr=1e-2, prior_scale=3.0, max_temperature=None)
 
 
 def _fit_on_one_thread(est, X, y):

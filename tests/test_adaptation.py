@@ -15,8 +15,7 @@ import pytest
 from conftest import TEMPERATURE_FAST
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skhyre import HyReClassifier, HyReRegressor
-from skhyre.acquisition import score_pool
+from skhyre import HyReClassifier, HyReRegressor, acquisition
 
 K = 8
 FAST = TEMPERATURE_FAST  # K members
@@ -179,7 +178,7 @@ def test_active_adapt_applies_a_changed_temperature_before_its_first_pick(setup,
     # rows of the tie (documented in active_adapt)
     after = copy.deepcopy(synced).partial_adapt(Xp[[first]], yp[[first]])
     M = after.predict_members(Xp).astype(np.float64)
-    scores = score_pool(M, after.weights_, after._check_criterion("auto"))
+    scores = acquisition.score_pool(M, after.weights_, after._check_criterion("auto"))
     scores[[*range(6), first]] = -np.inf
     for p in picks:
         assert_allclose(scores[p[1]], scores.max(), rtol=0, atol=1e-12)
@@ -512,7 +511,7 @@ def test_power_query_draws_in_proportion_to_the_scores(setup):
     est, _, _, Xp, _ = setup
     crit = "variance" if isinstance(est, HyReRegressor) else "bald"
     M = est._member_matrix(Xp)
-    scores = score_pool(M, est.weights_, crit)
+    scores = acquisition.score_pool(M, est.weights_, crit)
     p = np.clip(scores, 0, None) / np.clip(scores, 0, None).sum()
     draws = 3000
     first = [int(est.query(Xp, sampling="power", random_state=r)[0]) for r in range(draws)]

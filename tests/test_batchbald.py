@@ -17,7 +17,9 @@ from sklearn.tree import DecisionTreeClassifier
 
 from skhyre import HyReEnsemble, acquisition
 from skhyre import _kernels as kern
+from skhyre import _querying as querying
 from skhyre.acquisition import bald, batchbald, select_top
+from skhyre.pools import config_context
 
 
 # --------------------------------------------------------------------------
@@ -364,21 +366,77 @@ def test_query_batchbald_is_acquisition_batchbald(ensemble):
     assert got[0] == est.query(X_pool, criterion="bald", exclude=np.arange(5))[0]
 
 
-def test_query_batchbald_refuses_streamed_pools_and_power_sampling(ensemble):
+def test_query_batchbald_refuses_power_sampling(ensemble):
     est, X_pool, _ = ensemble
-    with pytest.raises(ValueError, match="needs the pool's member predictions in memory"):
-        est.query(iter([X_pool[:70], X_pool[70:]]), n_queries=2, criterion="batchbald")
-    with pytest.raises(ValueError, match="needs the pool's member predictions in memory"):
-        est.query(X_pool, n_queries=2, criterion="batchbald", pool_memory_budget=100)
     with pytest.raises(ValueError, match="sampling='power' does not apply"):
         est.query(X_pool, n_queries=2, criterion="batchbald", sampling="power")
 
 
-def test_query_batchbald_refuses_a_dask_pool(ensemble):
+def _adapted(ensemble):
+    base, X_pool, y_pool = ensemble
+    return copy.deepcopy(base).set_params(temperature=0.5).adapt(X_pool[:3], y_pool[:3])
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["budget", "iterator", "chunks", "factory"],
+)
+@pytest.mark.parametrize("exclude", [None, [0, 1, -1]])
+def test_query_batchbald_on_a_streamed_pool_equals_in_memory(ensemble, form, exclude):
+    est = _adapted(ensemble)
+    X_pool = ensemble[1]
+    want = est.query(X_pool, n_queries=6, criterion="batchbald", exclude=exclude)
+    pieces = [X_pool[:70], X_pool[70:]]
+    pool, budget = {
+        "budget": (X_pool, 100),
+        "iterator": (iter(pieces), None),
+        "chunks": (pieces, None),
+        "factory": (lambda: iter(pieces), None),
+    }[form]
+    with config_context(memory_budget=0):
+        got = est.query(
+            pool, n_queries=6, criterion="batchbald", exclude=exclude, pool_memory_budget=budget
+        )
+    assert_array_equal(got, want)
+
+
+def test_query_batchbald_streamed_reads_more_rows_when_the_batch_is_not_among_them(monkeypatch):
+    """Copies of the best row by BALD add nothing to a batch: BatchBALD passes over
+    them for rows ranked far below, which a second, wider pass finds."""
+    rng = np.random.default_rng(19)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
+    trees = [  # fully grown: one-hot members, so a copy's label is known given the first
+        (f"tree{i}", DecisionTreeClassifier(max_features=1, random_state=i)) for i in range(6)
+    ]
+    est = HyReEnsemble(trees).fit(X[:150], y[:150])
+    X_pool = X[150:]
+    best = est.query(X_pool, criterion="bald")[0]
+    pool = np.concatenate([np.repeat(X_pool[[best]], 30, axis=0), X_pool])
+    want = est.query(pool, n_queries=4, criterion="batchbald")
+    assert (want >= 30).sum() >= 2  # most of the batch lies beyond the copies
+    monkeypatch.setattr(querying, "BATCHBALD_STREAM_CANDIDATES", 1)  # 16 rows first
+    passes = []
+    chunks = [pool[:100], pool[100:]]
+
+    def factory():
+        passes.append(1)
+        return iter(chunks)
+
+    got = est.query(factory, n_queries=4, criterion="batchbald")
+    assert_array_equal(got, want)
+    assert len(passes) >= 2
+    with pytest.raises(ValueError, match="one-shot iterator"):
+        est.query(iter(chunks), n_queries=4, criterion="batchbald")
+
+
+def test_query_batchbald_on_a_dask_pool_equals_in_memory(ensemble):
     da = pytest.importorskip("dask.array")
-    est, X_pool, _ = ensemble
-    with pytest.raises(ValueError, match="dask arrays"):
-        est.query(da.from_array(X_pool, chunks=50), n_queries=2, criterion="batchbald")
+    est = _adapted(ensemble)
+    X_pool = ensemble[1]
+    want = est.query(X_pool, n_queries=5, criterion="batchbald")
+    got = est.query(da.from_array(X_pool, chunks=50), n_queries=5, criterion="batchbald")
+    assert_array_equal(got, want)
 
 
 def test_active_adapt_batchbald_is_bald(ensemble):

@@ -22,6 +22,8 @@ ESTIMATORS = [
     HyReRewardModel(ensemble="epinet", index_dim=4, **FAST),
     HyReRewardModel(ensemble="vanilla", **FAST),
     HyReRewardModel(ensemble="mc_dropout", **FAST),
+    # closed-form heads: the base head and one principal direction
+    HyReRewardModel(ensemble="decomposed", n_members=2),
 ]
 
 _ODD = "the check's X has an odd number of columns, which is not a pair of responses"

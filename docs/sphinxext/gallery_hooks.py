@@ -15,6 +15,7 @@ ORDER = (
     "plot_active_vs_random.py",
     "plot_conflicting_labelers.py",
     "plot_personalization_text.py",
+    "plot_decomposed_heads.py",
     "plot_function_space_pca.py",
     "plot_any_sklearn_models.py",
 )

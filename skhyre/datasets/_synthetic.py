@@ -121,6 +121,141 @@ def make_preference_labelers(
     )
 
 
+def make_labeler_population(
+    n_samples: int = 2000,
+    n_features: int = 2,
+    n_labelers: int = 100,
+    n_test_labelers: int = 20,
+    n_test_samples: int = 500,
+    disagreement: float = 1.0,
+    rotation: float = 0.5,
+    offset_scale: float = 1.0,
+    random_state=None,
+) -> Bunch:
+    """Binary data labelled by a population of deterministic linear decision makers.
+
+    The HyRe paper's reading of Bradley-Terry (Section 4): a population of
+    *deterministic* labelers with individual biases, whose pooled labels are
+    graded rather than a fair coin. Labeler ``j`` labels ``x`` as
+    ``1[w_j . x + b_j > 0]``, where
+
+    - ``w_j`` is a shared unit direction ``u`` rotated by a personal angle
+      ``theta_j ~ N(0, (disagreement * rotation)^2)`` (radians) towards a
+      random direction orthogonal to ``u`` (so ``|w_j| = 1``);
+    - ``b_j ~ Logistic(0, disagreement * offset_scale)`` is a personal offset.
+
+    Inputs are ``N(0, I_d)``; each training row is labelled by one training
+    labeler drawn at random. With no rotation, the pooled label of ``x`` is
+    exactly Bradley-Terry, ``P(y = 1 | x) = sigmoid(u . x / s)`` with
+    ``s = disagreement * offset_scale``: the average decision maker is a
+    logistic model while every labeler is a sharp boundary. ``disagreement``
+    scales both kinds of individual difference at once (``0``: every labeler
+    is ``1[u . x > 0]``).
+
+    Parameters
+    ----------
+    n_samples : int, default=2000
+        Training rows.
+    n_features : int, default=2
+        Input dimension ``d``.
+    n_labelers : int, default=100
+        Training labelers.
+    n_test_labelers : int, default=20
+        Unseen labelers, drawn from the same population.
+    n_test_samples : int, default=500
+        Test inputs, each labelled by every unseen labeler.
+    disagreement : float, default=1.0
+        Common scale (>= 0) of the labelers' rotations and offsets.
+    rotation : float, default=0.5
+        Standard deviation (radians) of the rotation angles at
+        ``disagreement=1``.
+    offset_scale : float, default=1.0
+        Scale of the logistic offsets at ``disagreement=1``, in units of the
+        inputs' standard deviation.
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X`` (n_samples, d) and ``y`` (n_samples,) in {0, 1}; ``groups``
+        (n_samples,), the labeler of each training row; ``labeler_weights``
+        (n_labelers, d) and ``labeler_offsets`` (n_labelers,); ``X_test``
+        (n_test_samples, d); ``y_test`` (n_test_labelers, n_test_samples),
+        row ``j`` the labels of unseen labeler ``j``; ``test_labeler_weights``,
+        ``test_labeler_offsets``; ``pooled_proba_test`` (n_test_samples,), the
+        fraction of training labelers who label each test input 1 (the
+        average decision maker); and ``shared_direction`` (d,).
+
+    See Also
+    --------
+    make_preference_labelers : labelers through the origin with independent
+        directions (their pooled labels are a fair coin when they disagree).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.datasets import make_labeler_population
+    >>> data = make_labeler_population(n_samples=300, n_labelers=50, random_state=0)
+    >>> data.X.shape, data.y.shape, data.y_test.shape
+    ((300, 2), (300,), (20, 500))
+    >>> w, b = data.labeler_weights[data.groups], data.labeler_offsets[data.groups]
+    >>> bool(np.array_equal(data.y, (np.sum(data.X * w, axis=1) + b > 0).astype(int)))
+    True
+    >>> p = data.pooled_proba_test       # graded: neither a fair coin nor one boundary
+    >>> bool(0.1 < np.mean(np.abs(2 * p - 1)) < 0.9)
+    True
+    """
+    n_samples = check_count(n_samples, "n_samples")
+    n_features = check_count(n_features, "n_features")
+    n_labelers = check_count(n_labelers, "n_labelers")
+    n_test_labelers = check_count(n_test_labelers, "n_test_labelers")
+    n_test_samples = check_count(n_test_samples, "n_test_samples")
+    disagreement = check_finite_real(disagreement, "disagreement", min_val=0.0)
+    rotation = check_finite_real(rotation, "rotation", min_val=0.0)
+    offset_scale = check_finite_real(offset_scale, "offset_scale", min_val=0.0)
+    rng = check_random_state(random_state)
+
+    shared = _unit_rows(rng.standard_normal(n_features))
+
+    def draw_labelers(count: int) -> tuple[np.ndarray, np.ndarray]:
+        theta = disagreement * rotation * rng.standard_normal(count)
+        other = rng.standard_normal((count, n_features))
+        other -= np.outer(other @ shared, shared)  # orthogonal to the shared direction
+        norms = np.linalg.norm(other, axis=1, keepdims=True)
+        if n_features == 1:  # no orthogonal direction: rotation flips nothing
+            other, theta = np.zeros_like(other), np.zeros_like(theta)
+        else:
+            other = other / np.where(norms > 0, norms, 1.0)
+        W = np.cos(theta)[:, None] * shared + np.sin(theta)[:, None] * other
+        b = disagreement * offset_scale * rng.logistic(size=count)
+        return W, b
+
+    labeler_weights, labeler_offsets = draw_labelers(n_labelers)
+    X = rng.standard_normal((n_samples, n_features))
+    groups = rng.randint(n_labelers, size=n_samples).astype(np.int64)
+    margin = np.einsum("ij,ij->i", X, labeler_weights[groups]) + labeler_offsets[groups]
+    y = (margin > 0).astype(np.int64)
+
+    test_weights, test_offsets = draw_labelers(n_test_labelers)
+    X_test = rng.standard_normal((n_test_samples, n_features))
+    y_test = (test_weights @ X_test.T + test_offsets[:, None] > 0).astype(np.int64)
+    pooled = (labeler_weights @ X_test.T + labeler_offsets[:, None] > 0).mean(axis=0)
+    return Bunch(
+        X=X,
+        y=y,
+        groups=groups,
+        labeler_weights=labeler_weights,
+        labeler_offsets=labeler_offsets,
+        X_test=X_test,
+        y_test=y_test,
+        test_labeler_weights=test_weights,
+        test_labeler_offsets=test_offsets,
+        pooled_proba_test=pooled,
+        shared_direction=shared,
+    )
+
+
 _SHIFT_CLUSTER_STD = 0.25
 
 

@@ -526,6 +526,12 @@ def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
     one value within rounding had every candidate tie
     (:class:`~skhyre.reweighting.TiedScoresWarning`).
     """
+    if k == 1:  # one compiled pass, no temporaries (each sequential pick)
+        i = _kernels.argmax_allowed(scores, mask)
+        if i < 0:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        v = scores[i]
+        return np.array([-np.inf if np.isnan(v) else v]), np.array([i + offset], dtype=np.int64)
     cand = np.flatnonzero(~mask)
     if cand.size == 0:
         return np.empty(0), np.empty(0, dtype=np.int64), None
@@ -537,9 +543,7 @@ def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
     elif finite.any():
         span = (float(key[finite].min()), float(key[finite].max()))
     key = np.where(np.isnan(key), -np.inf, key)
-    if k == 1:
-        order = np.array([int(np.argmax(key))])
-    elif k < key.size:
+    if k < key.size:
         t = np.partition(key, key.size - k)[key.size - k]
         above = np.flatnonzero(key > t)
         above = above[np.argsort(-key[above], kind="stable")]
@@ -583,6 +587,11 @@ class TopK:
         fetched = dict(zip(new, fetch(new))) if (fetch is not None and new) else {}
         self.cols = [self.cols[j] if j < old else fetched.get(int(j) - old) for j in order]
         self.keys, self.idx = all_keys[order], all_idx[order]
+
+    def ranked(self, mask: np.ndarray):
+        """Every kept row not excluded by ``mask``, best first: (indices, keys, columns)."""
+        keep = [j for j in range(self.idx.size) if not mask[self.idx[j]]]
+        return self.idx[keep], self.keys[keep], [self.cols[j] for j in keep]
 
     def best(self, mask: np.ndarray | None, k: int, refuse_nan: bool = False):
         """The first ``k`` (indices, columns) not excluded by the resolved ``mask``.

@@ -269,11 +269,19 @@ def adapt_suite(out, p, base, data, losses, callable_loss, rs_kw, switch_to) -> 
     ``set_params`` (no refit is needed for ``adapt_loss`` or ``temperature``).
     """
     Xa, ya, Xp, yp, Xpool, ypool = (data[k] for k in ("Xa", "ya", "Xp", "yp", "Xpool", "ypool"))
-    cases = [(loss, T) for loss in losses for T in TEMPERATURES]
-    cases += [("callable", 1.0), ("callable", "auto")]
-    for loss, T in cases:
-        params = dict(temperature=T, adapt_loss=callable_loss if loss == "callable" else loss)
-        c = f"{p}/adapt/{loss}/{_tkey(T)}"
+    # the data-driven rules uncapped (max_temperature=None, their meaning since
+    # the goldens were first recorded), and the torch estimators' default, "auto"
+    # capped at 1 (recorded 2026-12-07 when it became the default)
+    cases = [(loss, T, None) for loss in losses for T in TEMPERATURES]
+    cases += [("callable", 1.0, None), ("callable", "auto", None)]
+    cases += [(loss, "auto", 1.0) for loss in losses]
+    for loss, T, cap in cases:
+        params = dict(
+            temperature=T,
+            max_temperature=cap,
+            adapt_loss=callable_loss if loss == "callable" else loss,
+        )
+        c = f"{p}/adapt/{loss}/{_tkey(T)}" + ("" if cap is None else f"-cap{cap:g}")
 
         def run_adapt(params=params, c=c):
             est = copy.deepcopy(base).set_params(**params)
@@ -295,7 +303,7 @@ def adapt_suite(out, p, base, data, losses, callable_loss, rs_kw, switch_to) -> 
     first, other = losses[0], switch_to
     est = copy.deepcopy(base).set_params(adapt_loss=first, temperature=1.0)
     est.adapt(Xa, ya)
-    est.set_params(adapt_loss=other, temperature="auto")
+    est.set_params(adapt_loss=other, temperature="auto", max_temperature=None)
     est.partial_adapt(Xp, yp)
     _state(out, f"{p}/switch/partial", est)
     est.set_params(adapt_loss=first, temperature=0.3)
@@ -319,7 +327,7 @@ def active_suite(out, p, base, data, task, rs_kw, pool_forms) -> None:
                     continue
                 for T in (1.0, "auto"):
                     c = f"{p}/active/{form}/{crit}/{sampling}/{_tkey(T)}"
-                    est = copy.deepcopy(base).set_params(temperature=T)
+                    est = copy.deepcopy(base).set_params(temperature=T, max_temperature=None)
                     est.adapt(Xa[:4], ya[:4])  # start from non-uniform weights
                     est.active_adapt(
                         pool,
