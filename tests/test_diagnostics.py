@@ -295,3 +295,24 @@ def test_tie_tolerance_is_rounding_not_small_scores():
     tracker.observe(top, np.ones(2) / 2, 10)
     assert tracker.tied == []
 
+
+
+def test_argmax_allowed_span_kernel_matches_numpy():
+    from skhyre import _kernels
+
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 100):
+        scores = rng.normal(size=n)
+        scores[rng.random(n) < 0.2] = np.nan
+        scores[rng.random(n) < 0.1] = np.inf
+        taken = rng.random(n) < 0.3
+        i, lo, hi = _kernels.argmax_allowed_span(scores, taken)
+        assert i == _kernels.argmax_allowed(scores, taken)
+        free = scores[~taken]
+        fin = free[np.isfinite(free)]
+        if fin.size:
+            assert (lo, hi) == (fin.min(), fin.max())
+        else:
+            assert lo > hi
+    i, lo, hi = _kernels.argmax_allowed_span(np.zeros(3), np.ones(3, dtype=bool))
+    assert i == -1 and lo > hi

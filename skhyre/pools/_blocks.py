@@ -527,11 +527,16 @@ def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
     (:class:`~skhyre.reweighting.TiedScoresWarning`).
     """
     if k == 1:  # one compiled pass, no temporaries (each sequential pick)
-        i = _kernels.argmax_allowed(scores, mask)
+        i, lo, hi = _kernels.argmax_allowed_span(scores, mask)
         if i < 0:
-            return np.empty(0), np.empty(0, dtype=np.int64)
+            return np.empty(0), np.empty(0, dtype=np.int64), None
         v = scores[i]
-        return np.array([-np.inf if np.isnan(v) else v]), np.array([i + offset], dtype=np.int64)
+        span = (float(lo), float(hi)) if lo <= hi else None
+        return (
+            np.array([-np.inf if np.isnan(v) else v]),
+            np.array([i + offset], dtype=np.int64),
+            span,
+        )
     cand = np.flatnonzero(~mask)
     if cand.size == 0:
         return np.empty(0), np.empty(0, dtype=np.int64), None
