@@ -102,11 +102,19 @@ def run_one(name: str, seed: int, setup: str, quick: bool) -> dict:
     }
 
 
+def _defaults_line() -> str:
+    params = HyReRegressor().get_params()
+    return ", ".join(
+        f"{name}={params[name]!r}" for name in ("temperature", "max_temperature") if name in params
+    )
+
+
 def summarize(rows: list[dict], datasets: list[str]) -> str:
     lines = [
         "# Adapting without a scaler in front (raw input columns)",
         "",
-        f"`HyReRegressor()` with every default, the paper's shift (`ood_split`), {N_ADAPT} random "
+        f"`HyReRegressor()` with every default ({_defaults_line()}), the paper's shift "
+        f"(`ood_split`), {N_ADAPT} random "
         "shifted labels (at most half the shifted rows), RMSE on the other "
         "shifted rows in the target's units; `raw` fits the raw columns, `scaled` is "
         "`make_pipeline(StandardScaler(), HyReRegressor())`. Change = adapted / uniform - 1, "
@@ -214,7 +222,15 @@ def main(argv=None) -> None:
                     f"{row['fit_warnings']} {row['adapt_warnings']}",
                     flush=True,
                 )
-    payload = {"meta": {**machine_info(), "seeds": seeds, "n_adapt": N_ADAPT}, "rows": rows}
+    defaults = HyReRegressor().get_params()
+    meta = {
+        **machine_info(),
+        "seeds": seeds,
+        "n_adapt": N_ADAPT,
+        "temperature": defaults["temperature"],
+        "max_temperature": defaults.get("max_temperature"),
+    }
+    payload = {"meta": meta, "rows": rows}
     md = summarize(rows, list(dict.fromkeys(r["dataset"] for r in rows)))
     folder = write_results("unscaled_inputs", payload, md, args.out)
     print(md)
