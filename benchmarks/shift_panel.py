@@ -422,6 +422,10 @@ def compare(rows, task, N, a, b) -> dict | None:
 COMPARISONS = [
     ("default", "uniform"),
     ("default", "T1"),
+    ("auto_cap1", "T1"),
+    ("auto_cap1", "uniform"),
+    ("evidence_cap1", "T1"),
+    ("evidence_cap1", "uniform"),
     ("auto", "T1"),
     ("evidence", "T1"),
     ("auto", "uniform"),
@@ -435,8 +439,21 @@ COMPARISONS = [
 ]
 
 
+def capped_arms(rows: list[dict], cap: float = 1.0) -> None:
+    """Add ``auto_cap1`` / ``evidence_cap1``: the rule's score where it chose a temperature
+    at most ``cap``, else ``T1``'s (``max_temperature=1``'s weights are then ``T=1``'s)."""
+    for r in rows:
+        for rule in ("auto", "evidence"):
+            t = r.get(f"{rule}_temperature")
+            if rule not in r or "T1" not in r or t is None:
+                continue
+            t = np.inf if t == "inf" else float(t)
+            r[f"{rule}_cap1"] = r[rule] if t <= cap else r["T1"]
+
+
 def summarize(units: list[dict], ns) -> dict:
     rows = [r for u in units for r in u["rows"]]
+    capped_arms(rows)
     tasks = [t for t in TASK_CHOICES if any(u["task"] == t for u in units)]
     cmps = []
     for task in tasks:
@@ -452,6 +469,8 @@ def summarize(units: list[dict], ns) -> dict:
         "T1",
         "auto",
         "evidence",
+        "auto_cap1",
+        "evidence_cap1",
         "best",
         "hgb",
         "rf",
@@ -510,13 +529,18 @@ def _find(cmps, task, N, a, b):
     return next((c for c in cmps if (c["task"], c["N"], c["a"], c["b"]) == (task, N, a, b)), None)
 
 
+def _tag(task: str) -> str:
+    return " (held out)" if task in HELD_OUT else " (fresh check)" if task in FRESH_CHECK else ""
+
+
 def markdown(payload: dict) -> str:
     meta, summ, units = payload["meta"], payload["summary"], payload["units"]
     cmps, means = summ["comparisons"], summ["means"]
     ns = meta["ns"]
     tasks = [t for t in TASK_CHOICES if any(u["task"] == t for u in units)]
-    dev = [t for t in tasks if t not in HELD_OUT]
+    dev = [t for t in tasks if t not in HELD_OUT and t not in FRESH_CHECK]
     held = [t for t in tasks if t in HELD_OUT]
+    fresh = [t for t in tasks if t in FRESH_CHECK]
     lines = [
         "# Shift panel: skhyre's defaults on shifted tasks",
         "",
@@ -538,7 +562,12 @@ def markdown(payload: dict) -> str:
         "accuracy points; the verdict reads for A (**better** / level / *worse*; the interval "
         "excluding 0 decides). Refit baselines are compared on the draws they ran on.",
         f"Held-out tasks (chosen before the first run, kept aside while defaults are chosen): "
-        f"{', '.join(HELD_OUT)}.",
+        f"{', '.join(HELD_OUT)}. The fresh check ({', '.join(FRESH_CHECK)}) was chosen after "
+        "the held-out tasks had been used to choose the temperature's cap, and runs on its own.",
+        "*auto_cap1* / *evidence_cap1*: the rule capped by `max_temperature=1` (the "
+        "regressors' and classifiers' default since 2026-12-07 is `\"auto\"` capped at 1), "
+        "read from the same draws: the rule's score where it chose a temperature at most 1, "
+        "else `T1`'s (the capped weights are then `T=1`'s).",
         "",
         "## Summary: tasks better / level / worse (development tasks)",
         "",
@@ -546,6 +575,10 @@ def markdown(payload: dict) -> str:
     pairs = [
         ("default", "uniform"),
         ("default", "T1"),
+        ("auto_cap1", "T1"),
+        ("auto_cap1", "uniform"),
+        ("evidence_cap1", "T1"),
+        ("evidence_cap1", "uniform"),
         ("auto", "T1"),
         ("evidence", "T1"),
         ("auto", "uniform"),
@@ -555,9 +588,13 @@ def markdown(payload: dict) -> str:
         ("default", "finetune"),
         ("auto", "hgb_refit"),
     ]
-    for title, group in (("development", dev), ("held out", held)):
+    for title, group in (("development", dev), ("held out", held), ("fresh", fresh)):
+        if not group:
+            continue
         if title == "held out":
             lines += ["## Summary: held-out tasks (the check)", ""]
+        if title == "fresh":
+            lines += ["## Summary: the fresh check", ""]
         hdr = ["A vs B"] + [f"N={N}" for N in ns]
         body = [[f"{a} vs {b}"] + [_counts(cmps, a, b, group, N) for N in ns] for a, b in pairs]
         lines += [md_table(hdr, body), ""]
@@ -569,6 +606,8 @@ def markdown(payload: dict) -> str:
         "T1",
         "auto",
         "evidence",
+        "auto_cap1",
+        "evidence_cap1",
         "best",
         "hgb",
         "rf",
@@ -582,19 +621,26 @@ def markdown(payload: dict) -> str:
         clf = is_classification(e["task"])
         ta = e.get("auto_temperature_median", np.nan)
         body.append(
-            [e["task"] + (" (held out)" if e["task"] in HELD_OUT else ""), e["N"]]
+            [e["task"] + _tag(e["task"]), e["N"]]
             + [_fmt(e[a], clf) if a in e else "-" for a in arms]
             + ["uniform" if not np.isfinite(ta) else f"{ta:.3g}"]
         )
     lines += [md_table(hdr, body), ""]
 
-    for title, group in (("Per task: development", dev), ("Per task: held out", held)):
+    for title, group in (
+        ("Per task: development", dev),
+        ("Per task: held out", held),
+        ("Per task: fresh check", fresh),
+    ):
+        if not group:
+            continue
         lines += [f"## {title}", ""]
         hdr = [
             "task",
             "N",
             "default vs uniform",
             "default vs T1",
+            "auto_cap1 vs T1",
             "auto vs T1",
             "evidence vs T1",
             "default vs hgb_refit",
@@ -610,6 +656,7 @@ def markdown(payload: dict) -> str:
                     for a, b in [
                         ("default", "uniform"),
                         ("default", "T1"),
+                        ("auto_cap1", "T1"),
                         ("auto", "T1"),
                         ("evidence", "T1"),
                         ("default", "hgb_refit"),
@@ -701,7 +748,7 @@ def findings(payload: dict) -> list[str]:
     dev = [t for t in tasks if t not in HELD_OUT]
     out = []
     # temperature rules vs T1
-    for arm in ("default", "auto", "evidence"):
+    for arm in ("default", "auto_cap1", "evidence_cap1", "auto", "evidence"):
         worse = [
             (c["task"], c["N"])
             for c in cmps
@@ -729,7 +776,7 @@ def findings(payload: dict) -> list[str]:
         )
         out.append(txt)
     # vs uniform
-    for arm in ("default", "auto", "evidence"):
+    for arm in ("default", "auto_cap1", "evidence_cap1", "auto", "evidence"):
         worse = [
             (c["task"], c["N"])
             for c in cmps
@@ -842,11 +889,7 @@ def findings(payload: dict) -> list[str]:
                 "the labels themselves carry more than the choice among members"
             )
         names = ", ".join(f"{c['b']} ({_cell(c, clf)})" for c in losses)
-        out.append(
-            f"  - {task}{' (held out)' if task in HELD_OUT else ''}: loses to {names}; "
-            + "; ".join(causes)
-            + "."
-        )
+        out.append(f"  - {task}{_tag(task)}: loses to {names}; " + "; ".join(causes) + ".")
     # training budget
     conv = [u for u in units if "convergence" in u]
     for task in tasks:

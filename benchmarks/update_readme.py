@@ -510,7 +510,22 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 "``python benchmarks/shift_panel.py --n-jobs 2``: 18 regression and "
                 "classification shift tasks (four held out while choosing defaults), HyRe's "
                 "temperature rules against the uniform ensemble, T=1 and the refit and "
-                "fine-tuning baselines, paired 95% intervals over seeds.",
+                "fine-tuning baselines, paired 95% intervals over seeds. The fresh check "
+                "(four tasks chosen after the held-out ones had been used): ``python "
+                "benchmarks/shift_panel.py --tasks energy/X4_roof_area-high kin8nm/theta2-high "
+                "ccpp/RH-high friedman3/mean``.",
+                reports=(
+                    ("", "shift_panel.md"),
+                    ("The fresh check", "shift_panel_check/shift_panel.md"),
+                ),
+            ),
+            Page(
+                "des_peers",
+                "Against dynamic ensemble selection (DESlib)",
+                "``python benchmarks/des_peers.py`` (extra ``peers``): "
+                ":class:`skhyre.HyReEnsemble` against DESlib's dynamic ensemble and classifier "
+                "selection methods on the same pool of fitted scikit-learn classifiers, with the "
+                "few labelled shifted rows as DESlib's selection set and HyRe's adaptation set.",
             ),
             Page(
                 "temperature",
@@ -534,6 +549,13 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 "Training overhead of the ensembles",
                 "``python benchmarks/fit_overhead.py``: fitting a K=100 ensemble against one "
                 "network.",
+            ),
+            Page(
+                "hot_path",
+                "The hot path against the network's forward pass",
+                "``python benchmarks/hot_path.py``: member matrices, weighted predictions, "
+                "queries and active adaptation as ratios to the torch forward pass, and the "
+                "cold and warm start.",
             ),
             Page(
                 "peers",

@@ -9,9 +9,9 @@ the average of their standardized features, hold out both tails as the
 ensemble with random priors agrees on the training range and spreads out on
 the tails; a few labelled OOD rows tell which members extrapolate well.
 
-We compare the uniform ensemble with HyRe at two temperatures -- the default
-``temperature=1`` and ``"auto"`` (chosen by leave-one-out from the labels
-themselves) -- as the number of labelled OOD rows grows, over 20 random draws
+We compare the uniform ensemble with HyRe at two temperatures -- the paper's
+``temperature=1`` and the default ``"auto"`` (chosen by leave-one-out from the
+labels themselves, never flatter than ``T=1``: ``max_temperature=1``) -- as the number of labelled OOD rows grows, over 20 random draws
 of the labelled rows (the same draws for every method: only paired
 comparisons are meaningful).
 """
@@ -116,8 +116,9 @@ fig.tight_layout()
 # %%
 # With ``temperature=1`` the scale-free squared error of good members is
 # small, so the weights move slowly; ``"auto"`` sharpens them when the
-# held-out labels say it helps, and falls back to uniform weights when they
-# do not (with a single label it always does). With a handful of labels the
+# held-out labels say it helps, and otherwise keeps ``T=1`` (with a single
+# label it always does; ``max_temperature=None`` would fall back to uniform
+# weights instead). With a handful of labels the
 # chosen temperature is often sharp and the weight jumps from member to
 # member as each new label arrives (right); the *prediction* still improves
 # on average (left), and the weights spread over several good members as the

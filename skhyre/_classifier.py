@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
-from . import _kernels, losses
+from . import losses
 from ._adaptation import keep_state_on_failure
 from ._proba import as_probabilities
 from ._torch_base import TorchHyReBase
 from ._validation import check_finite_proba, check_real_labels, encode_known_labels
 
 __all__ = ["HyReClassifier"]
-
-
-def _softmax(logits: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(logits, dim=-1)
 
 
 class HyReClassifier(ClassifierMixin, TorchHyReBase):
@@ -284,7 +279,7 @@ class HyReClassifier(ClassifierMixin, TorchHyReBase):
             The members' own float32 outputs; :meth:`predict_proba` mixes them
             in float64.
         """
-        return self._forward(X, transform=_softmax)
+        return self._forward(X, output="softmax")
 
     _member_matrix = predict_members
 
@@ -301,10 +296,8 @@ class HyReClassifier(ClassifierMixin, TorchHyReBase):
             Rows in ``[0, 1]`` summing to 1 within float64 rounding, as
             :func:`sklearn.metrics.log_loss` expects.
         """
-        # chunk by chunk: the (K, n, C) member probabilities are never all held
-        w = self.weights_ if self.__sklearn_is_fitted__() else None
-        Q = self._forward(X, transform=_softmax, reduce=lambda P: _kernels.mixture(P, w))
-        return as_probabilities(Q)
+        # chunk by chunk, straight from the logits: no (K, n, C) member matrix is formed
+        return as_probabilities(self._forward_mixture(X, output="softmax"))
 
     def predict(self, X) -> np.ndarray:
         """Most probable class under the weighted mixture.
@@ -324,7 +317,7 @@ class HyReClassifier(ClassifierMixin, TorchHyReBase):
             weight > 0 output NaN there): a label would be arbitrary.
         """
         proba = self.predict_proba(X)
-        check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, _softmax))
+        check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, "softmax"))
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ------------------------------------------------------------ adapt

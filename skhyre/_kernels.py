@@ -61,6 +61,9 @@ __all__ = [
     "LOSS_SQUARED",
     "LOSS_ZERO_ONE",
     "MAX_DRIFT_GROWTH",
+    "OUTPUT_PAIR",
+    "OUTPUT_RAW",
+    "OUTPUT_SOFTMAX",
     "PARALLEL_MIN_ELEMENTS",
     "absolute_loss",
     "add_member_losses_proba",
@@ -77,7 +80,9 @@ __all__ = [
     "loo_log_weights",
     "loo_weights",
     "member_entropies",
+    "member_outputs",
     "mixture",
+    "mixture_outputs",
     "pairwise_zero_one_loss",
     "proba_problems",
     "softmax_weights",
@@ -85,6 +90,7 @@ __all__ = [
     "update_cumulative_loss",
     "variance_scores",
     "weighted_mean_std",
+    "weighted_mean_var_outputs",
     "zero_one_loss_labels",
     "zero_one_loss_proba",
 ]
@@ -549,7 +555,7 @@ def _member_entropies_block(P, i0, i1, out):
         for j in range(m):
             buf[j] = r[j]
         _xlogx_inplace(buf, ib, kb)
-        _neg_row_sums(buf, C, row, 0)
+        _neg_row_sums(buf, C, row, np.int64(0))
         for j in range(i1 - i0):
             out[k, i0 + j] = row[j]
 
@@ -738,13 +744,13 @@ def _bald_direct_block(P, w, nz, i0, i1, out):
         for j in range(m):
             buf[j] = r[j]
         _xlogx_inplace(buf, ib, kb)
-        _neg_row_sums(buf, C, hm[k], 0)
+        _neg_row_sums(buf, C, hm[k], np.int64(0))
     _mix_rows(P, w, nz, i0, i1, acc)
     bad = _nonfinite_row_flags(acc, C)
     _xlogx_inplace(acc, ib, kb)
     _neg_row_sums(acc, C, out, i0)
     e = np.empty(rows, dtype=np.float64)
-    _mix_rows(hm, w, nz, 0, rows, e)
+    _mix_rows(hm, w, nz, np.int64(0), rows, e)
     for j in range(rows):
         out[i0 + j] = max(out[i0 + j] - e[j], 0.0)
     if bad.size:
@@ -1618,3 +1624,308 @@ def proba_problems(P, tol):
     if _use_parallel(P.size):
         return _proba_problems_parallel(P, float(tol), B)
     return _proba_problems_serial(P, float(tol), B)
+
+
+# --------------------------------------------------------------------------
+# member outputs straight from a network's chunk of rows
+# --------------------------------------------------------------------------
+# A torch ensemble's forward pass gives a chunk of rows as ``L`` (rows, K, C),
+# row-major. These kernels read it once and write what the estimators need:
+# the members' outputs member-major into the (K, n, C) matrix (softmax or
+# pair probabilities fused), or, for weighted predictions, only the weighted
+# mixture (classifiers, reward models) or weighted mean and variance
+# (regressors) of the chunk: the (K, n, C) matrix is never formed.
+
+#: ``L`` as it is (regression outputs, rewards).
+OUTPUT_RAW = 0
+#: The softmax of each member's ``C`` logits (classifier probabilities).
+OUTPUT_SOFTMAX = 1
+#: A ``(rows, K, 1)`` reward difference ``d`` -> ``[sigmoid(-d), sigmoid(d)]``.
+OUTPUT_PAIR = 2
+
+_LOG2E = 1.4426950408889634
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: x + _ROUND - _ROUND rounds x to an integer
+#: Below this, ``exp`` is clamped (exp(-708) ~ 3e-308, 0 once a float32 probability)
+_EXP_MIN = -708.0
+#: Values per block of a chunk: the float64 exponentials and their int64 scale
+#: (2 x 64 KiB) stay in L2.
+_OUTPUT_BLOCK_VALUES = 8192
+
+
+@_jit
+def _exp_nonpositive_inplace(x, ibuf):
+    """``x[j] <- exp(x[j])`` for ``x[j] <= 0``, branch-free so LLVM vectorises it.
+
+    ``x = k ln 2 + r`` with ``|r| <= ln(2) / 2``, ``exp(r)`` by its Taylor
+    polynomial of degree 13 (truncation below 1e-17 relative) and ``2^k`` from
+    the exponent bits: within about 1 ulp of ``math.exp``. Values below
+    :data:`_EXP_MIN`, and NaN, are clamped to it, values above 0 to 0; callers
+    flag non-finite inputs themselves. ``ibuf`` (int64) is scratch of at least
+    ``x``'s length.
+    """
+    n = x.shape[0]
+    for j in range(n):
+        v = x[j]
+        v = v if v > _EXP_MIN else _EXP_MIN  # NaN fails the test: clamped too
+        v = v if v < 0.0 else 0.0
+        kf = (v * _LOG2E + _ROUND) - _ROUND
+        r = (v - kf * _LN2_HI) - kf * _LN2_LO
+        p = 1.6059043836821613e-10
+        p = p * r + 2.08767569878681e-09
+        p = p * r + 2.505210838544172e-08
+        p = p * r + 2.755731922398589e-07
+        p = p * r + 2.7557319223985893e-06
+        p = p * r + 2.48015873015873e-05
+        p = p * r + 1.984126984126984e-04
+        p = p * r + 1.3888888888888889e-03
+        p = p * r + 8.333333333333333e-03
+        p = p * r + 4.1666666666666664e-02
+        p = p * r + 0.16666666666666666
+        p = p * r + 0.5
+        p = p * r + 1.0
+        x[j] = p * r + 1.0
+        ibuf[j] = (np.int64(kf) + 1023) << 52
+    scale = ibuf.view(np.float64)
+    for j in range(n):
+        x[j] *= scale[j]
+
+
+@_jit
+def _outputs_block(L, kind, members, i0, i1, out, o0):
+    """``out[k, o0 + i - i0, :]`` for ``k`` in ``members`` and chunk rows ``i0..i1``.
+
+    ``kind`` is :data:`OUTPUT_RAW`, :data:`OUTPUT_SOFTMAX` (a member row
+    holding NaN, or whose largest logit is +inf or every logit -inf, is all
+    NaN, as ``torch.softmax`` gives) or :data:`OUTPUT_PAIR` (NaN where the
+    difference is NaN; +-inf gives probabilities 0 and 1). Probabilities are
+    computed in float64 and rounded once to ``out``'s dtype. Every loop walks
+    the chunk in its own (row, member) order: reads are sequential, and each
+    write is a run of ``C`` values in one of the members' slabs.
+    """
+    rows = i1 - i0
+    nm = members.shape[0]
+    C = L.shape[2]
+    if kind == OUTPUT_RAW:
+        for i in range(rows):
+            for q in range(nm):
+                k = members[q]
+                for c in range(C):
+                    out[k, o0 + i, c] = L[i0 + i, k, c]
+        return
+    m = rows * nm
+    t = np.empty(m * C, dtype=np.float64)
+    ib = np.empty(m * C, dtype=np.int64)
+    bad = np.empty(m, dtype=np.bool_)
+    if kind == OUTPUT_PAIR:
+        for i in range(rows):
+            for q in range(nm):
+                d = np.float64(L[i0 + i, members[q], 0])
+                bad[i * nm + q] = d != d
+                t[i * nm + q] = -abs(d)
+        _exp_nonpositive_inplace(t, ib)
+        for i in range(rows):
+            for q in range(nm):
+                k = members[q]
+                g = i * nm + q
+                if bad[g]:
+                    out[k, o0 + i, 0] = np.nan
+                    out[k, o0 + i, 1] = np.nan
+                    continue
+                e = t[g]
+                small = e / (1.0 + e)  # sigmoid(-|d|)
+                large = 1.0 / (1.0 + e)  # sigmoid(|d|)
+                if L[i0 + i, k, 0] >= 0:
+                    out[k, o0 + i, 0] = small
+                    out[k, o0 + i, 1] = large
+                else:
+                    out[k, o0 + i, 0] = large
+                    out[k, o0 + i, 1] = small
+        return
+    for i in range(rows):
+        for q in range(nm):
+            k = members[q]
+            g = i * nm + q
+            mx = np.float64(L[i0 + i, k, 0])
+            nan = mx != mx
+            for c in range(1, C):
+                v = np.float64(L[i0 + i, k, c])
+                nan |= v != v
+                if v > mx:
+                    mx = v
+            bad[g] = nan or not (abs(mx) < np.inf)
+            for c in range(C):
+                t[g * C + c] = np.float64(L[i0 + i, k, c]) - mx
+    _exp_nonpositive_inplace(t, ib)
+    for i in range(rows):
+        for q in range(nm):
+            k = members[q]
+            g = i * nm + q
+            if bad[g]:
+                for c in range(C):
+                    out[k, o0 + i, c] = np.nan
+                continue
+            s = 0.0
+            for c in range(C):
+                s += t[g * C + c]
+            for c in range(C):
+                out[k, o0 + i, c] = t[g * C + c] / s
+
+
+def _output_block_rows(L) -> int:
+    """Chunk rows per block: about :data:`_OUTPUT_BLOCK_VALUES` values of ``L``."""
+    return max(1, _OUTPUT_BLOCK_VALUES // max(1, L.shape[1] * L.shape[2]))
+
+
+#: A softmax costs about four times a pool kernel's read of a value (an
+#: exponential, a division, a scattered write): chunks run in parallel from a
+#: quarter of :data:`PARALLEL_MIN_ELEMENTS` values, the same few ms of serial work.
+_OUTPUT_COST = 4
+
+
+def _outputs_parallel(L, kind) -> bool:
+    return _use_parallel(L.size * (1 if kind == OUTPUT_RAW else _OUTPUT_COST))
+
+
+@_jit
+def _member_outputs_serial(L, kind, members, out, o0, B):
+    rows = L.shape[0]
+    for b in range((rows + B - 1) // B):
+        _outputs_block(L, kind, members, b * B, min(rows, b * B + B), out, o0 + b * B)
+
+
+@_pjit
+def _member_outputs_parallel(L, kind, members, out, o0, B):
+    rows = L.shape[0]
+    for b in numba.prange((rows + B - 1) // B):
+        _outputs_block(L, kind, members, b * B, min(rows, b * B + B), out, o0 + b * B)
+
+
+def member_outputs(L, kind, out, o0):
+    """Write a chunk's member outputs member-major: ``out[:, o0:o0 + rows, :]``.
+
+    Parameters
+    ----------
+    L : ndarray of shape (rows, K, C)
+        A network's outputs for ``rows`` consecutive rows (C-ordered).
+    kind : int
+        :data:`OUTPUT_RAW` (``out`` is ``(K, n, C)``), :data:`OUTPUT_SOFTMAX`
+        (``(K, n, C)`` probabilities) or :data:`OUTPUT_PAIR` (``L`` holds
+        reward differences, ``C = 1``; ``out`` is ``(K, n, 2)``).
+    out : ndarray of shape (K, n, C_out)
+        The member matrix being filled (float32).
+    o0 : int
+        The row of ``out`` that the chunk's first row goes to.
+    """
+    members = np.arange(L.shape[1], dtype=np.int64)
+    B = _output_block_rows(L)
+    if _outputs_parallel(L, kind):
+        _member_outputs_parallel(L, kind, members, out, o0, B)
+    else:
+        _member_outputs_serial(L, kind, members, out, o0, B)
+
+
+@_jit
+def _mixture_outputs_block(L, kind, w, nz, i0, i1, Q):
+    """Rows ``i0..i1`` of the weighted mixture: the members' float32 probabilities
+    of the block (:func:`_outputs_block`, members of nonzero weight only), mixed
+    by :func:`_mix_rows` as :func:`mixture` mixes a member matrix."""
+    C = Q.shape[1]
+    rows = i1 - i0
+    P = np.empty((L.shape[1], rows, C), dtype=np.float32)
+    _outputs_block(L, kind, nz, i0, i1, P, np.int64(0))
+    flat = Q.reshape(Q.shape[0] * C)
+    _mix_rows(P, w, nz, np.int64(0), rows, flat[i0 * C : i1 * C])
+
+
+@_jit
+def _mixture_outputs_serial(L, kind, w, C, B):
+    rows = L.shape[0]
+    Q = np.empty((rows, C), dtype=np.float64)
+    nz = _nonzero_members(w)
+    for b in range((rows + B - 1) // B):
+        _mixture_outputs_block(L, kind, w, nz, b * B, min(rows, b * B + B), Q)
+    return Q
+
+
+@_pjit
+def _mixture_outputs_parallel(L, kind, w, C, B):
+    rows = L.shape[0]
+    Q = np.empty((rows, C), dtype=np.float64)
+    nz = _nonzero_members(w)
+    for b in numba.prange((rows + B - 1) // B):
+        _mixture_outputs_block(L, kind, w, nz, b * B, min(rows, b * B + B), Q)
+    return Q
+
+
+def mixture_outputs(L, kind, w):
+    """The weighted mixture ``sum_k w_k p_k`` of a chunk, ``(rows, C_out)`` float64.
+
+    Equal, bit for bit, to :func:`mixture` of the chunk's member matrix
+    (:func:`member_outputs` of the same ``kind``), without forming it: each
+    block of rows is turned into float32 probabilities in a small scratch
+    (members of weight 0 are skipped, as :func:`mixture` skips them) and mixed.
+    """
+    C = 2 if kind == OUTPUT_PAIR else L.shape[2]
+    B = _output_block_rows(L)
+    if _outputs_parallel(L, kind):
+        return _mixture_outputs_parallel(L, kind, w, C, B)
+    return _mixture_outputs_serial(L, kind, w, C, B)
+
+
+@_jit
+def _mean_var_outputs_block(L, w, nz, kref, kind, members, i0, i1, mean, var):
+    rows = i1 - i0
+    K = L.shape[1]
+    zero = np.int64(0)
+    F = np.empty((K, rows, 1), dtype=np.float32)
+    _outputs_block(L, kind, members, i0, i1, F, zero)
+    m = np.empty(rows, dtype=np.float64)
+    v = np.empty(rows, dtype=np.float64)
+    # the pool kernel's own block function and argument types: no new specialization
+    _mean_var_block(F.reshape(K, rows), w, nz, kref, zero, rows, m, v)
+    mean[i0:i1] = m
+    var[i0:i1] = v
+
+
+@_jit
+def _mean_var_outputs_serial(L, w, B):
+    rows = L.shape[0]
+    mean = np.empty(rows, dtype=np.float64)
+    var = np.empty(rows, dtype=np.float64)
+    nz = _nonzero_members(w)
+    kref = _argmax_weight(w)
+    members = np.arange(L.shape[1])
+    kind = np.int64(OUTPUT_RAW)
+    for b in range((rows + B - 1) // B):
+        _mean_var_outputs_block(
+            L, w, nz, kref, kind, members, b * B, min(rows, b * B + B), mean, var
+        )
+    return mean, var
+
+
+@_pjit
+def _mean_var_outputs_parallel(L, w, B):
+    rows = L.shape[0]
+    mean = np.empty(rows, dtype=np.float64)
+    var = np.empty(rows, dtype=np.float64)
+    nz = _nonzero_members(w)
+    kref = _argmax_weight(w)
+    members = np.arange(L.shape[1])
+    kind = np.int64(OUTPUT_RAW)
+    for b in numba.prange((rows + B - 1) // B):
+        _mean_var_outputs_block(
+            L, w, nz, kref, kind, members, b * B, min(rows, b * B + B), mean, var
+        )
+    return mean, var
+
+
+def weighted_mean_var_outputs(L, w):
+    """Weighted mean and variance over members of a ``(rows, K, 1)`` chunk, each ``(rows,)``.
+
+    Equal, bit for bit, to :func:`weighted_mean_std` (squared) of the chunk's
+    ``(K, rows)`` member matrix, without forming it.
+    """
+    B = max(1, _OUTPUT_BLOCK_VALUES // max(1, L.shape[1]))
+    if _use_parallel(L.size):
+        return _mean_var_outputs_parallel(L, w, B)
+    return _mean_var_outputs_serial(L, w, B)

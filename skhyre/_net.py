@@ -23,11 +23,15 @@ from skorch import NeuralNet
 from torch import nn
 from torch.nn import functional as F
 
+from . import _kernels
 from .ensembles import EnsembleModule
 
 __all__ = [
+    "OUTPUTS",
     "MemberSumLoss",
+    "forward_mean_var",
     "forward_members",
+    "forward_mixture",
     "make_net",
     "resolve_device",
     "seeded",
@@ -471,48 +475,138 @@ def chunk_rows(module: nn.Module, batch_size: int) -> int:
     return rows
 
 
-def forward_members(
-    net, X: np.ndarray, *, transform=None, chunk_size: int = 8192, reduce=None
-) -> np.ndarray:
-    """Member outputs for all rows of ``X``, as float32 ``(K, n, out)``.
+#: What :func:`forward_members` writes for each member: its raw outputs, the
+#: softmax of its logits (classifiers) or ``[sigmoid(-d), sigmoid(d)]`` of a
+#: reward difference ``d`` (reward models).
+OUTPUTS = ("raw", "softmax", "pair")
+_OUTPUT_KINDS = {
+    "raw": _kernels.OUTPUT_RAW,
+    "softmax": _kernels.OUTPUT_SOFTMAX,
+    "pair": _kernels.OUTPUT_PAIR,
+}
 
-    One forward pass per chunk of rows through the (eval-mode) module, no
-    Python loop over members; ``transform`` (for example a softmax) is
-    applied on the device before copying back.
 
-    ``reduce``, when given, maps each chunk's ``(K, rows, out)`` outputs to a
-    per-row result (an array, or a tuple of arrays, with ``rows`` first); the
-    chunks' results are joined and returned instead of the member outputs,
-    so a weighted prediction never holds the whole ``(K, n, out)`` matrix.
+def _pair_probabilities(diff: torch.Tensor) -> torch.Tensor:
+    """``(batch, K, 1)`` reward differences ``d`` -> ``[sigmoid(-d), sigmoid(d)]``."""
+    return torch.cat([torch.sigmoid(-diff), torch.sigmoid(diff)], dim=-1)
+
+
+#: The same outputs computed by torch on an accelerator (before the copy back).
+_TORCH_OUTPUTS = {
+    "softmax": lambda logits: torch.softmax(logits, dim=-1),
+    "pair": _pair_probabilities,
+}
+
+
+def _fused_on_host(device: torch.device) -> bool:
+    """Whether the kernels apply the softmax on the host (the CPU) rather than torch on ``device``."""
+    return device.type == "cpu"
+
+
+def _chunks(net, X: np.ndarray, output: str, chunk_size: int) -> Iterator[tuple[int, np.ndarray, int]]:
+    """``(i0, L, kind)`` per chunk of rows: the module's ``(rows, K, out)`` outputs
+    as a C-ordered array on the CPU and the :mod:`skhyre._kernels` ``OUTPUT_*``
+    kind still to apply to them.
+
+    On the CPU ``L`` is the forward output itself (no copy) and the kernels
+    apply the softmax or sigmoid while they read it. On an accelerator torch
+    applies it there, and only the probabilities come back (``OUTPUT_RAW``).
     """
+    if output not in _OUTPUT_KINDS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}.")
     module = net.module_
-    device = net.device
+    device = torch.device(net.device)
+    on_cpu = _fused_on_host(device)
+    kind = _OUTPUT_KINDS[output] if on_cpu else _kernels.OUTPUT_RAW
     n = X.shape[0]
-    out = None
-    single = True
     with _eval_mode(module), torch.no_grad():
         for i0 in range(0, n, chunk_size):
             xb = torch.tensor(X[i0 : i0 + chunk_size], dtype=torch.float32, device=device)
             yb = module(xb)
-            if transform is not None:
-                yb = transform(yb)
-            # member-major and contiguous before the copy back: one block copy
-            yb = yb.permute(1, 0, 2).contiguous().to("cpu", torch.float32).numpy()
-            if reduce is not None:
-                # written into arrays allocated once: chunk results kept in a
-                # list between the large temporaries fragment the heap, and
-                # the process then grows by about one chunk of members per chunk
-                result = reduce(yb)
-                single = not isinstance(result, tuple)
-                columns = (result,) if single else result
-                if out is None:
-                    out = tuple(np.empty((n, *c.shape[1:]), dtype=c.dtype) for c in columns)
-                for full, c in zip(out, columns, strict=True):
-                    full[i0 : i0 + chunk_size] = c
-                continue
+            if not on_cpu and output != "raw":
+                yb = _TORCH_OUTPUTS[output](yb)
+            if yb.dtype != torch.float32 and not (on_cpu and yb.dtype == torch.float64):
+                yb = yb.to(torch.float32)
+            yield i0, yb.to("cpu").contiguous().numpy(), kind
+
+
+def forward_members(
+    net, X: np.ndarray, *, output: str = "raw", chunk_size: int = 8192, reduce=None
+) -> np.ndarray:
+    """Member outputs for all rows of ``X``, as float32 ``(K, n, out)``.
+
+    One forward pass per chunk of rows through the (eval-mode) module, no
+    Python loop over members; each chunk's ``(rows, K, out)`` outputs go
+    member-major into the ``(K, n, out)`` matrix in one compiled pass
+    (:func:`skhyre._kernels.member_outputs`), which applies ``output``
+    (:data:`OUTPUTS`: ``"softmax"`` gives probabilities, ``"pair"`` the
+    ``(K, n, 2)`` pair probabilities of reward differences).
+
+    ``reduce``, when given, maps each chunk's ``(K, rows, out)`` member
+    outputs to a per-row result (an array, or a tuple of arrays, with
+    ``rows`` first); the chunks' results are joined and returned instead of
+    the member outputs, so nothing of size ``(K, n, out)`` is held. Weighted
+    predictions use :func:`forward_mixture` and :func:`forward_mean_var`,
+    which never form even a chunk's member matrix.
+    """
+    n = X.shape[0]
+    out = None
+    single = True
+    for i0, L, kind in _chunks(net, X, output, chunk_size):
+        rows, K = L.shape[:2]
+        width = 2 if kind == _kernels.OUTPUT_PAIR else L.shape[2]
+        if reduce is not None:
+            block = np.empty((K, rows, width), dtype=np.float32)
+            _kernels.member_outputs(L, kind, block, 0)
+            # written into arrays allocated once: chunk results kept in a
+            # list between the large temporaries fragment the heap, and
+            # the process then grows by about one chunk of members per chunk
+            result = reduce(block)
+            single = not isinstance(result, tuple)
+            columns = (result,) if single else result
             if out is None:
-                out = np.empty((yb.shape[0], n, yb.shape[2]), dtype=np.float32)
-            out[:, i0 : i0 + chunk_size] = yb
+                out = tuple(np.empty((n, *c.shape[1:]), dtype=c.dtype) for c in columns)
+            for full, c in zip(out, columns, strict=True):
+                full[i0 : i0 + rows] = c
+            continue
+        if out is None:
+            out = np.empty((K, n, width), dtype=np.float32)
+        _kernels.member_outputs(L, kind, out, i0)
     if reduce is not None and out is not None and single:
         return out[0]
     return out
+
+
+def forward_mixture(net, X: np.ndarray, w: np.ndarray, *, output: str, chunk_size: int = 8192):
+    """The weighted mixture ``sum_k w_k p_k(x)`` of the members' probabilities, ``(n, C)`` float64.
+
+    Each chunk's outputs are reduced straight to its rows of the mixture
+    (:func:`skhyre._kernels.mixture_outputs`): no member matrix is formed,
+    not even for one chunk. Equal to :func:`skhyre._kernels.mixture` of
+    :func:`forward_members`' matrix, bit for bit. ``None`` when ``X`` has no
+    rows.
+    """
+    out = None
+    for i0, L, kind in _chunks(net, X, output, chunk_size):
+        Q = _kernels.mixture_outputs(L, kind, w)
+        if out is None:
+            out = np.empty((X.shape[0], Q.shape[1]), dtype=np.float64)
+        out[i0 : i0 + Q.shape[0]] = Q
+    return out
+
+
+def forward_mean_var(net, X: np.ndarray, w: np.ndarray, *, chunk_size: int = 8192):
+    """Weighted mean and variance over members of a one-output ensemble, each ``(n,)``.
+
+    Each chunk's ``(rows, K, 1)`` outputs are reduced straight to its rows
+    (:func:`skhyre._kernels.weighted_mean_var_outputs`); equal, bit for bit,
+    to :func:`skhyre._kernels.weighted_mean_std` of the member matrix.
+    """
+    n = X.shape[0]
+    mean = np.empty(n, dtype=np.float64)
+    var = np.empty(n, dtype=np.float64)
+    for i0, L, _ in _chunks(net, X, "raw", chunk_size):
+        m, v = _kernels.weighted_mean_var_outputs(L, w)
+        mean[i0 : i0 + m.shape[0]] = m
+        var[i0 : i0 + m.shape[0]] = v
+    return mean, var

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 
-from . import _kernels, losses
+from . import losses
 from ._adaptation import keep_state_on_failure
 from ._torch_base import TorchHyReBase
 from ._validation import caller_stacklevel, check_real_labels, warn_nonfinite_predictions
@@ -346,12 +346,9 @@ class HyReRegressor(RegressorMixin, TorchHyReBase):
         y_mean : ndarray of shape (n_samples,)
         y_std : ndarray of shape (n_samples,), only with ``return_std=True``
         """
-        w = self.weights_ if self.__sklearn_is_fitted__() else None
-
-        def weighted(F):  # chunk by chunk: the (K, n) matrix is never all held
-            return _kernels.weighted_mean_std(np.ascontiguousarray(F[..., 0]), w)
-
-        mean, std = self._forward(X, reduce=weighted)
+        # chunk by chunk, straight from the outputs: no (K, n) member matrix is formed
+        mean, var = self._forward_mean_var(X)
+        std = np.sqrt(var, out=var)
         mean = self._to_original(mean)
         warn_nonfinite_predictions(mean)
         return (mean, std * self.y_scale_) if return_std else mean

@@ -20,10 +20,17 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.utils import get_map_location
 from torch import nn
 
-from . import _kernels, losses
+from . import losses
 from ._adaptation import keep_state_on_failure
 from ._decomposed import build_decomposed
-from ._net import chunk_rows, forward_members, make_net, resolve_device, seeded
+from ._net import (
+    chunk_rows,
+    forward_mean_var,
+    forward_members,
+    make_net,
+    resolve_device,
+    seeded,
+)
 from ._proba import as_probabilities
 from ._torch_base import TorchHyReBase, to_float32
 from ._validation import (
@@ -99,16 +106,6 @@ class PairDifference(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_features={self.n_features}"
-
-
-def _pair_probabilities(diff: torch.Tensor) -> torch.Tensor:
-    """``(batch, K, 1)`` differences -> ``[P(B preferred), P(A preferred)]``.
-
-    ``sigmoid(-d)`` rather than ``1 - sigmoid(d)`` keeps small probabilities
-    of B accurate (the log-loss reads them); a tie ``d == 0`` gives exactly
-    ``[0.5, 0.5]``.
-    """
-    return torch.cat([torch.sigmoid(-diff), torch.sigmoid(diff)], dim=-1)
 
 
 def _weighted_difference(R: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -758,7 +755,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         -------
         ndarray of shape (n_members, n_pairs, 2), float32
         """
-        return self._forward(X, transform=_pair_probabilities)
+        return self._forward(X, output="pair")
 
     _member_matrix = predict_members
 
@@ -774,14 +771,14 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         ndarray of shape (n_pairs, 2), float64
             Rows in ``[0, 1]`` summing to 1 within float64 rounding.
         """
-        # chunk by chunk: the (K, n, 2) member probabilities are never all held
-        w = self.weights_ if self.__sklearn_is_fitted__() else None
+        # chunk by chunk: the (K, n, 2) member probabilities are never formed
+        check_is_fitted(self)
         if self._combine_rule() == "reward":
+            w = self.weights_
             diff = self._forward(X, reduce=lambda R: _weighted_difference(R, w))
             with np.errstate(over="ignore"):
                 return np.column_stack([expit(-diff), expit(diff)])
-        Q = self._forward(X, transform=_pair_probabilities, reduce=lambda P: _kernels.mixture(P, w))
-        return as_probabilities(Q)
+        return as_probabilities(self._forward_mixture(X, output="pair"))
 
     def _combine_rule(self) -> str:
         """``combine`` resolved: ``"auto"`` is ``"reward"`` for decomposed heads, else ``"proba"``."""
@@ -805,7 +802,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         ndarray of shape (n_pairs,)
         """
         proba = self.predict_proba(X)
-        check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, _pair_probabilities))
+        check_finite_proba(proba, lambda bad: self._culprit_members(X, bad, "pair"))
         return self.classes_[(proba[:, 1] > proba[:, 0]).astype(np.int64)]
 
     def reward_members(self, X) -> np.ndarray:
@@ -820,6 +817,12 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         -------
         ndarray of shape (n_members, n)
         """
+        heads, X32, rows = self._single_responses(X)
+        R = forward_members(heads, X32, chunk_size=rows)
+        return R[..., 0]
+
+    def _single_responses(self, X):
+        """The reward heads (as a net), validated single-response rows and the chunk size."""
         check_is_fitted(self)
         X = check_array(
             X, dtype=[np.float32, np.float64], ensure_all_finite=True, input_name="X_single"
@@ -832,9 +835,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
                 "pairs use predict or predict_proba."
             )
         heads = SimpleNamespace(module_=self.net_.module_.ensemble, device=self.net_.device)
-        rows = chunk_rows(heads.module_, self.batch_size)
-        R = forward_members(heads, to_float32(X), chunk_size=rows)
-        return R[..., 0]
+        return heads, to_float32(X), chunk_rows(heads.module_, self.batch_size)
 
     def reward(self, X) -> np.ndarray:
         """Weighted reward of single responses, ``sum_k w_k r_k(x)``.
@@ -848,7 +849,9 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         -------
         ndarray of shape (n,)
         """
-        mean, _ = _kernels.weighted_mean_std(self.reward_members(X), self.weights_)
+        heads, X32, rows = self._single_responses(X)
+        # chunk by chunk, straight from the heads' outputs: no (K, n) matrix is formed
+        mean, _ = forward_mean_var(heads, X32, self.weights_, chunk_size=rows)
         warn_nonfinite_predictions(mean, "rewards")
         return mean
 

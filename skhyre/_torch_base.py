@@ -35,7 +35,9 @@ from ._groups import TRAINING_MODES, assigned_weights, fitted_group_codes, membe
 from ._net import (
     EnsembleNet,
     chunk_rows,
+    forward_mean_var,
     forward_members,
+    forward_mixture,
     make_net,
     resolve_device,
     seeded,
@@ -501,18 +503,45 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         self._check_training(X32, n_epochs_before)
 
     # ------------------------------------------------------------- predict
-    def _forward(self, X, transform=None, reduce=None) -> np.ndarray:
-        """Validated X -> member outputs (K, n, out) float32 (or ``reduce``'s per-row result)."""
+    def _forward(self, X, output: str = "raw", reduce=None) -> np.ndarray:
+        """Validated X -> member outputs (K, n, out) float32 (or ``reduce``'s per-row result).
+
+        ``output`` is one of :data:`skhyre._net.OUTPUTS` (``"softmax"``: class
+        probabilities; ``"pair"``: pair probabilities of reward differences).
+        """
+        return self._forward_valid(self._validated_X(X), output, reduce)
+
+    def _validated_X(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(
             self, X, reset=False, dtype=[np.float32, np.float64], ensure_all_finite=True
         )
-        return self._forward_valid(to_float32(X), transform, reduce)
+        return to_float32(X)
 
-    def _culprit_members(self, X, bad: np.ndarray, transform=None) -> list[int]:
+    def _forward_mixture(self, X, output: str) -> np.ndarray:
+        """Validated X -> the weighted mixture of the members' probabilities, (n, C) float64.
+
+        Each chunk of the forward pass is reduced to its rows of the mixture
+        as it comes: the ``(K, n, C)`` member probabilities are never formed.
+        """
+        X32 = self._validated_X(X)
+        w = self.weights_
+        Q = forward_mixture(self.net_, X32, w, output=output, chunk_size=self._member_block_rows())
+        if Q is None:  # no rows
+            C = 2 if output == "pair" else len(self.classes_)
+            Q = np.empty((0, C), dtype=np.float64)
+        return Q
+
+    def _forward_mean_var(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Validated X -> weighted mean and variance over members, each (n,), of a
+        one-output ensemble (standardized units), chunk by chunk."""
+        X32 = self._validated_X(X)
+        return forward_mean_var(self.net_, X32, self.weights_, chunk_size=self._member_block_rows())
+
+    def _culprit_members(self, X, bad: np.ndarray, output: str = "raw") -> list[int]:
         """Members of weight > 0 that output NaN or inf on the rows ``bad`` of ``X``
         (one forward pass over those rows only: the error path of ``predict``)."""
-        M = self._forward(_safe_indexing(X, np.flatnonzero(bad)), transform=transform)
+        M = self._forward(_safe_indexing(X, np.flatnonzero(bad)), output=output)
         broken = ~np.isfinite(M).all(axis=(1, 2)) & (self.weights_ > 0)
         return np.flatnonzero(broken).tolist()
 
@@ -520,12 +549,12 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         """Rows per forward chunk; streamed pools align their blocks to it (same floats)."""
         return chunk_rows(self.net_.module_, self.batch_size)
 
-    def _forward_valid(self, X32: np.ndarray, transform=None, reduce=None) -> np.ndarray:
+    def _forward_valid(self, X32: np.ndarray, output: str = "raw", reduce=None) -> np.ndarray:
         """Already validated float32 X (fit's own data) -> member outputs (K, n, out)."""
         return forward_members(
             self.net_,
             X32,
-            transform=transform,
+            output=output,
             chunk_size=self._member_block_rows(),
             reduce=reduce,
         )

@@ -113,6 +113,19 @@ def test_synthetic_quick(tmp_path):
     assert "(c) Function-space PCA" in md
 
 
+def test_hot_path_quick(tmp_path):
+    """The hot-path script runs; its new paths agree with the torch reference it rebuilds."""
+    _run("hot_path.py", tmp_path, "--models", "clf_sb_c2", "reg_sb", "reward_sb", "--no-cold")
+    payload = json.loads((tmp_path / "hot_path.json").read_text())
+    assert (tmp_path / "hot_path.md").read_text().startswith("# The hot path")
+    for res in payload["models"].values():
+        for row in res["sizes"].values():
+            assert row["ratio_to_raw"]["raw"] == 1.0
+            assert all(v > 0 for v in row["ratio_to_raw"].values())
+            assert row["accuracy"]["members_max_abs_diff"] < 1e-5
+            assert row["accuracy"]["predict_max_abs_diff"] < 1e-5
+
+
 def test_fit_overhead_quick(tmp_path):
     """The timing script runs, and its cached-update path is the estimator's own."""
     _run("fit_overhead.py", tmp_path, "--threads", "1")
@@ -229,3 +242,54 @@ def test_peers_quick(tmp_path):
         "single-point BALD",
         "BatchBALD b=3",
     }
+
+
+def test_des_peers_quick(tmp_path):
+    """The DESlib comparison runs on two tasks; every arm is scored on the same rows."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import deslib.des, deslib.dcs"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:  # the 'peers' extra is not installed (or does not import)
+        lines = probe.stderr.strip().splitlines()
+        pytest.skip(f"DESlib not importable: {lines[-1] if lines else probe.returncode}")
+    _run("des_peers.py", tmp_path)
+    payload = json.loads((tmp_path / "des_peers.json").read_text())
+    md = (tmp_path / "des_peers.md").read_text()
+    assert md.startswith("# HyReEnsemble against DESlib's dynamic ensemble selection")
+    for heading in ("## Summary", "## What this says", "## Against KNORA-E", "## Every method"):
+        assert heading in md
+    assert not (tmp_path / "des_peers.partial.json").exists()
+    meta = payload["meta"]
+    assert meta["quick"] is True and meta["seeds"] == 2
+    methods = meta["des_methods"]
+    assert {"KNORA-E", "KNORA-U", "META-DES", "DES-P"} <= set(methods)
+    raw = payload["raw"]
+    draws = {(r["task"], r["seed"], r["n"], r["draw"]) for r in raw}
+    assert len(draws) == len(meta["tasks"]) * meta["seeds"] * len(meta["ns"]) * meta["draws"]
+    for key in draws:
+        rows = [r for r in raw if (r["task"], r["seed"], r["n"], r["draw"]) == key]
+        by_method = {r["method"]: r for r in rows}
+        assert set(by_method) == {
+            "uniform",
+            "hyre_T1",
+            "hyre_auto",
+            "hyre_evidence",
+            "hyre_T0.1",
+            "best_member",
+            "oracle_member",
+            *methods,
+        }
+        assert len({r["n_eval"] for r in rows}) == 1  # one set of scoring rows per draw
+        for name in ("uniform", "hyre_T1", "hyre_auto", "hyre_evidence", "best_member"):
+            assert 0.0 <= by_method[name]["accuracy"] <= 1.0
+        # no member beats the best member on the scoring rows, chosen in hindsight
+        assert by_method["best_member"]["accuracy"] <= by_method["oracle_member"]["accuracy"]
+        assert by_method["KNORA-E"].get("error") is None, by_method["KNORA-E"]
+    cells = payload["summary"]["cells"]
+    assert {(c["task"], c["n"]) for c in cells} == {
+        (t, n) for t in meta["tasks"] for n in meta["ns"]
+    }
+    for c in payload["summary"]["comparisons"]:
+        assert c["verdict"] in ("better", "level", "worse")
+        if c["verdict"] == "level":
+            assert float(c["lo"]) <= c["diff"] <= float(c["hi"])
