@@ -54,6 +54,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import losses
+from ._diagnostics import far_label_advice, warn_no_member_fits
 from ._querying import QueryMixin
 from ._validation import (
     DATA_TEMPERATURES,
@@ -141,7 +142,7 @@ def _no_member_left(value: str, shown_loss: str, M: np.ndarray) -> ValueError:
         fix = "check these rows (inputs far outside the training data?) or the members"
     else:
         why = "an adaptation label far outside every member's predictions, or losses past float64's range"
-        fix = "check or rescale these labels"
+        fix = far_label_advice()
     return ValueError(
         f"Every member's {shown_loss} loss is now {value} ({why}), so no member is "
         "left to weight and no later label could tell them apart. Nothing was "
@@ -378,8 +379,15 @@ class AdaptationMixin(QueryMixin):
 
         return mixture_loss
 
-    def _committed_update(self, M_new: np.ndarray, y_new: np.ndarray, *, reset: bool) -> None:
-        """Compute the new state fully, then assign it (failures change nothing)."""
+    def _committed_update(
+        self, M_new: np.ndarray, y_new: np.ndarray, *, reset: bool, diagnose: bool = True
+    ) -> None:
+        """Compute the new state fully, then assign it (failures change nothing).
+
+        ``diagnose``: afterwards, warn when every member badly misses the new
+        labels (:meth:`_diagnose_labels`); ``active_adapt`` diagnoses its
+        picks once, at the end.
+        """
         self._check_temperature_param()
         loss_name, fn = self._resolve_adapt_loss()
         self._check_evidence_loss(loss_name)
@@ -444,6 +452,44 @@ class AdaptationMixin(QueryMixin):
                 "_adapt_temperature_seen": self._temperature_key(),
             }
         )
+        if diagnose:  # after publishing: a diagnostic never changes or blocks the update
+            self._diagnose_labels(M_new, y_new, parts)
+
+    # ------------------------------------------------------------ diagnostics
+    def _target_center(self) -> float | None:
+        """The training target's mean in the engine's units (``None`` when unknown): the
+        torch regressor's matrix is standardized, so 0."""
+        return 0.0
+
+    def _label_miss_hint(self) -> str:
+        """What a classifier's labels given probability ~0 by every member may mean."""
+        classes = getattr(self, "classes_", None)
+        shown = "" if classes is None else f" (classes_ = {np.asarray(classes).tolist()[:10]})"
+        return (
+            f"labels encoded differently from fit's{shown}, for example swapped or shifted "
+            "class labels, or no member fits these rows"
+        )
+
+    def _diagnose_labels(self, M: np.ndarray, y: np.ndarray, parts=None) -> None:
+        """A :class:`~skhyre.reweighting.NoMemberFitsWarning` when every member badly misses
+        the new labels ``(M, y)`` (:func:`skhyre._diagnostics.warn_no_member_fits`).
+
+        Regression reads the new rows only; classification every example seen
+        since the reset (``parts``; a majority of missed rows is what tells a
+        labelling mistake from hard examples), and only when a new row is missed.
+        """
+        if self._task == "regression":
+            warn_no_member_fits(
+                M, y, "regression", unit=self._target_unit(), center=self._target_center()
+            )
+            return
+        n_new = y.shape[0]
+        if parts is not None:
+            M, y = _joined(parts)
+        warn_no_member_fits(
+            M, y, "classification", label_hint=self._label_miss_hint(),
+            new_from=y.shape[0] - n_new,
+        )  # fmt: skip
 
     #: Member spread (in the units of the scale-free regression losses) below
     #: which members differ by rounding noise only, not by their predictions.
@@ -485,7 +531,7 @@ class AdaptationMixin(QueryMixin):
             f"the label is {far / self._target_unit():.3g} target standard deviations from the "
             "members, so far that float64 rounds their residuals to one value and the losses "
             "can no longer tell the members apart; the weights would silently stay at the prior. "
-            "Nothing was changed; check or rescale these labels."
+            f"Nothing was changed; {far_label_advice()}."
         )
 
     def _history_parts(self) -> tuple:
@@ -523,7 +569,7 @@ class AdaptationMixin(QueryMixin):
         T_changed = seen_T is not None and seen_T != self._temperature_key()
         loss_key = self.adapt_loss if callable(self.adapt_loss) else loss_name
         if T_changed or self._adapt_loss_changed(loss_key):
-            self._committed_update(*_joined(parts), reset=True)
+            self._committed_update(*_joined(parts), reset=True, diagnose=False)
 
     def _check_evidence_loss(self, loss_name) -> None:
         """``temperature="evidence"`` needs a built-in loss with a noise model."""

@@ -69,6 +69,7 @@ __all__ = [
     "add_member_losses_proba",
     "add_member_losses_regression",
     "argmax_allowed",
+    "argmax_allowed_span",
     "bald_scores",
     "bald_scores_direct",
     "batchbald_select",
@@ -934,6 +935,32 @@ def argmax_allowed(scores, taken):
             best = i
             best_v = v
     return best
+
+
+@_jit
+def argmax_allowed_span(scores, taken):
+    """:func:`argmax_allowed` and, in the same pass, the smallest and largest finite
+    score among rows not taken: ``(index, lo, hi)``; ``lo > hi`` (``inf``, ``-inf``)
+    when no such score exists."""
+    best = -1
+    best_v = -np.inf
+    lo = np.inf
+    hi = -np.inf
+    for i in range(scores.shape[0]):
+        if taken[i]:
+            continue
+        v = scores[i]
+        if np.isnan(v):
+            v = -np.inf
+        elif np.isfinite(v):
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        if best == -1 or v > best_v:
+            best = i
+            best_v = v
+    return best, lo, hi
 
 
 @_jit

@@ -445,6 +445,8 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
             check_classification_targets(y_valid)
         else:
             scale = target_scale(y_valid)
+            with np.errstate(over="ignore", invalid="ignore"):
+                center = float(np.mean(np.asarray(y_valid, dtype=np.float64)))
 
         n_features = X_valid.shape[1] if hasattr(X_valid, "shape") and X_valid.ndim == 2 else None
         if pairs is not None:
@@ -477,8 +479,11 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         if task == "classification":
             self.classes_ = classes
             self.__dict__.pop("y_scale_", None)
+            self.__dict__.pop("_y_center", None)
         else:
             self.y_scale_ = scale
+            # the training target's mean, for NoMemberFitsWarning's diagnosis only
+            self._y_center = center if np.isfinite(center) else None
             self.__dict__.pop("classes_", None)
         self._init_adaptation_state()
         return self
@@ -760,6 +765,9 @@ class HyReEnsemble(AdaptationMixin, _BaseComposition):
         if self._task == "regression":
             return losses.Units(target_scale=self.y_scale_)
         return losses.Units()
+
+    def _target_center(self) -> float | None:
+        return self.__dict__.get("_y_center")  # None in pickles from before it was kept
 
     def _target_unit(self) -> float:
         return self.y_scale_ if self._task == "regression" else 1.0

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _kernels, acquisition, pools
 from ._config import resolve_budget
+from ._diagnostics import TieTracker
 from ._selection import Sequential
 from ._validation import (
     caller_stacklevel,
@@ -195,9 +196,22 @@ class QueryMixin:
         )
         mask = check_exclude(exclude, n)
         check_n_queries(n_queries, int((~mask).sum()), n)
-        self._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "query")
+        n_bad = int((~mask[bad]).sum())
+        self._warn_pool_nan(n_bad, int((~mask).sum()), "query")
         idx, _ = top.best(mask, n_queries, refuse_nan=criterion != "random")
+        ties = self._tie_tracker(criterion, sampling, "query")
+        if ties is not None:
+            ties.observe(top, self.weights_, int((~mask).sum()) - n_bad, n_queries)
+            ties.warn()
         return np.asarray(idx, dtype=np.int64)
+
+    def _tie_tracker(self, criterion: str, sampling: str, who: str) -> TieTracker | None:
+        """Where every candidate's score can tie and the answer then be the first rows:
+        top picks by an acquisition score (power sampling draws at random among ties)."""
+        if criterion == "random" or sampling != "top":
+            return None
+        unit = self._target_unit() ** 2 if criterion == "variance" else 1.0
+        return TieTracker(criterion, unit, who)
 
     def _query_batchbald(self, X_pool, n_queries, exclude, random_state, budget, sampling):
         """``query(criterion="batchbald")``: :func:`skhyre.acquisition.batchbald` under the
@@ -454,14 +468,17 @@ class QueryMixin:
             del cache
         elif n_queries > 1 and not source.reiterable:
             raise one_shot_error(n_queries, budget)
+        n_bad = int((~mask[bad]).sum())
         if criterion != "random":
-            self._warn_pool_nan(int((~mask[bad]).sum()), int((~mask).sum()), "active_adapt")
+            self._warn_pool_nan(n_bad, int((~mask).sum()), "active_adapt")
         (i0,), (col0,) = tops[-1].best(mask, 1)
-        first = [(int(i0), col0)]
+        first = [(int(i0), col0, tops[-1])]
+        ties = self._tie_tracker(criterion, sampling, "active_adapt")
 
         def pick(plan, taken_mask):
             if first:
-                i, col = first.pop()
+                i, col, top = first.pop()
+                n_cand = int((~taken_mask).sum()) - n_bad
             else:
                 n_again, (top,), _, _ = source.scan(
                     [plan],
@@ -478,6 +495,9 @@ class QueryMixin:
                         "callable pool must return a fresh iterator over the same rows each call."
                     )
                 i, col = int(top.idx[0]), top.cols[0]
+                n_cand = int((~taken_mask).sum())
+            if ties is not None:
+                ties.observe(top, self.weights_ if seq is None else seq.weights, n_cand)
             taken.append(i)
             taken_mask[i] = True
             return i, col
@@ -505,7 +525,10 @@ class QueryMixin:
                 mask,
                 encoded,
             )
-        return self._commit_active(np.concatenate(cols, axis=1), labels, picked)
+        self._commit_active(np.concatenate(cols, axis=1), labels, picked)
+        if ties is not None:
+            ties.warn()
+        return self
 
     def _compiled_kernel_loss(self, loss_name, criterion, seeds, oracle):
         """The one rule for running ``active_adapt`` in the compiled loop
@@ -529,11 +552,15 @@ class QueryMixin:
         snapshot = self._snapshot()
         try:
             for j in range(len(labels)):
-                self._committed_update(M_picked[:, j : j + 1], labels[j : j + 1], reset=False)
+                self._committed_update(
+                    M_picked[:, j : j + 1], labels[j : j + 1], reset=False, diagnose=False
+                )
         except Exception:
             self._restore(snapshot)
             raise
         self.queried_indices_ = np.asarray(picked, dtype=np.int64)
+        # one diagnosis of the labels asked for, not one per pick
+        self._diagnose_labels(M_picked, np.asarray(labels), self._history_parts())
         return self
 
     def _sequential_loop(self, pick, oracle, n_queries, mask, encoded=False):
@@ -565,7 +592,7 @@ class QueryMixin:
                         f"The oracle returned {lab_enc.shape[0]} labels for one queried "
                         f"index ({i}); it must return exactly one label per index."
                     )
-                self._committed_update(column, lab_enc, reset=False)
+                self._committed_update(column, lab_enc, reset=False, diagnose=False)
                 picked.append(i)
                 labels.append(lab_enc[0])
                 columns.append(column)

@@ -669,6 +669,19 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
     def _module_inputs(self) -> int:
         return self.n_features_in_ // 2
 
+    def _check_input_scale(self, X32: np.ndarray) -> None:
+        """As the other estimators, unless a feature ``module`` reads the inputs: it
+        defines the scale it expects."""
+        if self.module is None:
+            super()._check_input_scale(X32)
+
+    def _label_miss_hint(self) -> str:
+        return (
+            "pairs given the other way round (response A's features first, then B's, with "
+            "y = 1 when A is preferred: are A and B, or the labels, swapped?), or no member "
+            "fits these pairs"
+        )
+
     def _check_module_param(self) -> None:
         m = self.module
         if isinstance(m, type) and not issubclass(m, nn.Module):

@@ -85,6 +85,11 @@ class Sequential:
     def _weights(self) -> np.ndarray:
         return _kernels._weights_from_log(_kernels.log_softmax_weights(self.L, self.T, self.lp))
 
+    @property
+    def weights(self) -> np.ndarray:
+        """The weights the next pick is scored under."""
+        return self.w if self.classification else self._weights()
+
     def plan(self) -> tuple:
         """How a pool scores its rows for the next pick (see ``pools._blocks.score_block``)."""
         if self.classification:

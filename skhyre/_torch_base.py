@@ -30,6 +30,7 @@ from skorch import NeuralNet
 from torch import nn
 
 from ._adaptation import AdaptationMixin
+from ._diagnostics import warn_input_scale
 from ._groups import TRAINING_MODES, assigned_weights, fitted_group_codes, member_weight_matrix
 from ._net import (
     EnsembleNet,
@@ -275,6 +276,7 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         self._check_temperature_param()
         self._check_evidence_loss(self._resolve_adapt_loss()[0])
         mode = self._resolve_training(groups, X32.shape[0])
+        self._check_input_scale(X32)
         if self.ensemble == "mc_dropout" and float(self.dropout) == 0.0:
             warnings.warn(
                 f"ensemble='mc_dropout' with dropout=0 gives {self.n_members} identical members: "
@@ -319,6 +321,12 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         self.__dict__.update(group_state)
         self._init_adaptation_state()
         self._check_training(X32)
+
+    def _check_input_scale(self, X32: np.ndarray) -> None:
+        """Warn at ``fit`` about input columns far from standardized
+        (:class:`~skhyre.reweighting.InputScaleWarning`); a hook (the reward model
+        leaves a ``module``'s inputs to it)."""
+        warn_input_scale(X32, type(self).__name__, getattr(self, "feature_names_in_", None))
 
     def _check_training(self, X32: np.ndarray, first_epoch: int = 0) -> None:
         """Name a training run that diverged, instead of fitting NaN members silently.

@@ -31,8 +31,11 @@ __all__ = [
     "EVIDENCE_TEMPERATURE_GRID",
     "FLOORED_LOSSES",
     "HypothesisWeights",
+    "InputScaleWarning",
     "NaNMemberWarning",
+    "NoMemberFitsWarning",
     "NoMemberLeftError",
+    "TiedScoresWarning",
     "auto_temperature",
     "check_temperature",
     "evidence_temperature",
@@ -62,6 +65,89 @@ class NaNMemberWarning(RuntimeWarning):
     True
     >>> float(hw.weights[1])
     0.0
+    """
+
+
+class InputScaleWarning(UserWarning):
+    """``fit`` got input columns far from standardized (``|mean|`` or std above 10).
+
+    The torch estimators feed ``X`` to their networks (and frozen random
+    priors) as it is, as scikit-learn's MLPs do; columns in the hundreds make
+    the members' diversity, and so adaptation, unreliable. The message names
+    the columns and suggests a :class:`~sklearn.preprocessing.StandardScaler`
+    in front (:func:`skhyre.pipeline.make_pipeline`). A warning only: the fit
+    is the same with or without it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skhyre import HyReRegressor
+    >>> from skhyre.reweighting import InputScaleWarning
+    >>> X = np.random.default_rng(0).normal(1000.0, 5.0, size=(40, 2))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = HyReRegressor(n_members=2, max_epochs=1).fit(X, X[:, 0])
+    >>> any(issubclass(w.category, InputScaleWarning) for w in caught)
+    True
+    """
+
+
+class NoMemberFitsWarning(UserWarning):
+    """Every member misses an adaptation label badly: the weights rank only the least wrong.
+
+    Regression: every member's error on some adaptation row exceeds 10
+    training target standard deviations. The message says which case it
+    looks like: labels on another scale than ``fit``'s ``y`` (other units,
+    or a target transformed at ``fit`` but not here), member predictions far
+    outside the training targets (inputs in other units, or preprocessing not
+    applied), or no member extrapolating to these rows. Classification and
+    preferences: every member gives some observed label a probability below
+    ``1e-6`` (labels encoded differently from ``classes_``, pairs with A and
+    B swapped, or no member fits these rows). The weights are computed as
+    usual: the warning never changes them.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skhyre import HyReRegressor
+    >>> from skhyre.reweighting import NoMemberFitsWarning
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> reg = HyReRegressor(n_members=2, max_epochs=1, random_state=0).fit(X, X[:, 0])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = reg.adapt(X[:3], 1000.0 * X[:3, 0] + 1000.0)  # labels in other units
+    >>> any(issubclass(w.category, NoMemberFitsWarning) for w in caught)
+    True
+    """
+
+
+class TiedScoresWarning(UserWarning):
+    """Every candidate's acquisition score is the same: a top pick is just the first rows.
+
+    Raised (once per call) by ``query`` and ``active_adapt`` with
+    ``sampling="top"`` when all selectable pool rows score alike within
+    rounding (the weights collapsed onto one member, or the members agree on
+    every row), so the rows returned are the first ones in pool order, not
+    the most informative. The picks are unchanged; the message suggests
+    ``sampling="power"`` (a random draw when scores tie),
+    ``criterion="random"`` or a higher temperature.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skhyre import HyReRegressor
+    >>> from skhyre.reweighting import TiedScoresWarning
+    >>> X = np.random.default_rng(0).normal(size=(40, 2))
+    >>> reg = HyReRegressor(n_members=3, max_epochs=2, random_state=0).fit(X, X[:, 0])
+    >>> reg = reg.set_params(temperature=1e-9).adapt(X[:5], X[:5, 0])  # all weight on one
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     picks = reg.query(X, n_queries=2)
+    >>> picks.tolist(), any(issubclass(w.category, TiedScoresWarning) for w in caught)
+    ([0, 1], True)
     """
 
 

@@ -20,6 +20,7 @@ TEST_TIME = [
     "_validation",
     "_adaptation",
     "_querying",
+    "_diagnostics",
     "_selection",
     "pools/__init__",
     "pools/_blocks",

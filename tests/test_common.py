@@ -1,5 +1,6 @@
 """scikit-learn's common estimator checks on fast configurations."""
 
+import pytest
 from conftest import fast
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -18,6 +19,9 @@ ESTIMATORS = [
 EXPECTED_FAILED = {}
 
 
+# several checks fit on inputs near 100 on purpose (e.g. check_fit_check_is_fitted):
+# the InputScaleWarning they get is right, and tested in test_diagnostics.py
+@pytest.mark.filterwarnings("ignore::skhyre.reweighting.InputScaleWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

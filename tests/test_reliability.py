@@ -12,7 +12,14 @@ from numpy.testing import assert_array_equal
 
 from skhyre import HyReRegressor
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
+    # _regression's columns differ in scale on purpose (std 1, 10 and 100): the
+    # InputScaleWarning it gets at fit, and the NoMemberFitsWarning of members that
+    # learnt little from it in a few epochs, are tested in test_diagnostics.py
+    pytest.mark.filterwarnings("ignore::skhyre.reweighting.InputScaleWarning"),
+    pytest.mark.filterwarnings("ignore::skhyre.reweighting.NoMemberFitsWarning"),
+]
 
 SMALL = dict(n_members=4, hidden_layer_sizes=(8,), max_epochs=1, batch_size=64)
 

@@ -367,8 +367,10 @@ class Pool:
                 return [M[:, [int(idx[p]) - offset]] for p in positions]
 
             for top, scores, k in zip(tops, scores_list, ks):
-                keys, idx = block_top(scores, mask, offset, k)
-                top.push(keys, idx, (lambda pos, idx=idx: fetch(pos, idx)) if want_cols else None)
+                keys, idx, span = block_top(scores, mask, offset, k)
+                top.push(
+                    keys, idx, (lambda pos, idx=idx: fetch(pos, idx)) if want_cols else None, span
+                )
             n = offset + rows
         if n == 0 and not later_pass:  # a later pass's caller names a changed row count
             raise ValueError("The pool is empty: it yielded no rows.")
@@ -425,9 +427,9 @@ class MatrixSource:
         tops = []
         for scores, k in zip(scores_list, ks):
             top = TopK(k)
-            keys, idx = block_top(scores, mask, 0, k)
+            keys, idx, span = block_top(scores, mask, 0, k)
             fetch = (lambda pos, idx=idx: [M[:, [int(idx[p])]] for p in pos]) if want_cols else None
-            top.push(keys, idx, fetch)
+            top.push(keys, idx, fetch, span)
             tops.append(top)
         return n, tops, None, nan_row_mask(plans, scores_list, mask, 0)
 
@@ -514,22 +516,37 @@ def score_block(M: np.ndarray, plans: list, offset: int = 0, Hm=None) -> list[np
 
 
 def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
-    """The block's best ``k`` selectable rows: (keys, global indices), best first.
+    """The block's best ``k`` selectable rows: (keys, global indices, span), best first.
 
     Order: score descending (NaN as ``-inf``), then index ascending; in
     ``O(rows)`` plus a sort of the ``k`` kept (as
-    :func:`skhyre.acquisition.select_top`).
+    :func:`skhyre.acquisition.select_top`). ``span`` is ``(min, max)`` of the
+    selectable rows' finite scores (``None`` without one), from the same
+    pass: :class:`TopK` merges the blocks' spans, and a pass whose span is
+    one value within rounding had every candidate tie
+    (:class:`~skhyre.reweighting.TiedScoresWarning`).
     """
     if k == 1:  # one compiled pass, no temporaries (each sequential pick)
-        i = _kernels.argmax_allowed(scores, mask)
+        i, lo, hi = _kernels.argmax_allowed_span(scores, mask)
         if i < 0:
-            return np.empty(0), np.empty(0, dtype=np.int64)
+            return np.empty(0), np.empty(0, dtype=np.int64), None
         v = scores[i]
-        return np.array([-np.inf if np.isnan(v) else v]), np.array([i + offset], dtype=np.int64)
+        span = (float(lo), float(hi)) if lo <= hi else None
+        return (
+            np.array([-np.inf if np.isnan(v) else v]),
+            np.array([i + offset], dtype=np.int64),
+            span,
+        )
     cand = np.flatnonzero(~mask)
     if cand.size == 0:
-        return np.empty(0), np.empty(0, dtype=np.int64)
+        return np.empty(0), np.empty(0, dtype=np.int64), None
     key = scores[cand]
+    finite = np.isfinite(key)
+    span = None
+    if finite.all():
+        span = (float(key.min()), float(key.max()))
+    elif finite.any():
+        span = (float(key[finite].min()), float(key[finite].max()))
     key = np.where(np.isnan(key), -np.inf, key)
     if k < key.size:
         t = np.partition(key, key.size - k)[key.size - k]
@@ -538,19 +555,33 @@ def block_top(scores: np.ndarray, mask: np.ndarray, offset: int, k: int):
         order = np.concatenate([above, np.flatnonzero(key == t)[: k - above.size]])
     else:
         order = np.argsort(-key, kind="stable")
-    return key[order], (cand[order] + offset).astype(np.int64)
+    return key[order], (cand[order] + offset).astype(np.int64), span
 
 
 class TopK:
-    """Running global top-k by (score descending, index ascending), with member columns."""
+    """Running global top-k by (score descending, index ascending), with member columns.
+
+    ``lo`` and ``hi`` are the smallest and largest finite candidate score seen
+    (``None`` until one is), merged from the blocks' spans.
+    """
 
     def __init__(self, k: int):
         self.k = k
         self.keys = np.empty(0)
         self.idx = np.empty(0, dtype=np.int64)
         self.cols: list = []
+        self.lo = self.hi = None
 
-    def push(self, keys, idx, fetch: Callable | None = None) -> None:
+    def widen(self, span) -> None:
+        """Merge a block's ``(min, max)`` of finite candidate scores (or ``None``)."""
+        if span is None:
+            return
+        lo, hi = span
+        self.lo = lo if self.lo is None else min(self.lo, lo)
+        self.hi = hi if self.hi is None else max(self.hi, hi)
+
+    def push(self, keys, idx, fetch: Callable | None = None, span=None) -> None:
+        self.widen(span)
         if keys.size == 0:
             return
         old = self.keys.size

@@ -77,7 +77,8 @@ def one(obj) -> np.ndarray:
 
 
 def dask_top_block(Xb, mask_b, shipped, plans, ks, want_cols, taken, base, block_info=None):
-    """Worker task: each plan's top-k of the block (keys, indices, member columns), NaN rows."""
+    """Worker task: each plan's top-k of the block (keys, indices, member columns, the span
+    of its finite candidate scores), NaN rows."""
     predict = unship(shipped)
     offset = base + block_info[0]["array-location"][0][0]
     M = predict(Xb)
@@ -88,9 +89,9 @@ def dask_top_block(Xb, mask_b, shipped, plans, ks, want_cols, taken, base, block
     out = []
     scores_list = score_block(M, plans, offset)
     for scores, k in zip(scores_list, ks):
-        keys, idx = block_top(scores, mask, offset, k)
+        keys, idx, span = block_top(scores, mask, offset, k)
         cols = [M[:, [int(i) - offset]] for i in idx] if want_cols else None
-        out.append((keys, idx, cols))
+        out.append((keys, idx, cols, span))
     return one((out, nan_row_mask(plans, scores_list, mask, offset)))
 
 
@@ -221,9 +222,9 @@ class DaskPool:
         nan_rows = []
         for per_plan, bad in out.compute():
             nan_rows.append(bad)
-            for top, (keys, idx, cols) in zip(tops, per_plan):
+            for top, (keys, idx, cols, span) in zip(tops, per_plan):
                 fetch = (lambda pos, cols=cols: [cols[p] for p in pos]) if want_cols else None
-                top.push(keys, idx, fetch)
+                top.push(keys, idx, fetch, span)
         return tops, np.concatenate(nan_rows)
 
     def gather(self):
@@ -244,7 +245,9 @@ class DaskPool:
         top = TopK(k)
         offset = 0
         for rows in self.sizes:
-            keys, idx = block_top(rng.random_sample(rows), mask[offset : offset + rows], offset, k)
+            keys, idx, _ = block_top(
+                rng.random_sample(rows), mask[offset : offset + rows], offset, k
+            )
             top.push(keys, idx)
             offset += rows
         return top
