@@ -250,7 +250,10 @@ class TieTracker:
         )
 
     def warn(self) -> None:
-        if not self.tied:
+        # active_adapt: only when its first pick already tied. Ties that arise later in
+        # the call are the loop having converged -- the labels put all the weight on
+        # one member, and any further pick leaves it there -- not a mistake to flag.
+        if not self.tied or (self.who != "query" and self.tied[0] != 0):
             return
         if self.who == "query":
             where = (

@@ -126,8 +126,8 @@ class NoMemberFitsWarning(UserWarning):
 class TiedScoresWarning(UserWarning):
     """Every candidate's acquisition score is the same: a top pick is just the first rows.
 
-    Raised (once per call) by ``query`` and ``active_adapt`` with
-    ``sampling="top"`` when all selectable pool rows score alike within
+    Raised (once per call) by ``query``, and by ``active_adapt`` when its
+    first pick ties, with ``sampling="top"`` when all selectable pool rows score alike within
     rounding (the weights collapsed onto one member, or the members agree on
     every row), so the rows returned are the first ones in pool order, not
     the most informative. The picks are unchanged; the message suggests

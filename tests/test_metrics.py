@@ -34,7 +34,7 @@ def reg_data():
 @pytest.fixture(scope="module")
 def reg(reg_data):
     X, y = reg_data
-    return HyReRegressor(temperature=0.2, prior_scale=3.0, **FAST).fit(X[:60], y[:60])
+    return HyReRegressor(**{**FAST, "temperature": 0.2, "prior_scale": 3.0}).fit(X[:60], y[:60])
 
 
 def _state(est):

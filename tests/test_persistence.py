@@ -35,7 +35,7 @@ def _data(kind, n=120):
 def _fit_adapted(kind, ensemble, temperature):
     X, y = _data(kind)
     cls = HyReRegressor if kind == "regressor" else HyReClassifier
-    est = cls(ensemble=ensemble, temperature=temperature, **FAST).fit(X[:80], y[:80])
+    est = cls(**{**FAST, "ensemble": ensemble, "temperature": temperature}).fit(X[:80], y[:80])
     est.adapt(X[80:90], y[80:90])
     est.active_adapt(X[90:], y[90:], n_queries=4)
     return est, X, y
