@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 
 from . import _kernels
-from .acquisition import PROBA_TOL
+from ._validation import PROBA_TOL
 
 __all__ = [
     "ENCODED_LABEL_ENSEMBLES",

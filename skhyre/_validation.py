@@ -19,8 +19,11 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from sklearn.utils.validation import check_scalar
 
+from . import _kernels
+
 __all__ = [
     "DATA_TEMPERATURES",
+    "PROBA_TOL",
     "SAMPLINGS",
     "caller_stacklevel",
     "check_count",
@@ -29,10 +32,14 @@ __all__ = [
     "check_finite_real",
     "check_hidden_layer_sizes",
     "check_log_prior",
+    "check_max_temperature",
+    "check_member_predictions",
+    "check_member_probabilities",
     "check_n_queries",
     "check_real_labels",
     "check_sampling",
     "check_temperature_param",
+    "check_weights",
     "encode_known_labels",
     "is_real",
     "looks_like_an_int_mask",
@@ -150,9 +157,7 @@ def check_max_temperature(t) -> None:
     if t is None:
         return
     if isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:  # NaN too
-        raise ValueError(
-            f"max_temperature must be None or a float > 0 (inf: no cap), got {t!r}."
-        )
+        raise ValueError(f"max_temperature must be None or a float > 0 (inf: no cap), got {t!r}.")
 
 
 def check_sampling(sampling) -> str:
@@ -373,3 +378,122 @@ def warn_nonfinite_predictions(pred: np.ndarray, what: str = "predictions") -> N
             NaNMemberWarning,
             stacklevel=caller_stacklevel(),
         )
+
+
+# --------------------------------------------------------------------------
+# member matrices and weights (public through skhyre.acquisition)
+# --------------------------------------------------------------------------
+#: Tolerance of :func:`check_member_probabilities` on probabilities outside
+#: ``[0, 1]`` and rows not summing to 1.
+PROBA_TOL = 1e-3
+
+
+def check_member_probabilities(P, name: str = "P") -> np.ndarray:
+    """Validate member class probabilities of shape ``(K, n, C)``.
+
+    float32 and float64 are kept as they are (no copy, any memory layout);
+    other dtypes are converted to float64. Raises ``ValueError`` naming the
+    problem for a wrong ndim, NaN/inf, values outside ``[0, 1]`` or rows that
+    do not sum to 1 (tolerance 1e-3).
+
+    Parameters
+    ----------
+    P : array-like of shape (K, n, C)
+    name : str, default="P"
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (K, n, C)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import check_member_probabilities
+    >>> check_member_probabilities(np.full((2, 3, 2), 0.5)).shape
+    (2, 3, 2)
+    """
+    arr = np.asarray(P)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{name} must be member probabilities of shape (K, n, C), got ndim={arr.ndim}."
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"{name} is empty (shape {arr.shape}).")
+    n_nan, n_range, n_sum = _kernels.proba_problems(arr, PROBA_TOL)
+    if n_nan:
+        raise ValueError(f"{name} contains NaN or inf in {n_nan} pool row(s).")
+    if n_range:
+        raise ValueError(f"{name} has probabilities outside [0, 1] in {n_range} pool row(s).")
+    if n_sum:
+        raise ValueError(
+            f"{name} has member probabilities that do not sum to 1 (tolerance "
+            f"{PROBA_TOL}) in {n_sum} pool row(s)."
+        )
+    return arr
+
+
+def check_member_predictions(F, name: str = "F") -> np.ndarray:
+    """Validate member regression predictions of shape ``(K, n)``.
+
+    Parameters
+    ----------
+    F : array-like of shape (K, n)
+    name : str, default="F"
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (K, n), float32 or float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhyre.acquisition import check_member_predictions
+    >>> check_member_predictions(np.zeros((4, 5))).shape
+    (4, 5)
+    """
+    arr = np.asarray(F)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be member predictions of shape (K, n), got ndim={arr.ndim}.")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} is empty (shape {arr.shape}).")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or inf.")
+    return arr
+
+
+def check_weights(w, n_members: int) -> np.ndarray:
+    """Validate member weights: ``(K,)``, finite, non-negative, summing to 1.
+
+    Parameters
+    ----------
+    w : array-like of shape (n_members,)
+    n_members : int
+        The number of members ``K`` the weights must match.
+
+    Returns
+    -------
+    ndarray of shape (n_members,), float64, C-contiguous
+
+    Examples
+    --------
+    >>> from skhyre.acquisition import check_weights
+    >>> check_weights([0.25, 0.75], 2)
+    array([0.25, 0.75])
+    """
+    arr = np.ascontiguousarray(w, dtype=np.float64)
+    if arr.shape != (n_members,):
+        raise ValueError(
+            f"weights must have shape ({n_members},) to match K={n_members} members, "
+            f"got {arr.shape}."
+        )
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ValueError("weights must be finite and non-negative.")
+    if abs(arr.sum() - 1.0) > 1e-6:
+        raise ValueError(f"weights must sum to 1, got {arr.sum():.6g}.")
+    return arr

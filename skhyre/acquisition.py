@@ -53,11 +53,15 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import _kernels
-from ._validation import (
+from ._validation import (  # the member-matrix checks live with the other checks
+    PROBA_TOL,  # noqa: F401
     SAMPLINGS,
     check_exclude,
     check_log_prior,
+    check_member_predictions,
+    check_member_probabilities,
     check_n_queries,
+    check_weights,
     is_real,
 )
 from .reweighting import check_temperature
@@ -99,7 +103,6 @@ BATCHBALD_MAX_CONFIGURATIONS = 1024
 #: ``"top"`` takes the best rows (:func:`select_top`), ``"power"`` draws rows
 #: with probability proportional to their score (:func:`sample_power`).
 
-PROBA_TOL = 1e-3
 
 #: Key (before the Gumbel noise) of rows that score exactly 0 (or below, from
 #: rounding) in :func:`power_keys`: below ``power * log(s)`` for every positive
@@ -109,117 +112,6 @@ PROBA_TOL = 1e-3
 _ZERO_SCORE_KEY = -1.0e9
 #: Largest exponent :func:`power_keys` takes (``select_top`` long before).
 _MAX_POWER = 1.0e6
-
-
-def check_member_probabilities(P, name: str = "P") -> np.ndarray:
-    """Validate member class probabilities of shape ``(K, n, C)``.
-
-    float32 and float64 are kept as they are (no copy, any memory layout);
-    other dtypes are converted to float64. Raises ``ValueError`` naming the
-    problem for a wrong ndim, NaN/inf, values outside ``[0, 1]`` or rows that
-    do not sum to 1 (tolerance 1e-3).
-
-    Parameters
-    ----------
-    P : array-like of shape (K, n, C)
-    name : str, default="P"
-        Name used in error messages.
-
-    Returns
-    -------
-    ndarray of shape (K, n, C)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skhyre.acquisition import check_member_probabilities
-    >>> check_member_probabilities(np.full((2, 3, 2), 0.5)).shape
-    (2, 3, 2)
-    """
-    arr = np.asarray(P)
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    if arr.ndim != 3:
-        raise ValueError(
-            f"{name} must be member probabilities of shape (K, n, C), got ndim={arr.ndim}."
-        )
-    if 0 in arr.shape:
-        raise ValueError(f"{name} is empty (shape {arr.shape}).")
-    n_nan, n_range, n_sum = _kernels.proba_problems(arr, PROBA_TOL)
-    if n_nan:
-        raise ValueError(f"{name} contains NaN or inf in {n_nan} pool row(s).")
-    if n_range:
-        raise ValueError(f"{name} has probabilities outside [0, 1] in {n_range} pool row(s).")
-    if n_sum:
-        raise ValueError(
-            f"{name} has member probabilities that do not sum to 1 (tolerance "
-            f"{PROBA_TOL}) in {n_sum} pool row(s)."
-        )
-    return arr
-
-
-def check_member_predictions(F, name: str = "F") -> np.ndarray:
-    """Validate member regression predictions of shape ``(K, n)``.
-
-    Parameters
-    ----------
-    F : array-like of shape (K, n)
-    name : str, default="F"
-        Name used in error messages.
-
-    Returns
-    -------
-    ndarray of shape (K, n), float32 or float64
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skhyre.acquisition import check_member_predictions
-    >>> check_member_predictions(np.zeros((4, 5))).shape
-    (4, 5)
-    """
-    arr = np.asarray(F)
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be member predictions of shape (K, n), got ndim={arr.ndim}.")
-    if 0 in arr.shape:
-        raise ValueError(f"{name} is empty (shape {arr.shape}).")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or inf.")
-    return arr
-
-
-def check_weights(w, n_members: int) -> np.ndarray:
-    """Validate member weights: ``(K,)``, finite, non-negative, summing to 1.
-
-    Parameters
-    ----------
-    w : array-like of shape (n_members,)
-    n_members : int
-        The number of members ``K`` the weights must match.
-
-    Returns
-    -------
-    ndarray of shape (n_members,), float64, C-contiguous
-
-    Examples
-    --------
-    >>> from skhyre.acquisition import check_weights
-    >>> check_weights([0.25, 0.75], 2)
-    array([0.25, 0.75])
-    """
-    arr = np.ascontiguousarray(w, dtype=np.float64)
-    if arr.shape != (n_members,):
-        raise ValueError(
-            f"weights must have shape ({n_members},) to match K={n_members} members, "
-            f"got {arr.shape}."
-        )
-    if not np.isfinite(arr).all() or (arr < 0).any():
-        raise ValueError("weights must be finite and non-negative.")
-    if abs(arr.sum() - 1.0) > 1e-6:
-        raise ValueError(f"weights must sum to 1, got {arr.sum():.6g}.")
-    return arr
 
 
 def entropy(P, w, *, check_input: bool = True) -> np.ndarray:

@@ -22,7 +22,7 @@ from skorch.exceptions import DeviceWarning
 from torch import nn
 
 from skhyre import HyReRewardModel, acquisition
-from skhyre._reward import PairDifference, _SavedModule
+from skhyre._pairs import PairDifference, SavedModule
 
 ENSEMBLES = ("shared_base", "epinet", "vanilla", "mc_dropout")
 D = 3
@@ -432,7 +432,7 @@ def test_module_instance_is_pickled_device_aware(data):
     for est in (rm, clone(rm).fit(X, y)):  # clone holds a deep copy of user
         live = est.module
         state = est.__getstate__()
-        assert isinstance(state["module"], _SavedModule)
+        assert isinstance(state["module"], SavedModule)
         assert est.module is live  # pickling leaves the live estimator alone
         again = pickle.loads(pickle.dumps(est))
         assert type(again.module) is nn.Sequential and again.module is not live
@@ -443,7 +443,7 @@ def test_module_instance_is_pickled_device_aware(data):
         clone(again).fit(X, y).predict_members(X_test), again.predict_members(X_test)
     )
     # saved from a GPU, loaded here without one: mapped to the CPU, with skorch's warning
-    saved = _SavedModule(user)
+    saved = SavedModule(user)
     saved.device = "cuda:0"
     if not torch.cuda.is_available():
         with pytest.warns(DeviceWarning):
