@@ -419,6 +419,23 @@ def compare(rows, task, N, a, b) -> dict | None:
     }
 
 
+#: The arms of the mean-score table, in its column order.
+ARMS = (
+    "uniform",
+    "default",
+    "T1",
+    "auto",
+    "evidence",
+    "auto_cap1",
+    "evidence_cap1",
+    "best",
+    "hgb",
+    "rf",
+    "hgb_refit",
+    "rf_refit",
+    "finetune",
+)
+
 COMPARISONS = [
     ("default", "uniform"),
     ("default", "T1"),
@@ -463,21 +480,7 @@ def summarize(units: list[dict], ns) -> dict:
                 if c is not None:
                     cmps.append(c)
     means = []
-    arms = [
-        "uniform",
-        "default",
-        "T1",
-        "auto",
-        "evidence",
-        "auto_cap1",
-        "evidence_cap1",
-        "best",
-        "hgb",
-        "rf",
-        "hgb_refit",
-        "rf_refit",
-        "finetune",
-    ]
+    arms = ARMS
     for task in tasks:
         for N in ns:
             e = {"task": task, "N": N}
@@ -600,21 +603,7 @@ def markdown(payload: dict) -> str:
         lines += [md_table(hdr, body), ""]
 
     lines += ["## Mean scores per task (over seeds)", ""]
-    arms = [
-        "uniform",
-        "default",
-        "T1",
-        "auto",
-        "evidence",
-        "auto_cap1",
-        "evidence_cap1",
-        "best",
-        "hgb",
-        "rf",
-        "hgb_refit",
-        "rf_refit",
-        "finetune",
-    ]
+    arms = ARMS
     hdr = ["task", "N", *arms, "T auto (median)"]
     body = []
     for e in means:
