@@ -57,6 +57,7 @@ from _common import RESULTS, machine_info, machine_line, md_table, write_results
 
 #: The ensembles of every section (the demo's configuration).
 MODEL = {
+    "max_temperature": None,  # an "auto" arm is the rule, uncapped
     "n_members": 100,
     "hidden_layer_sizes": (32, 32),
     "prior_scale": 3.0,

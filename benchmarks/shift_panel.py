@@ -262,6 +262,7 @@ def run_unit(task: str, seed: int, cfg: dict) -> dict:
     y_scale = 1.0 if clf else float(np.std(ytr))
     est = (HyReClassifier if clf else HyReRegressor)(random_state=seed)
     default_t = est.get_params()["temperature"]
+    default_cap = est.get_params()["max_temperature"]
     pipe = make_pipeline(StandardScaler(), est)
     t0 = time.perf_counter()
     pipe.fit(Xtr, ytr)
@@ -300,12 +301,16 @@ def run_unit(task: str, seed: int, cfg: dict) -> dict:
                 r[name] = _score(clf, p[rest], yr, y_scale)
             arms = {"default": default_t, **TEMPERATURE_ARMS}
             for arm, t in arms.items():
-                final.set_params(temperature=t)
+                # the named arms are the rules themselves (uncapped); "default" is the
+                # estimator's default, its cap included
+                final.set_params(
+                    temperature=t, max_temperature=default_cap if arm == "default" else None
+                )
                 pipe.adapt(Xsh[idx], ysh[idx])
                 r[arm] = _score(clf, pipe.predict(Xsh[rest]), yr, y_scale)
                 r[f"{arm}_temperature"] = float(getattr(final, "temperature_", np.nan))
                 r[f"{arm}_max_weight"] = float(final.weights_.max())
-            final.set_params(temperature=default_t)
+            final.set_params(temperature=default_t, max_temperature=default_cap)
             pipe.reset_weights()
             if N in cfg["refit_ns"] and d < cfg["refit_draws"]:
                 X_aug = np.concatenate([Xtr, Xsh[idx]])

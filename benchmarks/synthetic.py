@@ -71,6 +71,7 @@ QUICK = {
 
 #: Study (a): one configuration for the ensembles (K=100, two layers of 50).
 A_MODEL = {
+    "max_temperature": None,  # the "auto"/"evidence" arms are the rules, uncapped
     "n_members": 100,
     "hidden_layer_sizes": (50, 50),
     "prior_scale": 3.0,
@@ -80,6 +81,7 @@ A_MODEL = {
 #: Study (b): a large prior scale keeps the members' boundaries diverse where
 #: the training data say nothing (best member 0.956 at 100 vs 0.931 at 30).
 B_MODEL = {
+    "max_temperature": None,  # the "auto"/"evidence" arms are the rules, uncapped
     "n_members": 100,
     "hidden_layer_sizes": (50, 50),
     "prior_scale": 100.0,
@@ -87,7 +89,13 @@ B_MODEL = {
     "lr": 1e-3,
 }
 #: Study (c).
-C_MODEL = {"n_members": 100, "hidden_layer_sizes": (50, 50), "prior_scale": 3.0, "lr": 1e-3}
+C_MODEL = {
+    "max_temperature": None,  # "auto" is the rule, uncapped
+    "n_members": 100,
+    "hidden_layer_sizes": (50, 50),
+    "prior_scale": 3.0,
+    "lr": 1e-3,
+}
 C_N_TRAIN, C_N_ADAPT, C_GRID = 8, 6, 200
 
 

@@ -87,7 +87,7 @@ def headline_uci_shift() -> str:
     }
     rules = (
         ("T=1", "T=1 (the paper's rule)"),
-        ("auto", '`temperature="auto"` (default)'),
+        ("auto", '`temperature="auto"` (uncapped)'),
         ("evidence", '`temperature="evidence"`'),
         ("loo", "leave-one-out without auto's floor"),
     )
