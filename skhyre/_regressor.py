@@ -41,7 +41,11 @@ class HyReRegressor(RegressorMixin, TorchHyReBase):
         Epinet index dimension.
     dropout : float, default=0.1
         Dropout rate of ``"mc_dropout"``.
-    max_epochs : int, default=100
+    max_epochs : int, default=1000
+        Most epochs per ``fit`` (and per ``partial_fit``). With
+        ``early_stopping`` (the default) training usually stops well before;
+        with ``early_stopping=False`` every epoch runs (100 was the default
+        before early stopping).
     batch_size : int, default=128
     lr : float, default=1e-3
         Adam learning rate.
@@ -116,11 +120,31 @@ class HyReRegressor(RegressorMixin, TorchHyReBase):
         every fit starts fresh; the trained ones are in ``net_.callbacks_``,
         and ``partial_fit`` carries on with those.
     train_split : callable or None, default=None
-        skorch's ``train_split``. ``None`` trains on every row;
+        skorch's ``train_split``. ``None``: the internal split of
+        ``early_stopping`` (every row when it is off);
         ``skorch.dataset.ValidSplit(0.1)`` holds out a tenth of the rows of
         each fit and reports ``valid_loss`` on them, which ``EarlyStopping``
         and ``Checkpoint`` monitor by default. Held-out rows are not trained
         on.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows of each ``fit`` (and
+        ``partial_fit``), score the members' summed loss on them after every
+        epoch, stop when it has not improved by a relative ``tol`` for
+        ``n_iter_no_change`` epochs, and keep the network of the best epoch
+        (skorch's :class:`~skorch.callbacks.EarlyStopping`, in
+        ``net_.callbacks_`` as ``"hyre_early_stopping"``), as
+        scikit-learn's ``MLPRegressor(early_stopping=True)``. A
+        ``train_split`` given replaces the internal split. ``False`` trains
+        ``max_epochs`` epochs on every row. Chosen on the shift panel's
+        tasks (``benchmarks/results/training_budget.md``): a fixed number of
+        epochs underfits small sets and overfits others.
+    validation_fraction : float in (0, 1), default=0.1
+        Fraction of the rows held out for early stopping (drawn from
+        ``random_state``; they are not trained on).
+    n_iter_no_change : int, default=10
+        Epochs without improvement of the held-out loss before stopping.
+    tol : float, default=1e-4
+        Relative improvement of the held-out loss that counts.
 
     Attributes
     ----------

@@ -181,6 +181,15 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         the training pairs, so a user who disagrees with the pool along a
         direction still has a head; pair it with ``adapt_loss="log_loss"``
         as DRMs do. Ignored by the other ensembles.
+    early_stopping : bool, default=False
+        As in :class:`~skhyre.HyReRegressor`: hold out ``validation_fraction``
+        of the pairs and stop when their loss stalls. Off by default here
+        (the torch regressor and classifier turn it on; the reward model has
+        no panel of its own yet): ``max_epochs`` epochs on every pair.
+    validation_fraction : float in (0, 1), default=0.1
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+        See ``early_stopping``.
 
     Attributes
     ----------
@@ -301,6 +310,10 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         train_split=None,
         combine="auto",
         decomposed_signs="fitted",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
     ):
         super().__init__(
             ensemble=ensemble,
@@ -323,6 +336,10 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
             group_share=group_share,
             callbacks=callbacks,
             train_split=train_split,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
         )
         self.module = module
         self.combine = combine

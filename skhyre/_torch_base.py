@@ -43,6 +43,7 @@ from ._net import (
     seeded,
     train_net,
 )
+from ._stopping import check_split_rows, has_stopper, is_stopper, stopping_setup
 from ._validation import caller_stacklevel, check_hidden_layer_sizes, shown_indices
 from .ensembles import ENSEMBLE_KINDS, EnsembleModule, build_ensemble
 from .reweighting import NaNMemberWarning
@@ -137,6 +138,10 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         "group_share": [Interval(Real, 0, 1, closed="both")],
         "callbacks": [None, list, tuple],
         "train_split": [None, callable],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
     }
 
     _fit_task = "regression"  # the MemberSumLoss task
@@ -149,7 +154,7 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         prior_scale=1.0,
         index_dim=8,
         dropout=0.1,
-        max_epochs=100,
+        max_epochs=1000,
         batch_size=128,
         lr=1e-3,
         weight_decay=0.0,
@@ -163,6 +168,10 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         group_share=0.1,
         callbacks=None,
         train_split=None,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
     ):
         self.ensemble = ensemble
         self.n_members = n_members
@@ -184,6 +193,10 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         self.group_share = group_share
         self.callbacks = callbacks
         self.train_split = train_split
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     # ------------------------------------------------------------------ fit
     def __sklearn_is_fitted__(self) -> bool:
@@ -272,7 +285,10 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         matrix: the target, then each member's weight for the example.
         """
         check_hidden_layer_sizes(self.hidden_layer_sizes)
-        _check_not_bool(self, ("n_members", "index_dim", "max_epochs", "batch_size"))
+        _check_not_bool(
+            self, ("n_members", "index_dim", "max_epochs", "batch_size", "n_iter_no_change")
+        )
+        check_split_rows(X32.shape[0], self)
         self._check_temperature_param()
         self._check_evidence_loss(self._resolve_adapt_loss()[0])
         mode = self._resolve_training(groups, X32.shape[0])
@@ -297,6 +313,12 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
             if hasattr(ensemble, "train_fixed_indices"):
                 ensemble.train_fixed_indices = True
         module = self._wrap_module(ensemble)
+        # copies: fit never changes its parameters, and every fit starts fresh
+        callbacks, train_split = stopping_setup(
+            self,
+            None if self.callbacks is None else clone(list(self.callbacks), safe=False),
+            seed + 4,
+        )
         net = make_net(
             module,
             task=self._fit_task,
@@ -306,9 +328,8 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
             weight_decay=self.weight_decay,
             device=device,
             verbose=self.verbose,
-            # copies: fit never changes its parameters, and every fit starts fresh
-            callbacks=None if self.callbacks is None else clone(list(self.callbacks), safe=False),
-            train_split=self.train_split,
+            callbacks=callbacks,
+            train_split=train_split,
         )
         with seeded(seed + 1, device):
             train_net(net, X32, y_fit)  # re-raises a KeyboardInterrupt skorch swallowed
@@ -455,7 +476,8 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         to uniform.
         """
         self._validate_params()  # _fit_context skips it for a fitted partial_fit
-        _check_not_bool(self, ("max_epochs", "batch_size"))
+        _check_not_bool(self, ("max_epochs", "batch_size", "n_iter_no_change"))
+        check_split_rows(X32.shape[0], self)
         codes = None
         if groups is not None and self.training_ != "pooled":
             g = np.asarray(groups)
@@ -486,12 +508,18 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
                 ("optimizer__weight_decay", self.weight_decay,
                  net.get_params().get("optimizer__weight_decay")),
                 ("verbose", self.verbose, net.verbose),
-                ("train_split", self.train_split, net.train_split),
             )
             if value != current
         }  # fmt: skip
+        # early stopping as set now: the stopper added or removed, the internal split re-drawn
+        changed["train_split"] = stopping_setup(self, None, seed + 4)[1]
+        if has_stopper(net) != bool(self.early_stopping):
+            user = [cb for cb in net.callbacks or [] if not is_stopper(cb)]
+            changed["callbacks"] = stopping_setup(self, user or None, seed + 4)[0]
         if changed:
             net.set_params(**changed)
+        if "callbacks" in changed:
+            net.initialize_callbacks()  # skorch's set_params initialized the previous list
         kept = _member_state(net, absent) if absent is not None and absent.any() else None
         with seeded(seed + 3, self.device_):
             train_net(net, X32, y_fit, epochs=self.max_epochs)

@@ -164,6 +164,7 @@ def run_demo(
         hidden_layer_sizes=(32, 32),
         prior_scale=3.0,
         max_epochs=max_epochs,
+        early_stopping=False,
         batch_size=128,
         lr=3e-3,
         random_state=random_state,

@@ -60,7 +60,11 @@ def one_torch_thread():
 #: What the tests' small estimators share: one hidden layer of 16, batches of 32, seed 0.
 #: ``temperature=1.0``: the tests were written for the paper's fixed rule; the default
 #: (``"auto"`` capped at 1) has its own tests (tests/test_default_temperature.py).
-FAST_BASE = dict(hidden_layer_sizes=(16,), batch_size=32, random_state=0, temperature=1.0)
+#: ``early_stopping=False``: a fixed number of epochs on every row (early stopping has its own
+#: tests, tests/test_early_stopping.py).
+FAST_BASE = dict(
+    hidden_layer_sizes=(16,), batch_size=32, random_state=0, temperature=1.0, early_stopping=False
+)
 
 
 def fast(**overrides) -> dict:

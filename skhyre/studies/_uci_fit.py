@@ -275,6 +275,7 @@ def fit_and_evaluate(task: dict) -> dict:
         prior_scale=p["prior_scale"],
         dropout=p["dropout"],
         max_epochs=max_epochs,
+        early_stopping=False,  # the paper's protocol: a fixed number of steps
         batch_size=p["batch_size"],
         lr=p["lr"],
         temperature=1.0,

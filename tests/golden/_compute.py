@@ -69,6 +69,7 @@ TORCH_FAST = dict(
     lr=1e-2,
     prior_scale=3.0,
     random_state=0,
+    early_stopping=False,
 )
 
 #: (name, estimator class name, ensemble) of every torch model the golden fits.
