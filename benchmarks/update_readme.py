@@ -538,6 +538,15 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 ),
             ),
             Page(
+                "training_budget",
+                "Training budget: early stopping against a fixed number of epochs",
+                "``python benchmarks/training_budget.py --seeds 4``: the torch estimators' "
+                "default training (early stopping on an internal split, ``max_epochs`` as the "
+                "cap) against the 100 epochs on every row it replaced, on the shift panel's "
+                "tasks; train, validation and shifted scores, adapted scores and fit times, "
+                "paired 95% intervals over seeds.",
+            ),
+            Page(
                 "des_peers",
                 "Against dynamic ensemble selection (DESlib)",
                 "``python benchmarks/des_peers.py`` (extra ``peers``): "

@@ -428,9 +428,19 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         :class:`skorch.NeuralNet` holding the module twice is upgraded to
         :class:`~skhyre._net.EnsembleNet` with the trained ``module_`` as
         its only module. Parameters added since the pickle was written
-        (``callbacks``, ``train_split``) take their defaults.
+        (``callbacks``, ``train_split``, the early-stopping ones) take their
+        defaults, except ``early_stopping``, which is ``False``: the pickled
+        network was trained without it.
         """
-        state = {"callbacks": None, "train_split": None, **state}
+        state = {
+            "callbacks": None,
+            "train_split": None,
+            "early_stopping": False,
+            "validation_fraction": 0.1,
+            "n_iter_no_change": 10,
+            "tol": 1e-4,
+            **state,
+        }
         super().__setstate__(state)
         net = self.__dict__.get("net_")
         if net is None:

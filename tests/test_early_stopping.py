@@ -152,3 +152,19 @@ def test_invalid_parameters(data, params):
     X, y = data
     with pytest.raises(InvalidParameterError):
         HyReRegressor(**{**ES, **params}).fit(X, y)
+
+
+def test_pickle_from_before_early_stopping_keeps_its_training(data):
+    """A pickle without the early-stopping parameters loads with them off: it was trained so."""
+    X, y = data
+    est = HyReRegressor(**{**ES, "early_stopping": False, "max_epochs": 2}).fit(X, y)
+    state = dict(est.__getstate__())
+    for name in ("early_stopping", "validation_fraction", "n_iter_no_change", "tol"):
+        del state[name]
+    old = HyReRegressor.__new__(HyReRegressor)
+    old.__setstate__(state)
+    p = old.get_params()
+    assert p["early_stopping"] is False
+    assert (p["validation_fraction"], p["n_iter_no_change"], p["tol"]) == (0.1, 10, 1e-4)
+    old.partial_fit(X, y)  # carries on as before: every row, max_epochs epochs
+    assert len(old.net_.history) == 4
