@@ -568,6 +568,8 @@ def analysis(summary: dict, meta: dict) -> list[str]:
             + "."
         )
     met = [a for a in HYRE_ARMS if all(c["verdict"] != "worse" for c in small if c["method"] == a)]
+    # runs before the default became "auto" (2026-12-08) did not record it: they ran at 1.0
+    default_t = meta.get("hyre_default_temperature", "1.0")
     out.append(
         "- **Target** (issue #29: HyReEnsemble at least level with the best DESlib method at "
         "N <= 10 on the shifted tasks): "
@@ -581,7 +583,8 @@ def analysis(summary: dict, meta: dict) -> list[str]:
             if met
             else "not met by any temperature"
         )
-        + ". `HyReEnsemble`'s default temperature is 1.0 (hyre_T1)."
+        + f". `HyReEnsemble`'s default temperature when this ran: {default_t} "
+        + ("(hyre_T1)." if default_t == "1.0" else "(hyre_auto)." if default_t == "auto" else ".")
     )
     worse_cells = sorted(
         {
@@ -981,6 +984,8 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine_info()
     print(machine_line(info), flush=True)
+    from skhyre import HyReEnsemble
+
     meta_args = {
         "benchmark": NAME,
         "command": " ".join(
@@ -1000,6 +1005,7 @@ def main(argv: list[str] | None = None) -> int:
         "sklearn": sklearn.__version__,
         "machine": info,
         "blas_threads": 1,
+        "hyre_default_temperature": str(HyReEnsemble([]).get_params()["temperature"]),
     }
     t0 = time.perf_counter()
     raw = []

@@ -547,6 +547,21 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 "paired 95% intervals over seeds.",
             ),
             Page(
+                "zoo_panel",
+                "The zoo panel: HyReEnsemble's temperature over a model zoo and a forest",
+                "``python benchmarks/zoo_panel.py``: :class:`skhyre.HyReEnsemble` over a "
+                "heterogeneous zoo of 14 scikit-learn models and over a random forest's 100 "
+                "trees, on the shift panel's 18 tasks (four held out), with the temperature "
+                "rules against T=1 and the uniform ensemble, paired 95% intervals over seeds: "
+                "the evidence behind HyReEnsemble's default temperature. The fresh check: ``python "
+                "benchmarks/zoo_panel.py --tasks energy/X4_roof_area-high kin8nm/theta2-high "
+                "ccpp/RH-high friedman3/mean --out benchmarks/results/zoo_panel_check``.",
+                reports=(
+                    ("", "zoo_panel.md"),
+                    ("The fresh check", "zoo_panel_check/zoo_panel.md"),
+                ),
+            ),
+            Page(
                 "des_peers",
                 "Against dynamic ensemble selection (DESlib)",
                 "``python benchmarks/des_peers.py`` (extra ``peers``): "

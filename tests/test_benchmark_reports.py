@@ -180,3 +180,16 @@ def test_preference_report_renders_from_its_committed_rows():
     assert md + "\n" + domain_md == committed[committed.index("## Personalizing") :].rstrip() + "\n"
     assert headline == {k: v for k, v in payload["headline"].items() if k != "domains"}
     assert domain_headline == payload["headline"]["domains"]
+
+
+@pytest.mark.parametrize("folder", ["", "zoo_panel_check"])
+def test_zoo_panel_report_renders_from_its_committed_json(folder):
+    """The committed zoo_panel.md (and its fresh check) is the report rendered from the
+    JSON's raw rows: the summary is recomputed, nothing in the report is typed by hand."""
+    with benchmarks_importable():
+        import zoo_panel
+
+    path = RESULTS / folder / "zoo_panel.json"
+    payload = zoo_panel._from_json_safe(json.loads(path.read_text()))
+    payload["summary"] = zoo_panel.summarize(payload["units"], payload["meta"]["ns"])
+    assert zoo_panel.markdown(payload) == (path.parent / "zoo_panel.md").read_text()

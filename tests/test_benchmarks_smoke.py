@@ -203,6 +203,66 @@ def test_shift_panel_quick(tmp_path):
         assert heading in md
 
 
+def test_zoo_panel_quick(tmp_path):
+    """HyReEnsemble's temperature rules on a tiny subset; --from-json rewrites the same report."""
+    home = _uci_home()
+    _run(
+        "zoo_panel.py",
+        tmp_path,
+        "--data-home",
+        str(home),
+        "--tasks",
+        "energy/mean",
+        "binary_d2",
+        "--ns",
+        "1",
+        "10",
+    )
+    payload = json.loads((tmp_path / "zoo_panel.json").read_text())
+    md = (tmp_path / "zoo_panel.md").read_text()
+    meta = payload["meta"]
+    assert meta["quick"] is True and meta["seeds"] == 2 and meta["ns"] == [1, 10]
+    assert len(meta["regression_zoo"]) == len(meta["classification_zoo"]) == 14
+    units = payload["units"]
+    assert {(u["task"], u["seed"]) for u in units} == {
+        (t, s) for t in ("energy/mean", "binary_d2") for s in (0, 1)
+    }
+    for u in units:
+        assert set(u["ensembles"]) == {"zoo", "forest"}
+        assert u["ensembles"]["zoo"]["n_members"] == 14
+        assert u["ensembles"]["forest"]["n_members"] == meta["n_trees"]
+        assert {r["ensemble"] for r in u["rows"]} == {"zoo", "forest"}
+        for r in u["rows"]:
+            for arm in ("uniform", "T1", "auto", "auto_cap1", "evidence", "evidence_cap1", "best"):
+                assert math.isfinite(r[arm]), (u["task"], arm)
+            # the cap never makes the weights flatter than T=1
+            assert float(r["auto_cap1_temperature"]) == min(float(r["auto_temperature"]), 1.0)
+            if r["N"] == 1:  # one label: no evidence for auto, uniform weights
+                assert r["auto"] == pytest.approx(r["uniform"], rel=1e-9)
+    for c in payload["summary"]["comparisons"]:
+        lo, hi = float(c["lo"]), float(c["hi"])
+        assert lo <= c["diff"] <= hi
+        if c["verdict"] == "level":
+            assert lo <= 0 <= hi
+    for heading in ("## Summary, zoo", "## Summary, forest", "## Per task", "## What this says"):
+        assert heading in md
+    again = tmp_path / "again"
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "zoo_panel.py"),
+            "--from-json",
+            str(tmp_path / "zoo_panel.json"),
+            "--out",
+            str(again),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    assert (again / "zoo_panel.md").read_text() == md
+
+
 def test_peers_quick(tmp_path):
     """The peers script runs on tiny pools; peers' BALD agrees with skhyre's."""
     probe = subprocess.run(

@@ -1,7 +1,8 @@
-"""The default temperature: ``"auto"`` capped by ``max_temperature=1`` (regressors, classifiers).
+"""The default temperature: ``"auto"`` capped by ``max_temperature=1`` (regressors,
+classifiers), ``"auto"`` uncapped (``HyReEnsemble``).
 
-Chosen on the shift panel (user guide, "The default"); these tests pin what the
-cap does, not how well it adapts.
+Chosen on the shift panel and the zoo panel (user guide, "The default"); these
+tests pin what the default and the cap do, not how well they adapt.
 """
 
 from __future__ import annotations
@@ -24,7 +25,24 @@ def test_the_defaults():
     assert HyReRewardModel().get_params()["temperature"] == 1.0
     assert HyReRewardModel().get_params()["max_temperature"] is None
     ens = HyReEnsemble([("a", Ridge())])
-    assert ens.temperature == 1.0 and ens.max_temperature is None
+    assert ens.temperature == "auto" and ens.max_temperature is None
+
+
+def test_hyre_ensemble_default_is_uncapped_auto():
+    """One label: uniform weights (no evidence); more: exactly ``temperature="auto",
+    max_temperature=None``."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 2))
+    y = X[:, 0] + 0.3 * rng.normal(size=120)
+    members = [(f"r{a}", Ridge(alpha=a)) for a in (0.1, 10.0, 1000.0)]
+    ens = HyReEnsemble(members).fit(X[:80], y[:80])
+    ens.adapt(X[80:81], y[80:81])
+    assert ens.temperature_ == np.inf
+    assert_array_equal(ens.weights_, np.full(3, 1 / 3))
+    ens.adapt(X[80:], y[80:])
+    same = HyReEnsemble(members, temperature="auto", max_temperature=None).fit(X[:80], y[:80])
+    assert ens.temperature_ == same.adapt(X[80:], y[80:]).temperature_
+    assert_allclose(ens.weights_, same.weights_, rtol=0, atol=0)
 
 
 @pytest.fixture

@@ -291,7 +291,8 @@ def cases():
                     ("ridge", Ridge(alpha=30.0)),
                     ("tree", DecisionTreeRegressor(max_depth=2, random_state=0)),
                     ("faulty", _FaultyRegressor(Ridge(alpha=3.0))),
-                ]
+                ],
+                temperature=1.0,  # the weights are checked against softmax(-L / 1)
             ),
             "regression",
             X,
@@ -304,7 +305,8 @@ def cases():
                     ("weak", LogisticRegression(C=0.01)),
                     ("tree", DecisionTreeClassifier(max_depth=2, random_state=0)),
                     ("faulty", _FaultyClassifier(LogisticRegression(C=0.1))),
-                ]
+                ],
+                temperature=1.0,
             ),
             "classification",
             X,
