@@ -218,7 +218,64 @@ def markdown(payload: dict) -> str:
                 + [_cell(compare(units, task, name, base, k, clf)) for k in metrics(ns)]
             )
     lines += [md_table(hdr, rows), ""]
+    lines += ["## What this says", "", *findings(payload), ""]
     return "\n".join(lines)
+
+
+def findings(payload: dict) -> list[str]:
+    """Generated sentences: verdict tallies, where a config loses, fit time, convergence."""
+    units, meta = payload["units"], payload["meta"]
+    names = list(meta["configs"])
+    base = names[0]
+    tasks = list(dict.fromkeys(u["task"] for u in units))
+    out = []
+    for name in names[1:]:
+        worse = []
+        for task in tasks:
+            clf = is_classification(task)
+            for k in metrics(meta["ns"]):
+                v = compare(units, task, name, base, k, clf)
+                if v is not None and v.verdict == "worse":
+                    worse.append(f"{task} {k} ({_cell(v)})")
+        ratios = [
+            u["configs"][name]["fit_s"] / u["configs"][base]["fit_s"]
+            for u in units
+            if u["configs"][base]["fit_s"] > 0
+        ]
+        capped = sorted(
+            {
+                u["task"]
+                for u in units
+                if u["configs"][name]["epochs"] >= meta["configs"][name]["max_epochs"]
+            }
+        )
+        near, reg = 0, 0
+        for task in tasks:
+            us = [u for u in units if u["task"] == task and "mlp" in u]
+            if not us:
+                continue
+            reg += 1
+            tr = np.mean([u["configs"][name]["train"] for u in us])
+            mlp = np.mean([u["mlp"]["train"] for u in us])
+            near += tr <= 1.1 * mlp
+        out.append(
+            f"- `{name}` vs `{base}`: fit time x{np.median(ratios):.1f} (median over task x seed, "
+            f"range x{min(ratios):.1f}-x{max(ratios):.1f}); training RMSE at most 1.1x the "
+            f"early-stopped single MLP's on {near} of {reg} regression tasks; ran to the cap of "
+            f"{meta['configs'][name]['max_epochs']} epochs on: {', '.join(capped) or 'none'}; "
+            f"worse than `{base}` beyond noise on: {'; '.join(worse) or 'none'}."
+        )
+    base_near = sum(
+        np.mean([u["configs"][base]["train"] for u in units if u["task"] == t])
+        <= 1.1 * np.mean([u["mlp"]["train"] for u in units if u["task"] == t])
+        for t in tasks
+        if any("mlp" in u for u in units if u["task"] == t)
+    )
+    out.append(
+        f"- `{base}`: training RMSE at most 1.1x the single MLP's on {base_near} of the same "
+        "regression tasks."
+    )
+    return out
 
 
 def parse_args(argv=None):
@@ -226,11 +283,12 @@ def parse_args(argv=None):
     p.add_argument("--tasks", nargs="*", default=None)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--draws", type=int, default=3)
-    p.add_argument("--patience", type=int, nargs="*", default=[10, 25])
+    p.add_argument("--patience", type=int, nargs="*", default=[10, 25])  # 25: the default
     p.add_argument("--cap", type=int, default=1000)
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None)
+    p.add_argument("--data-home", default=default_data_home())
     p.add_argument("--from-json", default=None, help="re-render a stored JSON")
     return p.parse_args(argv)
 
@@ -250,7 +308,7 @@ def main(argv=None) -> int:
     )
     seeds = list(range(2 if args.quick else args.seeds))
     cfg = {
-        "data_home": default_data_home(),
+        "data_home": args.data_home,
         "ns": NS,
         "draws": 1 if args.quick else args.draws,
         "configs": configs(args.patience, 60 if args.quick else args.cap),

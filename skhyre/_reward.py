@@ -187,7 +187,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         (the torch regressor and classifier turn it on; the reward model has
         no panel of its own yet): ``max_epochs`` epochs on every pair.
     validation_fraction : float in (0, 1), default=0.1
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=25
     tol : float, default=1e-4
         See ``early_stopping``.
 
@@ -312,7 +312,7 @@ class HyReRewardModel(ClassifierMixin, TorchHyReBase):
         decomposed_signs="fitted",
         early_stopping=False,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=25,
         tol=1e-4,
     ):
         super().__init__(

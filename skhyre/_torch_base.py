@@ -170,7 +170,7 @@ class TorchHyReBase(AdaptationMixin, BaseEstimator):
         train_split=None,
         early_stopping=True,
         validation_fraction=0.1,
-        n_iter_no_change=10,
+        n_iter_no_change=25,
         tol=1e-4,
     ):
         self.ensemble = ensemble

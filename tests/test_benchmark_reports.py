@@ -193,3 +193,13 @@ def test_zoo_panel_report_renders_from_its_committed_json(folder):
     payload = zoo_panel._from_json_safe(json.loads(path.read_text()))
     payload["summary"] = zoo_panel.summarize(payload["units"], payload["meta"]["ns"])
     assert zoo_panel.markdown(payload) == (path.parent / "zoo_panel.md").read_text()
+
+
+def test_training_budget_report_renders_from_its_committed_json():
+    """The committed training_budget.md is the report rendered from its committed JSON."""
+    with benchmarks_importable():
+        import training_budget
+
+    path = RESULTS / "training_budget.json"
+    payload = json.loads(path.read_text())
+    assert training_budget.markdown(payload) == (RESULTS / "training_budget.md").read_text()

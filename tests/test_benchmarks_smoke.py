@@ -353,3 +353,35 @@ def test_des_peers_quick(tmp_path):
         assert c["verdict"] in ("better", "level", "worse")
         if c["verdict"] == "level":
             assert float(c["lo"]) <= c["diff"] <= float(c["hi"])
+
+
+def test_training_budget_quick(tmp_path):
+    """Early stopping against 100 epochs on two small tasks; --from-json rewrites the report."""
+    _run("training_budget.py", tmp_path, "--tasks", "diabetes/mean", "binary_d2")
+    payload = json.loads((tmp_path / "training_budget.json").read_text())
+    units = payload["units"]
+    assert {(u["task"], u["seed"]) for u in units} == {
+        (t, s) for t in ("diabetes/mean", "binary_d2") for s in (0, 1)
+    }
+    for u in units:
+        assert set(u["configs"]) == {"epochs100", "es10", "es25"}
+        assert u["configs"]["epochs100"]["epochs"] == 100
+        assert all(1 <= c["epochs"] <= 60 for n, c in u["configs"].items() if n != "epochs100")
+        assert ("mlp" in u) == (u["task"] == "diabetes/mean")
+    md = (tmp_path / "training_budget.md").read_text()
+    assert "## What this says" in md and "`es25` vs `epochs100`" in md
+    again = tmp_path / "again"
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "training_budget.py"),
+            "--from-json",
+            str(tmp_path / "training_budget.json"),
+            "--out",
+            str(again),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    assert (again / "training_budget.md").read_text() == md
