@@ -180,3 +180,10 @@ def test_preference_report_renders_from_its_committed_rows():
     assert md + "\n" + domain_md == committed[committed.index("## Personalizing") :].rstrip() + "\n"
     assert headline == {k: v for k, v in payload["headline"].items() if k != "domains"}
     assert domain_headline == payload["headline"]["domains"]
+    # what `benchmarks/preferences.py --from-json` renders
+    from skhyre.studies.preferences import render_from_rows
+
+    again = render_from_rows(rows, cfg)
+    assert again.markdown == md + "\n" + domain_md
+    assert again.headline == payload["headline"]
+    assert "Target met" not in committed or "better" in committed  # targets read verdicts
