@@ -42,6 +42,21 @@ def _row(seed, draw, t_chosen, uniform=1.0, hyre=0.9):
     }
 
 
+_MACHINE = {
+    "cpu": "cpu",
+    "cores": 2,
+    "ram_gib": 1,
+    "python": "3",
+    "numpy": "2",
+    "numba": "0",
+    "numba_threading_layer": "omp",
+    "numba_threads": 2,
+    "torch": "2",
+    "load_average": [0, 0, 0],
+    "date": "d",
+}
+
+
 def test_sklearn_shift_median_temperature_is_over_draws(bench):
     # one draw per seed chose uniform weights (inf): a per-seed average would
     # make every seed "uniform"; the median over the draws is 0.1
@@ -50,6 +65,26 @@ def test_sklearn_shift_median_temperature_is_over_draws(bench):
     assert entry["median_temperature_chosen"] == pytest.approx(0.1)
     assert entry["n_seeds"] == 3
     assert entry["change_pct_mean"] == pytest.approx(-10.0)
+    assert entry["verdict"] == "better"  # 0.1 lower RMSE on every seed
+
+
+def test_sklearn_shift_verdict_is_paired_over_seeds(bench):
+    """Draws are averaged within a seed first; the interval is Student-t over the seeds."""
+    from scipy import stats
+
+    hyre = {0: (0.95, 0.97), 1: (1.01, 1.03), 2: (0.92, 0.98)}  # uniform is 1.0 throughout
+    raw = [_row(s, d, 0.1, hyre=h) for s, hs in hyre.items() for d, h in enumerate(hs)]
+    (entry,) = bench["sklearn_shift"].summarize(raw)
+    diff = np.array([np.mean(h) - 1.0 for h in hyre.values()])
+    lo, hi = stats.t.interval(0.95, 2, loc=diff.mean(), scale=stats.sem(diff))
+    got = entry["hyre_minus_uniform"]
+    assert (got["mean"], got["lo"], got["hi"]) == pytest.approx((diff.mean(), lo, hi))
+    assert entry["verdict"] == "level"  # lower in the mean, not on every seed
+    md = bench["sklearn_shift"].markdown([entry], {
+        "n_adapt": 32, "seeds": 3, "draws": 2, "command": "c", "elapsed_s": 1.0,
+        "quick": False, "sklearn": "x", "machine": _MACHINE,
+    })  # fmt: skip
+    assert "0 better, 1 level, 0 worse" in md and "] level |" in md
 
 
 def test_sklearn_shift_resummarize_rewrites_the_tables(bench, tmp_path):
@@ -63,19 +98,7 @@ def test_sklearn_shift_resummarize_rewrites_the_tables(bench, tmp_path):
         "n_adapt": 32,
         "sklearn": "x",
         "elapsed_s": 1.0,
-        "machine": {
-            "cpu": "cpu",
-            "cores": 2,
-            "ram_gib": 1,
-            "python": "3",
-            "numpy": "2",
-            "numba": "0",
-            "numba_threading_layer": "omp",
-            "numba_threads": 2,
-            "torch": "2",
-            "load_average": [0, 0, 0],
-            "date": "d",
-        },
+        "machine": _MACHINE,
     }
     stale = {"meta": meta, "raw": mod.json_safe(raw), "summary": [{"stale": True}]}
     src = tmp_path / "old.json"
