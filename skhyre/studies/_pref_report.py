@@ -186,7 +186,8 @@ def _target_lines(rows, setting, groups, n) -> list[str]:
     lines = [
         f"HyRe at N={n} minus each reference (pairwise accuracy; paired over "
         f"{n_seeds} seeds, mean difference [95% t-interval] and verdict; the groups' "
-        "columns for the uniform ensemble and the single RM only):",
+        "columns for the uniform ensemble and the single RM only; the group-only model, "
+        "an upper bound, is not part of the target):",
         "",
     ]
     table = [
@@ -214,6 +215,10 @@ def _target_lines(rows, setting, groups, n) -> list[str]:
             v = compare(h_mean, seed_values(rows, name, nn, setting, groups))
             mean_v.append((name, v))
             table.append(f"| {hyre} - {name} | " + " | ".join(cells) + f" | {_cell(v)} |")
+        up = compare(h_mean, seed_values(rows, GROUP_ONLY, 0, setting, groups))
+        if up is not None:  # the upper bound: shown, not part of the target
+            blank = " | ".join("" for _ in groups)
+            table.append(f"| {hyre} - {GROUP_ONLY} (not in the target) | {blank} | {_cell(up)} |")
         not_better = [name for name, v in mean_v if v is None or v.verdict != "better"]
         short = list(dict.fromkeys(short))
         summaries.append(
