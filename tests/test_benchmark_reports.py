@@ -20,9 +20,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def bench():
     with benchmarks_importable():
         import sklearn_shift
+        import synthetic
         import temperature
 
-        yield {"sklearn_shift": sklearn_shift, "temperature": temperature}
+        yield {"sklearn_shift": sklearn_shift, "temperature": temperature, "synthetic": synthetic}
 
 
 def _row(seed, draw, t_chosen, uniform=1.0, hyre=0.9):
@@ -162,6 +163,82 @@ def test_temperature_uci_rows_pool_the_seeds_of_a_cell(bench, tmp_path):
     assert out["kin8nm/vanilla"]["n"] == 6  # 3 draws x 2 seeds
     assert out["kin8nm/vanilla"]["seeds"] == [0, 1]
     assert bar.n == 2
+    # the paired verdicts run over the seeds, each seed's draws averaged first
+    cell = out["kin8nm/vanilla"]
+    assert cell["n_units"] == 2
+    assert all(len(v) == 2 for v in cell["per_unit_rmse"].values())
+    v = mod.compare(cell, "auto", "inf")
+    auto, uni = cell["per_unit_rmse"]["auto"], cell["per_unit_rmse"]["inf"]
+    assert v.mean == pytest.approx(np.mean(np.subtract(auto, uni)))
+
+
+def test_temperature_report_verdicts_and_rerender(bench, tmp_path):
+    """GP units are the repeats; the report's verdict cells match scipy's t-interval, an
+    old summary without per-unit values gets no interval, and --from-json renders the same
+    report again."""
+    from scipy import stats
+
+    mod = bench["temperature"]
+    rng = np.random.default_rng(1)
+    records = []
+    for _ in range(6):
+        r = {t: 1.0 + 0.1 * rng.standard_normal() for t in mod.FIXED}
+        r.update(auto=r[1.0] - 0.05 + 0.01 * rng.standard_normal(), evidence=r[1.0], loo=r[1.0])
+        r.update(t_auto=1.0, t_evidence=1.0, t_loo=1.0)
+        records.append(r)
+    gp = mod._summarize(records)
+    assert gp["n_units"] == 6
+    v = mod.compare(gp, "auto", "1.0")
+    d = np.array([r["auto"] - r[1.0] for r in records])
+    lo, hi = stats.t.interval(0.95, 5, loc=d.mean(), scale=stats.sem(d))
+    assert (v.mean, v.lo, v.hi, v.verdict) == pytest.approx((d.mean(), lo, hi, "better"))
+    old = {k: gp[k] for k in ("n", "mean_rmse", "best_fixed") if k in gp}
+    old.update(median_t_auto=1.0, median_t_evidence=1.0, median_t_loo=1.0)
+    payload = {
+        "gp": {"0.1": gp},
+        "uci": {"energy/vanilla": old},  # an older run's summary: means only
+        "n_adapt": 8,
+        "seconds": 1.0,
+        "machine_line": "m",
+        "command": "python benchmarks/temperature.py",
+        "provenance_md": "",
+    }
+    md = mod.report(payload, 8, "", mod._footer(payload))
+    assert "| GP, noise sd 0.1 | " in md and "] better |" in md
+    assert "No per-unit values were stored for the UCI rows" in md
+    assert "| UCI energy/vanilla | " in md and md.count("| UCI energy/vanilla | ") == 1
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "temperature.json").write_text(json.dumps(payload))
+    assert mod.main(["--from-json", str(tmp_path / "in" / "temperature.json"), "--out",
+                     str(tmp_path)]) == 0  # fmt: skip
+    again = (tmp_path / "temperature.md").read_text()
+    assert again.split("1 s; m.")[0] == md.split("1 s; m.")[0]
+    assert "re-rendered from its JSON" in again
+
+
+def test_synthetic_verdict_tables(bench, tmp_path):
+    """Study tables pair methods per seed at each N; the report renders from a JSON."""
+    mod = bench["synthetic"]
+    base = np.array([[0.5, 0.6], [0.55, 0.65], [0.52, 0.7]])
+    acc = {
+        "HyRe T=1, random labels": mod.seed_stats(
+            base + np.array([[0.1, 0.2], [0.12, 0.21], [0.09, 0.2]])
+        ),
+        "uniform ensemble": mod.seed_stats(base),
+        "HyRe auto, random labels": mod.seed_stats(
+            base + np.array([[0.05, -0.01], [-0.04, 0.02], [0, 0]])
+        ),
+    }
+    lines, vs = mod.verdict_table(acc, mod.A_PAIRS, [1, 5])
+    labels = [x.split(" | ")[0].lstrip("| ") for x in lines[2:]]
+    assert labels == ["HyRe T=1 random - uniform", "HyRe auto random - uniform",
+                      "HyRe auto - HyRe T=1 (random)"]  # fmt: skip
+    assert [v.verdict for v in vs[:2]] == ["better", "better"]
+    assert [v.verdict for v in vs[2:4]] == ["level", "level"]
+    assert mod._tally(vs).startswith("2 better")
+    # an old (b) whose accuracy kept no per-seed rows: they are read from b["per_seed"]
+    b = {"accuracy": {"x": {"mean": [1.0]}}, "per_seed": {"x": [[1.0], [1.0]]}}
+    assert mod._with_per_seed(b)["x"]["per_seed"] == [[1.0], [1.0]]
 
 
 # --------------------------------------------------------------------------- the studies' reports
