@@ -140,6 +140,7 @@ COMPARISONS = (
     ("evidence - best fixed", "evidence", "best"),
     ("evidence - uniform", "evidence", "inf"),
     ("auto - evidence", "auto", "evidence"),
+    ("auto - loo (no floor)", "auto", "loo"),
     ("loo (no floor) - uniform", "loo", "inf"),
 )
 
