@@ -53,7 +53,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, machine_info, machine_line, md_table, write_results
+from _common import (
+    RESULTS,
+    machine_info,
+    machine_line,
+    md_table,
+    paired_verdict,
+    write_results,
+)
 
 #: The ensembles of every section (the demo's configuration).
 MODEL = {
@@ -573,10 +580,11 @@ def ceiling(cfg: dict, bar=None) -> dict:
     }
 
 
-def ceiling_markdown(c: dict, ns, trained: float | None = None) -> list[str]:
+def ceiling_markdown(c: dict, ns, trained: dict | None = None) -> list[str]:
     """The ceiling section of the report (``trained``: the main table's by_group BALD
-    accuracy at the largest N, for comparison)."""
+    row of the same setting, :func:`seed_stats`, for comparison)."""
     lr = c["logreg"]
+    last = len(ns) - 1
     L = [
         f"## Ceiling: HyRe over perfect hypotheses ({c['setting']})",
         "",
@@ -587,43 +595,62 @@ def ceiling_markdown(c: dict, ns, trained: float | None = None) -> list[str]:
         "BALD-chosen labels; for each row the temperature best at N="
         f"{ns[-1]} among {c['temperatures']} *on the test labelers* is kept (an optimistic "
         "choice). `best member (oracle)` is the closest rule to the unseen labeler, scored on "
-        "all its test points (the same for every N).",
+        "all its test points (the same for every N). The last column: the row minus logistic "
+        f"regression at N={ns[-1]}, paired over the seeds (mean [95% t-interval], verdict).",
         "",
     ]
     head = ["hypotheses", "labels", "T"] + [f"N={n}" for n in ns]
-    body = [["logistic regression on the N labels", "random", "", *_cells(lr)]]
+    head.append(f"minus logistic regression, N={ns[-1]}")
+    body = [["logistic regression on the N labels", "random", "", *_cells(lr), ""]]
+    vs = {}
     for r in c["rows"]:
         if r["labels"] == "oracle":
             cell = _cells(r)[0]
             body.append(
-                [f"{r['members']} exact rules", "best member (oracle)", ""] + [cell] * len(ns)
+                [f"{r['members']} exact rules", "best member (oracle)", ""]
+                + [cell] * len(ns)
+                + [""]
             )
         else:
+            v = vs[(r["members"], r["labels"])] = verdict_at(r, lr, last)
             body.append(
-                [f"{r['members']} exact rules", r["labels"], f"{r['temperature']:g}", *_cells(r)]
+                [
+                    f"{r['members']} exact rules",
+                    r["labels"],
+                    f"{r['temperature']:g}",
+                    *_cells(r),
+                    vcell(v),
+                ]
             )
     L += [md_table(head, body), ""]
     first = next(r for r in c["rows"] if r["labels"] == "bald")
-    beat = [
-        r["members"] for r in c["rows"] if r["labels"] == "bald" and r["mean"][-1] >= lr["mean"][-1]
+    v_first = vs[(first["members"], "bald")]
+    reach = [
+        r
+        for r in c["rows"]
+        if r["labels"] == "bald" and vs[(r["members"], "bald")].verdict != "worse"
     ]
     per = DATA["n_samples"] // DATA["n_labelers"]
-    trained_txt = (
-        f" The trained by_group members of the {c['setting']} table reach {trained:.3f} "
-        f"(BALD, N={ns[-1]}): below even this ceiling, since each learns its labeler from "
-        f"only {per} points."
-        if trained is not None
-        else ""
-    )
+    trained_txt = ""
+    if trained is not None:
+        v = verdict_at(trained, first, last)
+        word = {"worse": "below", "level": "level with", "better": "above"}[v.verdict]
+        trained_txt = (
+            f" The trained by_group members of the {c['setting']} table reach "
+            f"{trained['mean'][last]:.3f} (BALD, N={ns[-1]}; minus the {first['members']} exact "
+            f"rules: {vcell(v)}): {word} this ceiling, since each learns its labeler from "
+            f"only {per} points."
+        )
     L.append(
         f"With the {first['members']} training labelers as perfect members, HyRe (BALD) "
-        f"reaches {first['mean'][-1]:.3f} at N={ns[-1]} against logistic regression's "
-        f"{lr['mean'][-1]:.3f}: reweighting a set of hypotheses cannot beat a learner that "
-        "searches the whole linear class unless the set holds rules close to the new "
-        "labeler, and in 8 dimensions that takes "
+        f"reaches {first['mean'][last]:.3f} at N={ns[-1]} against logistic regression's "
+        f"{lr['mean'][last]:.3f} ({vcell(v_first)}): reweighting a set of hypotheses cannot "
+        "beat a learner that searches the whole linear class unless the set holds rules "
+        "close to the new labeler, and in 8 dimensions that takes "
         + (
-            f"about {beat[0]:,} of them (the first size at or above it here)."
-            if beat
+            f"about {reach[0]['members']:,} of them (the first size whose BALD row is not "
+            f"worse than it here: {vs[(reach[0]['members'], 'bald')].verdict})."
+            if reach
             else f"more than {c['rows'][-1]['members']:,} of them."
         )
         + trained_txt
@@ -730,6 +757,16 @@ def scaled_markdown(s: dict, ns) -> list[str]:
         ),
         "",
     ]
+    vrows, vs = grid_verdicts(s["accuracy"], ns)
+    if vrows:
+        n_seeds = len(next(iter(s["accuracy"].values()))["per_seed"])
+        L += [
+            f"Paired differences in accuracy over {n_seeds} seeds (mean [95% t-interval], "
+            f"verdict for the HyRe row): {counts(vs)}.",
+            "",
+            md_table(["HyRe - reference"] + [f"N={n}" for n in ns], vrows),
+            "",
+        ]
     return L
 
 
@@ -738,23 +775,61 @@ def _cells(stats: dict) -> list[str]:
     return [f"{m:.3f} ± {s:.3f}" for m, s in zip(stats["mean"], stats["std"])]
 
 
-def targets(grid: dict, ns, scaled_result: dict | None = None) -> list[dict]:
-    """The issue's targets, each with the measured value and whether it is met.
+def verdict_at(a: dict, b: dict | float, i: int):
+    """Paired verdict of ``a`` against ``b`` at the ``i``-th N, over seeds (higher accuracy
+    is better). ``a`` and ``b`` are :func:`seed_stats` dicts (``per_seed``: seeds x N) of
+    methods scored on the same seeds and draws; a number ``b`` is a fixed bar."""
+    av = [row[i] for row in a["per_seed"]]
+    bv = [b] * len(av) if isinstance(b, float) else [row[i] for row in b["per_seed"]]
+    return paired_verdict(av, bv, higher_is_better=True)
 
-    With ``scaled_result`` (the 1,000-labeler section), the d=8, agreement-0
-    target is also checked there, as its own line.
+
+def vcell(v) -> str:
+    """A verdict as a report cell: ``+0.012 [-0.004, +0.028] level``."""
+    return f"{v.mean:+.3f} [{v.lo:+.3f}, {v.hi:+.3f}] {v.verdict}"
+
+
+def counts(verdicts) -> str:
+    """``"3 better, 5 level, 0 worse"``."""
+    words = [v.verdict for v in verdicts]
+    return ", ".join(f"{words.count(w)} {w}" for w in ("better", "level", "worse"))
+
+
+#: How a target reads its verdict: the paired interval above the bar (or the
+#: reference), straddling it, or below it.
+TARGET_STATUS = {"better": "met", "level": "level", "worse": "missed"}
+
+
+def _target(text: str, value: float, v, **extra) -> dict:
+    return {
+        "target": text,
+        "value": value,
+        "difference": {"mean": v.mean, "lo": v.lo, "hi": v.hi},
+        "verdict": v.verdict,
+        "status": TARGET_STATUS[v.verdict],
+        "met": v.verdict == "better",
+        **extra,
+    }
+
+
+def targets(grid: dict, ns, scaled_result: dict | None = None) -> list[dict]:
+    """The issue's targets, each read from a paired verdict over seeds.
+
+    A target is ``met`` when the 95% interval of the paired difference (HyRe
+    minus the bar or the reference) lies above 0, ``missed`` when it lies below,
+    ``level`` when it holds 0. With ``scaled_result`` (the 1,000-labeler section),
+    the d=8, agreement-0 target is also checked there, as its own line.
     """
     out = []
     i5, i40 = ns.index(5), ns.index(40)
     for agr in (0.0, 0.8):
-        acc = grid[setting_key(2, agr)]["accuracy"]
-        v = acc["HyRe by_group, BALD labels"]["mean"][i5]
+        st = grid[setting_key(2, agr)]["accuracy"]["HyRe by_group, BALD labels"]
         out.append(
-            {
-                "target": f"d=2, agreement {agr:g}: HyRe by_group BALD N=5 >= 0.90",
-                "value": v,
-                "met": v >= 0.90,
-            }
+            _target(
+                f"d=2, agreement {agr:g}: HyRe by_group BALD N=5 >= 0.90",
+                st["mean"][i5],
+                verdict_at(st, 0.90, i5),
+            )
         )
     for agr in (0.0, 0.8):
         acc = grid[setting_key(8, agr)]["accuracy"]
@@ -763,32 +838,71 @@ def targets(grid: dict, ns, scaled_result: dict | None = None) -> list[dict]:
         # variant chosen on validation labelers if the study ran, else by_group
         chosen = [k for k in acc if k.startswith("HyRe chosen on validation") and "BALD" in k]
         row = chosen[0] if chosen else "HyRe by_group, BALD labels"
-        v = acc[row]["mean"][i40]
         out.append(
-            {
-                "target": f"d=8, agreement {agr:g}: HyRe at N=40 >= logistic regression ({lr:.3f})",
-                "value": v,
-                "best_row": row,
-                "by_group_bald": acc["HyRe by_group, BALD labels"]["mean"][i40],
-                "met": v >= lr,
-            }
+            _target(
+                f"d=8, agreement {agr:g}: HyRe at N=40 >= logistic regression ({lr:.3f})",
+                acc[row]["mean"][i40],
+                verdict_at(acc[row], acc[LR_NAME], i40),
+                best_row=row,
+                by_group_bald=acc["HyRe by_group, BALD labels"]["mean"][i40],
+            )
         )
     if scaled_result:
         acc = scaled_result["accuracy"]
         lr = acc[LR_NAME]["mean"][i40]
         row = "HyRe by_group, BALD labels"
-        v = acc[row]["mean"][i40]
         n_lab = scaled_result["data"]["n_labelers"]
         out.append(
-            {
-                "target": f"d=8, agreement 0, {n_lab:,} training labelers (K={n_lab:,}): "
+            _target(
+                f"d=8, agreement 0, {n_lab:,} training labelers (K={n_lab:,}): "
                 f"HyRe at N=40 >= logistic regression ({lr:.3f})",
-                "value": v,
-                "best_row": f"{row}, section 'More labelers'",
-                "met": v >= lr,
-            }
+                acc[row]["mean"][i40],
+                verdict_at(acc[row], acc[LR_NAME], i40),
+                best_row=f"{row}, section 'More labelers'",
+            )
         )
     return out
+
+
+def grid_verdicts(acc: dict, ns) -> tuple[list[list[str]], list]:
+    """Rows of paired verdicts for one setting: every HyRe row against the uniform
+    ensemble of its training mode and against logistic regression, at every N."""
+    rows, flat = [], []
+    pairs = []
+    for t in TRAININGS:
+        rnd, bald, uni, _ = method_names(t)
+        pairs += [(h, uni) for h in (rnd, bald) if h in acc and uni in acc]
+    pairs += [(h, LR_NAME) for h in acc if h.startswith("HyRe") and LR_NAME in acc]
+    for a, b in pairs:
+        vs = [verdict_at(acc[a], acc[b], i) for i in range(len(ns))]
+        flat += vs
+        rows.append([f"{a} - {'logistic regression' if b == LR_NAME else b}", *map(vcell, vs)])
+    return rows, flat
+
+
+def _target_line(t: dict) -> str:
+    status = t.get("status", "met" if t["met"] else "missed")
+    word = status if status == "met" else f"**{status}**"
+    line = f"- {word}: {t['target']} — measured {t['value']:.3f}"
+    if "best_row" in t:
+        line += f" ({t['best_row']})"
+    d = t.get("difference")
+    if d is not None:
+        what = "logistic regression" if "logistic" in t["target"] else "the bar"
+        line += f"; minus {what}: {d['mean']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] {t['verdict']}"
+    return line
+
+
+def text_markdown(text: dict) -> str:
+    """The text-domain section, rendered again from its rows when the payload has them
+    (so a report rewrite picks up the current verdicts), else as stored."""
+    rows, cfg = text.get("rows"), text.get("config")
+    if not rows or not cfg:
+        return text["markdown"]
+    from skhyre.studies._pref_report import domain_section
+
+    modes = tuple(dict.fromkeys(r["training"] for r in rows))
+    return domain_section(rows, cfg, modes)[0]
 
 
 def markdown(payload: dict) -> str:
@@ -819,15 +933,29 @@ def markdown(payload: dict) -> str:
         "",
         "## Targets",
         "",
+        "Each target reads a paired 95% t-interval over the seeds (HyRe minus the bar or "
+        "the reference): met when it lies above 0, missed when below, level when it holds 0.",
+        "",
     ]
+    L += [_target_line(t) for t in payload["targets"]]
+    verdicts = {key: grid_verdicts(s["accuracy"], ns) for key, s in payload["grid"].items()}
     L += [
-        f"- {'met' if t['met'] else '**missed**'}: {t['target']} — measured {t['value']:.3f}"
-        + (f" ({t['best_row']})" if "best_row" in t else "")
-        for t in payload["targets"]
+        "",
+        f"Paired verdicts in the {len(verdicts)} tables below (every HyRe row against the "
+        "uniform ensemble of its training mode and against logistic regression on the same "
+        f"labels, at every N): {counts(v for _, vs in verdicts.values() for v in vs)}.",
+        "",
     ]
-    L.append("")
     for key, s in payload["grid"].items():
         L += [f"## {key}", "", md_table(head, [[m, *_cells(v)] for m, v in s["accuracy"].items()])]
+        vrows, vs = verdicts[key]
+        L += [
+            "",
+            f"Paired differences in accuracy over {cfg['seeds']} seeds (mean [95% t-interval], "
+            f"verdict for the HyRe row): {counts(vs)}.",
+            "",
+            md_table(["HyRe - reference"] + [f"N={n}" for n in ns], vrows),
+        ]
         one = ", ".join(f"N={n}: {f:.2f}" for n, f in zip(ns, s["logreg_one_class_fraction"]))
         diag = "; ".join(
             f"{t}: confidence {v['mean_confidence']:.2f}, disagreement "
@@ -875,8 +1003,7 @@ def markdown(payload: dict) -> str:
             ]
     if payload.get("ceiling"):
         acc = payload["grid"].get(payload["ceiling"]["setting"], {}).get("accuracy", {})
-        trained = acc.get("HyRe by_group, BALD labels", {}).get("mean", [None])[-1]
-        L += ceiling_markdown(payload["ceiling"], ns, trained)
+        L += ceiling_markdown(payload["ceiling"], ns, acc.get("HyRe by_group, BALD labels"))
     if payload.get("scaled"):
         L += scaled_markdown(payload["scaled"], ns)
     cost = payload.get("training_cost")
@@ -913,7 +1040,7 @@ def markdown(payload: dict) -> str:
             ),
             "",
         ]
-    text_md = payload["text"]["markdown"].strip()
+    text_md = text_markdown(payload["text"]).strip()
     if not text_md.startswith("## "):  # run_domains' section brings its own heading
         L += ["## Text domains", ""]
     L += [text_md, ""]
@@ -927,7 +1054,12 @@ def markdown(payload: dict) -> str:
         if r["section"] == "report":
             L.append(
                 "Report text rewritten from these results with `--only report` "
-                f"({r['machine_line']}); no number changed."
+                f"({r['machine_line']}); no measurement changed"
+                + (
+                    "; the paired verdicts computed from the stored seeds."
+                    if r.get("verdicts")
+                    else "."
+                )
             )
             continue
         L.append(
@@ -1022,7 +1154,9 @@ def print_table(payload: dict) -> None:
         for name, st in s["accuracy"].items():
             print(f"{name[:71]:<72}" + "".join(f"{v:>8.3f}" for v in st["mean"]))
     for t in payload["targets"]:
-        print(f"{'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['value']:.3f}")
+        print(
+            f"{t.get('status', 'met' if t['met'] else 'missed'):<7}{t['target']}: {t['value']:.3f}"
+        )
 
 
 # --------------------------------------------------------------------------- main
@@ -1062,8 +1196,11 @@ def rerun_section(args, cfg: dict, info: dict, out: Path) -> int:
     if payload["meta"]["quick"] != args.quick:
         raise SystemExit(f"{path} comes from a run with quick={payload['meta']['quick']}.")
     t0 = time.perf_counter()
-    if args.only == "report":
-        pass
+    if args.only == "report":  # the targets' verdicts are recomputed from the stored seeds
+        payload["targets"] = targets(
+            payload["grid"], list(payload["config"]["n_labels"]), payload.get("scaled")
+        )
+        payload["text"]["markdown"] = text_markdown(payload["text"])
     elif args.only == "cost":
         payload["config"]["cost_repeats"] = cfg["cost_repeats"]
         with tqdm(total=cfg["cost_repeats"], desc="training cost", file=sys.stderr) as bar:
@@ -1083,6 +1220,7 @@ def rerun_section(args, cfg: dict, info: dict, out: Path) -> int:
             "section": args.only,
             "machine_line": machine_line(info),
             "seconds": time.perf_counter() - t0,
+            "verdicts": True,
         }
     )
     write_results("annotators", payload, markdown(payload), out)

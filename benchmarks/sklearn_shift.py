@@ -57,7 +57,15 @@ from skhyre import HyReEnsemble
 from skhyre.datasets import load_uci, ood_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, machine_info, machine_line, md_table, write_results
+from _common import (
+    RESULTS,
+    ROOT,
+    machine_info,
+    machine_line,
+    md_table,
+    paired_verdict,
+    write_results,
+)
 
 NAME = "sklearn_shift"
 DATASETS = ("energy", "kin8nm", "ccpp")
@@ -200,6 +208,7 @@ def summarize(raw: list[dict]) -> list[dict]:
                 [np.mean([r[metric] for r in rows if r["seed"] == s]) for s in seeds]
             )
         change = 100.0 * (per_seed["hyre"] - per_seed["uniform"]) / per_seed["uniform"]
+        v = paired_verdict(per_seed["hyre"], per_seed["uniform"])  # RMSE: lower is better
         entry = {
             "dataset": key[0],
             "ensemble": key[1],
@@ -210,6 +219,9 @@ def summarize(raw: list[dict]) -> list[dict]:
             "hyre_better_seeds": int(np.sum(change < 0)),
             "change_pct_mean": float(change.mean()),
             "change_pct_std": float(change.std(ddof=1)) if len(seeds) > 1 else 0.0,
+            # HyRe minus uniform RMSE, paired over seeds (each seed's draws averaged)
+            "hyre_minus_uniform": {"mean": v.mean, "lo": v.lo, "hi": v.hi},
+            "verdict": v.verdict,
             # over every draw: a per-seed average of temperatures is inf as soon
             # as one draw chose uniform weights
             "median_temperature_chosen": float(np.median([r["temperature_chosen"] for r in rows])),
@@ -243,7 +255,7 @@ def markdown(summary: list[dict], meta: dict) -> str:
         "uniform",
         "HyRe",
         "change %",
-        "wins",
+        "HyRe - uniform [95% CI]",
         "best member",
         "T chosen (median)",
     ]
@@ -258,8 +270,8 @@ def markdown(summary: list[dict], meta: dict) -> str:
                 e["temperature"],
                 f"{e['uniform_mean']:.4f} ± {e['uniform_std']:.4f}",
                 f"{e['hyre_mean']:.4f} ± {e['hyre_std']:.4f}",
-                f"{e['change_pct_mean']:+.2f} ± {e['change_pct_std']:.2f}",
-                f"{e['hyre_better_seeds']}/{e['n_seeds']}",
+                f"{e['change_pct_mean']:+.2f}",
+                _verdict_cell(e),
                 f"{e['best_member_mean']:.4f} ± {e['best_member_std']:.4f}",
                 "uniform" if not np.isfinite(t_chosen) else f"{t_chosen:.3g}",
             ]
@@ -269,8 +281,9 @@ def markdown(summary: list[dict], meta: dict) -> str:
         f"examples (mean ± std over {meta['seeds']} seeds; random selection averaged over "
         f"{meta['draws']} draws per seed). *Change* is HyRe vs the uniform ensemble on the "
         "same rows (negative = better): per seed, the relative change of the draw-averaged "
-        "RMSE, then mean ± std over seeds; *wins* counts seeds where HyRe beat uniform "
-        "(strictly); "
+        "RMSE, then its mean over seeds; *HyRe - uniform* is the paired difference in RMSE "
+        "over seeds (each seed's draws averaged first) with its 95% t-interval and the "
+        "verdict for HyRe (better, level or worse than uniform); "
         "*best member* is the best single member on those rows, chosen in hindsight; "
         "*variance* selection labels the OOD rows one at a time by weighted member "
         "variance (`active_adapt`), so its evaluation rows differ from random selection's."
@@ -285,7 +298,18 @@ def markdown(summary: list[dict], meta: dict) -> str:
             f" Tables recomputed from that run's raw rows by `{meta['resummarized']['command']}` "
             f"on {meta['resummarized']['date']}."
         )
-    return f"{intro}\n\n{md_table(header, rows)}\n\n{footer}\n"
+    words = [e.get("verdict") for e in summary]
+    tally = (
+        f"HyRe against the uniform ensemble in the {len(summary)} rows: "
+        + ", ".join(f"{words.count(w)} {w}" for w in ("better", "level", "worse"))
+        + "."
+    )
+    return f"{intro}\n\n{md_table(header, rows)}\n\n{tally}\n\n{footer}\n"
+
+
+def _verdict_cell(e: dict) -> str:
+    d = e["hyre_minus_uniform"]
+    return f"{d['mean']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}] {e['verdict']}"
 
 
 def plot(summary: list[dict], path: Path) -> bool:

@@ -43,6 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import paired_verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -132,10 +135,44 @@ def logreg_on_labels(X, y, X_eval) -> np.ndarray:
 
 
 def seed_stats(per_seed: np.ndarray) -> dict:
-    """Mean and std over seeds (axis 0) of per-seed scores, one per N."""
+    """Mean and std over seeds (axis 0) of per-seed scores, one per N, and the
+    per-seed scores themselves (seeds x N: what the paired verdicts read)."""
     a = np.asarray(per_seed, dtype=np.float64)
     std = a.std(axis=0, ddof=1) if a.shape[0] > 1 else np.zeros(a.shape[1])
-    return {"mean": a.mean(axis=0).tolist(), "std": std.tolist()}
+    return {"mean": a.mean(axis=0).tolist(), "std": std.tolist(), "per_seed": a.tolist()}
+
+
+def verdicts(a: dict, b: dict) -> list:
+    """Paired verdicts of method ``a`` against ``b`` (:func:`seed_stats` dicts), one per
+    N: the accuracy difference over seeds, its 95% t-interval, better/level/worse."""
+    A, B = np.asarray(a["per_seed"]), np.asarray(b["per_seed"])
+    return [paired_verdict(A[:, i], B[:, i], higher_is_better=True) for i in range(A.shape[1])]
+
+
+def _vcell(v) -> str:
+    return f"{v.mean:+.3f} [{v.lo:+.3f}, {v.hi:+.3f}] {v.verdict}"
+
+
+def _tally(vs) -> str:
+    words = [v.verdict for v in vs]
+    return ", ".join(f"{words.count(w)} {w}" for w in ("better", "level", "worse"))
+
+
+def verdict_table(acc: dict, pairs, ns) -> tuple[list[str], list]:
+    """Markdown rows ``| a - b | cell per N |`` for each ``(a, b)`` of ``pairs`` present in
+    ``acc`` with per-seed scores, and every verdict (for a tally)."""
+    lines = [
+        "| difference | " + " | ".join(f"N={n}" for n in ns) + " |",
+        "|---|" + "---:|" * len(ns),
+    ]
+    flat = []
+    for label, (a, b) in pairs.items():
+        if a not in acc or b not in acc or "per_seed" not in acc[a] or "per_seed" not in acc[b]:
+            continue
+        vs = verdicts(acc[a], acc[b])
+        flat += vs
+        lines.append(f"| {label} | " + " | ".join(map(_vcell, vs)) + " |")
+    return lines, flat
 
 
 def _pm_row(name: str, stats: dict) -> str:
@@ -154,6 +191,32 @@ A_METHODS = (
     "best member (oracle)",
     "logistic regression on the N labels",
 )
+
+
+#: Study (a)'s paired comparisons (same seed, same labelers and random draws).
+A_PAIRS = {
+    "HyRe T=1 random - uniform": ("HyRe T=1, random labels", "uniform ensemble"),
+    "HyRe T=1 BALD - uniform": ("HyRe T=1, BALD-active labels", "uniform ensemble"),
+    "HyRe auto random - uniform": ("HyRe auto, random labels", "uniform ensemble"),
+    "HyRe evidence random - uniform": ("HyRe evidence, random labels", "uniform ensemble"),
+    "HyRe auto - HyRe T=1 (random)": ("HyRe auto, random labels", "HyRe T=1, random labels"),
+    "HyRe evidence - HyRe T=1 (random)": (
+        "HyRe evidence, random labels",
+        "HyRe T=1, random labels",
+    ),
+    "HyRe T=1: BALD - random labels": (
+        "HyRe T=1, BALD-active labels",
+        "HyRe T=1, random labels",
+    ),
+    "HyRe T=1 random - logistic regression": (
+        "HyRe T=1, random labels",
+        "logistic regression on the N labels",
+    ),
+    "HyRe T=1 BALD - logistic regression": (
+        "HyRe T=1, BALD-active labels",
+        "logistic regression on the N labels",
+    ),
+}
 
 
 def member_diagnostics(P: np.ndarray) -> dict:
@@ -311,6 +374,27 @@ B_METHODS = (
 )
 
 
+#: Paired differences (same seed, same N): HyRe against the uniform ensemble and
+#: between its temperature rules.
+B_PAIRS_HYRE = {
+    "HyRe T=1 random - uniform": ("HyRe T=1, random labels", "uniform ensemble (no adaptation)"),
+    "HyRe T=1 BALD - uniform": ("HyRe T=1, BALD-active labels", "uniform ensemble (no adaptation)"),
+    "HyRe auto random - uniform": ("HyRe auto, random labels", "uniform ensemble (no adaptation)"),
+    "HyRe evidence random - uniform": (
+        "HyRe evidence, random labels",
+        "uniform ensemble (no adaptation)",
+    ),
+    "HyRe auto - HyRe T=1 (random)": ("HyRe auto, random labels", "HyRe T=1, random labels"),
+    "HyRe evidence - HyRe T=1 (random)": (
+        "HyRe evidence, random labels",
+        "HyRe T=1, random labels",
+    ),
+    "fine-tuning random - uniform": (
+        "fine-tuning, random labels",
+        "uniform ensemble (no adaptation)",
+    ),
+}
+
 #: Paired differences (same seed, same N): HyRe minus fine-tuning.
 B_PAIRS = {
     "HyRe random - fine-tuning random (same labels)": (
@@ -425,18 +509,21 @@ def plot_b(res: dict, path: Path) -> None:
         f"a fine-tuning run takes {res['finetune_seconds_median']:.1f} s (medians)",
         fontsize=9,
     )
-    for name, stats in res["paired_difference"].items():
+    acc = _with_per_seed(res)
+    for name, (h, f) in B_PAIRS.items():
+        vs = verdicts(acc[h], acc[f])
         plot_learning_curve(
             res["n_labels"],
-            stats["mean"],
+            [v.mean for v in vs],
             ax=ax_d,
             label=name,
-            std=stats["std"],
+            std=[v.hi - v.mean for v in vs],  # the t-interval is symmetric
             ylabel="accuracy difference",
         )
     ax_d.axhline(0.0, color="black", linewidth=0.8)
     ax_d.set_title(
-        "Paired difference, HyRe minus fine-tuning (mean ± std over seeds; above 0: HyRe ahead)",
+        "Paired difference, HyRe minus fine-tuning (mean and 95% t-interval over seeds;\n"
+        "an interval above 0: HyRe better, holding 0: level)",
         fontsize=9,
     )
     for a in (ax, ax_d):
@@ -578,6 +665,17 @@ def markdown(results: dict, meta: dict) -> str:
             lines += [_pm_row(m, acc[m]) for m in A_METHODS]
             temps = ", ".join(f"N={n}: {_t(v)}" for n, v in a["auto_temperature_median"][t].items())
             lines += ["", f"Median auto temperature: {temps}."]
+            table, vs = verdict_table(acc, A_PAIRS, a["n_labels"])
+            if vs:
+                lines += [
+                    "",
+                    f"Paired differences in accuracy (training={t!r}; same seeds, labelers and "
+                    f"random draws; over {a['n_seeds']} seeds, mean [95% t-interval] and the "
+                    f"verdict for the first method): {_tally(vs)}.",
+                    "",
+                    *table,
+                    "",
+                ]
             if t == "pooled":
                 lines.append(
                     "Pooled labels carry no signal here: the labelers' normals are uniform "
@@ -585,10 +683,11 @@ def markdown(results: dict, meta: dict) -> str:
                     "to a fair coin (P(y=1 | x) = 1/2 in the limit of many labelers; with 100 "
                     "labelers it ranges over about 0.4 to 0.6 with the direction of x). "
                     "Members trained on them stay unconfident "
-                    "and differ only through their random priors; nothing learnt from the "
-                    "pooled labels can personalize (NOTES.md: pooled training drifts to the "
-                    "average labeler). The paper's claim that sharp annotator-like members "
-                    "emerge from aggregate data is not reproduced in this setting."
+                    "and differ only through their random priors, so reweighting them has "
+                    "little to choose from (NOTES.md: pooled training drifts to the average "
+                    f"labeler){_pooled_gain(acc, a['n_labels'])} The paper's claim that sharp "
+                    "annotator-like members emerge from aggregate data is not reproduced in "
+                    "this setting."
                 )
             lines.append("")
     b = results.get("b")
@@ -605,19 +704,22 @@ def markdown(results: dict, meta: dict) -> str:
             "|---|" + "---:|" * len(b["n_labels"]),
         ]
         lines += [_pm_row(m, b["accuracy"][m]) for m in B_METHODS]
-        lines += ["", "Paired difference (same seed and N), HyRe minus fine-tuning:", ""]
-        lines += [
-            "| difference | " + " | ".join(f"N={n}" for n in b["n_labels"]) + " |",
-            "|---|" + "---:|" * len(b["n_labels"]),
-        ]
-        lines += [
-            "| "
-            + name
-            + " | "
-            + " | ".join(f"{m:+.3f} ± {sd:.3f}" for m, sd in zip(st["mean"], st["std"]))
-            + " |"
-            for name, st in b["paired_difference"].items()
-        ]
+        acc_b = _with_per_seed(b)
+        for title, pairs in (
+            ("HyRe against the uniform ensemble and between its temperature rules", B_PAIRS_HYRE),
+            ("HyRe minus fine-tuning", B_PAIRS),
+        ):
+            table, vs = verdict_table(acc_b, pairs, b["n_labels"])
+            if not vs:
+                continue
+            lines += [
+                "",
+                f"{title} (paired: same seed and N; over {b['n_seeds']} seeds, mean difference "
+                f"in accuracy [95% t-interval] and the verdict for the first method): "
+                f"{_tally(vs)}.",
+                "",
+                *table,
+            ]
         lines.append("")
     c = results.get("c")
     if c is not None:
@@ -629,18 +731,56 @@ def markdown(results: dict, meta: dict) -> str:
             f"{', '.join(f'{100 * v:.1f}%' for v in r)} of the members' variance "
             f"({100 * c['explained_variance_ratio_top3_sum']:.1f}% together; "
             f"{c['n_components_for_90pct']} components reach 90%). After "
-            f"{c['n_adapt_random']} random points of the same draw, HyRe (auto temperature "
+            f"{c['n_adapt_random']} random points of the same draw (one draw: an illustration, "
+            "with no interval), HyRe (auto temperature "
             f"{_t(c['auto_temperature'])}) moves the RMSE on the other grid points from "
             f"{c['grid_rmse_uniform']:.3f} (uniform) to "
             f"{c['grid_rmse_hyre']:.3f} "
             f"({c['effective_members_hyre']:.1f} effective members)."
         )
         lines.append("")
+    argv = " ".join(meta.get("argv") or [])
     lines.append(
         f"{meta['wall_seconds'] / 60:.1f} min wall on {meta['machine']}; {meta['date']}. "
-        f"Generated by `python benchmarks/synthetic.py{' --quick' if meta['quick'] else ''}`."
+        f"Generated by `python benchmarks/synthetic.py{' ' + argv if argv else ''}`."
+        + (
+            f" Report re-rendered from its JSON by `{meta['rerendered']['command']}` on "
+            f"{meta['rerendered']['date']}."
+            if meta.get("rerendered")
+            else ""
+        )
     )
     return "\n".join(lines) + "\n"
+
+
+def _pooled_gain(acc: dict, ns) -> str:
+    """The pooled members' personalization, read from the verdicts against uniform."""
+    pairs = {k: v for k, v in A_PAIRS.items() if k.endswith("- uniform")}
+    found = [
+        (v, k, n)
+        for k, (a, b) in pairs.items()
+        if "per_seed" in acc.get(a, {}) and "per_seed" in acc.get(b, {})
+        for v, n in zip(verdicts(acc[a], acc[b]), ns)
+    ]
+    if not found:
+        return "."
+    v, k, n = max(found, key=lambda x: x[0].mean)
+    return (
+        f": against the uniform ensemble HyRe is {_tally(x[0] for x in found)} over the "
+        f"{len(found)} cells above, the largest mean gain {v.mean:+.3f} ({k.split(' - ')[0]}, "
+        f"N={n}, {v.verdict})."
+    )
+
+
+def _with_per_seed(b: dict) -> dict:
+    """Study (b)'s accuracy stats, with per-seed scores taken from ``b["per_seed"]`` where
+    an older JSON kept them only there."""
+    return {
+        m: st
+        if "per_seed" in st or m not in b.get("per_seed", {})
+        else {**st, "per_seed": b["per_seed"][m]}
+        for m, st in b["accuracy"].items()
+    }
 
 
 def _t(v: float) -> str:
@@ -656,11 +796,37 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: the machine's cores)"
     )
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="re-render the report (synthetic.md) from an earlier run's JSON (no fitting)",
+    )
     return p.parse_args(argv)
+
+
+def rerender(path: Path, out: Path, argv) -> int:
+    """``--from-json``: the Markdown report of an earlier run, rendered again from its JSON."""
+    payload = json.loads(Path(path).read_text())
+    meta = payload["meta"]
+    meta["rerendered"] = {
+        "command": " ".join(
+            ["python benchmarks/synthetic.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    results = {k: payload[k] for k in ("a", "b", "c") if k in payload}
+    md = markdown(results, meta)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "synthetic.md").write_text(md)
+    print(md)
+    return 0
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.from_json is not None:
+        return rerender(args.from_json, Path(args.out), argv)
     import matplotlib
     import torch
     from tqdm.auto import tqdm

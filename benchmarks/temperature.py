@@ -25,11 +25,21 @@ temperature chosen in hindsight on the evaluation rows, and from the paper's
   ``benchmarks/results/uci_shift.json`` (each fit's uniform RMSE on the
   study's random-arm evaluation rows must match) and says so.
 
+Every comparison is paired: the difference in RMSE between two choices on the
+same draws, averaged over the independent units (GP: each repeat is a fresh
+draw of members, target and labels; UCI: each seed's fit, averaged over its
+draws of labels), with a two-sided 95% Student-t interval and a verdict
+(better / level / worse). The JSON keeps the per-unit RMSEs.
+
 Usage::
 
     python benchmarks/temperature.py [--quick] [--out DIR] [--cache-dir DIR]
+    python benchmarks/temperature.py --from-json benchmarks/results/temperature.json
 
-Writes ``temperature.{json,md}`` to ``benchmarks/results/`` (or ``--out``).
+Writes ``temperature.{json,md}`` to ``benchmarks/results/`` (or ``--out``). Without
+cached UCI member predictions, the UCI rows of the ``temperature.json`` already in
+``--out`` are carried over and marked as such (their means only, when that run kept
+no per-seed values).
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, ROOT, machine_line, md_table, write_results
+from _common import RESULTS, ROOT, machine_line, md_table, paired_verdict, write_results
 from tqdm.auto import tqdm
 
 from skhyre import HypothesisWeights
@@ -87,27 +97,62 @@ def evaluate(F: np.ndarray, y: np.ndarray, adapt: np.ndarray) -> dict:
     return out
 
 
-def _summarize(records: list[dict]) -> dict:
-    """Mean RMSE per temperature, auto vs the best fixed one and vs T=1 (paired)."""
-    rmse = {t: np.array([r[t] for r in records]) for t in (*FIXED, *CHOSEN)}
-    means = {t: float(v.mean()) for t, v in rmse.items()}
+#: The choices whose per-unit RMSEs the JSON keeps: the fixed grid and the rules.
+KEPT = (*FIXED, *CHOSEN)
+
+
+def _summarize(records: list[dict], units: list | None = None) -> dict:
+    """Mean RMSE per temperature, the best fixed one in hindsight, the median chosen
+    temperatures, and the per-unit RMSEs behind the paired verdicts.
+
+    ``records`` holds one :func:`evaluate` result per draw; ``units`` (same length) the
+    unit each draw belongs to (a UCI seed): draws of one unit are averaged first. By
+    default every draw is its own unit (the GP repeats).
+    """
+    units = list(range(len(records))) if units is None else list(units)
+    order = list(dict.fromkeys(units))
+    per_unit = {
+        str(t): [
+            float(np.mean([r[t] for r, u in zip(records, units) if u == unit])) for unit in order
+        ]
+        for t in KEPT
+    }
+    means = {t: float(np.mean([r[t] for r in records])) for t in KEPT}
     best_t = min(FIXED, key=lambda t: means[t])
-    rel = lambda a, b: float(np.mean(rmse[a] / rmse[b] - 1.0))  # noqa: E731
     return {
         "n": len(records),
+        "n_units": len(order),
         "mean_rmse": {str(t): v for t, v in means.items()},
         "best_fixed": float(best_t),
-        "auto_vs_best_fixed": rel("auto", best_t),
-        "auto_vs_T1": rel("auto", 1.0),
-        "auto_vs_uniform": rel("auto", np.inf),
         "median_t_auto": float(np.median([r["t_auto"] for r in records])),
-        "evidence_vs_best_fixed": rel("evidence", best_t),
-        "evidence_vs_T1": rel("evidence", 1.0),
-        "evidence_vs_uniform": rel("evidence", np.inf),
         "median_t_evidence": float(np.median([r["t_evidence"] for r in records])),
-        "loo_vs_uniform": rel("loo", np.inf),
         "median_t_loo": float(np.median([r["t_loo"] for r in records])),
+        "per_unit_rmse": per_unit,
     }
+
+
+#: The report's paired comparisons: (label, a, b), RMSE of ``a`` minus ``b``.
+#: ``"best"`` is the best fixed temperature in hindsight.
+COMPARISONS = (
+    ("auto - best fixed", "auto", "best"),
+    ("auto - T=1", "auto", "1.0"),
+    ("auto - uniform", "auto", "inf"),
+    ("evidence - best fixed", "evidence", "best"),
+    ("evidence - uniform", "evidence", "inf"),
+    ("auto - evidence", "auto", "evidence"),
+    ("auto - loo (no floor)", "auto", "loo"),
+    ("loo (no floor) - uniform", "loo", "inf"),
+)
+
+
+def compare(s: dict, a: str, b: str):
+    """Paired verdict of RMSE ``a`` minus ``b`` over the units of summary ``s`` (lower is
+    better), or ``None`` when ``s`` kept no per-unit values."""
+    per = s.get("per_unit_rmse")
+    if not per:
+        return None
+    key = lambda t: str(s["best_fixed"]) if t == "best" else t  # noqa: E731
+    return paired_verdict(per[key(a)], per[key(b)])
 
 
 def run_gp(n_repeats: int, n_adapt: int, noise: float, seed: int, bar) -> dict:
@@ -172,7 +217,7 @@ def run_uci(fits: dict, n_draws: int, n_adapt: int, bar) -> dict:
     """Per dataset x ensemble cell: ``n_draws`` random adaptation sets per cached fit."""
     results = {}
     for (name, ens), by_seed in sorted(fits.items()):
-        recs = []
+        recs, units = [], []
         for _seed, path in sorted(by_seed.items()):
             z = np.load(path)
             F, y = z["F"], z["y"]
@@ -181,8 +226,9 @@ def run_uci(fits: dict, n_draws: int, n_adapt: int, bar) -> dict:
                 evaluate(F, y, rng.choice(y.shape[0], size=n_adapt, replace=False))
                 for _ in range(n_draws)
             ]
+            units += [_seed] * n_draws
             bar.update()
-        results[f"{name}/{ens}"] = {**_summarize(recs), "seeds": sorted(by_seed)}
+        results[f"{name}/{ens}"] = {**_summarize(recs, units), "seeds": sorted(by_seed)}
     return results
 
 
@@ -198,25 +244,149 @@ def _fmt_t(t: float) -> str:
     return "∞" if np.isinf(t) else f"{t:g}"
 
 
-def _rows(label: str, s: dict) -> list:
+def _mean_row(label: str, s: dict) -> list:
+    m = s["mean_rmse"]
+    units = s.get("n_units")
     return [
         label,
-        s["n"],
-        f"{s['mean_rmse']['auto']:.4f}",
-        f"{s['mean_rmse']['1.0']:.4f}",
-        f"{s['mean_rmse']['inf']:.4f}",
-        f"{s['mean_rmse'][str(s['best_fixed'])]:.4f} (T={_fmt_t(s['best_fixed'])})",
-        f"{100 * s['auto_vs_best_fixed']:+.2f}%",
-        f"{100 * s['auto_vs_T1']:+.2f}%",
-        f"{100 * s['auto_vs_uniform']:+.2f}%",
+        s["n"] if units in (None, s["n"]) else f"{s['n']} ({units} seeds)",
+        f"{m['auto']:.4f}",
+        f"{m['1.0']:.4f}",
+        f"{m['inf']:.4f}",
+        f"{m[str(s['best_fixed'])]:.4f} (T={_fmt_t(s['best_fixed'])})",
+        f"{m['evidence']:.4f}",
+        f"{m['loo']:.4f}",
         _fmt_t(s["median_t_auto"]),
-        f"{s['mean_rmse']['evidence']:.4f}",
-        f"{100 * s['evidence_vs_best_fixed']:+.2f}%",
-        f"{100 * s['evidence_vs_uniform']:+.2f}%",
         _fmt_t(s["median_t_evidence"]),
-        f"{100 * s['loo_vs_uniform']:+.2f}%",
         _fmt_t(s["median_t_loo"]),
     ]
+
+
+def _verdict_row(label: str, s: dict) -> tuple[list, list]:
+    cells, verdicts = [label], []
+    for _, a, b in COMPARISONS:
+        v = compare(s, a, b)
+        if v is None:
+            cells.append("—")
+            continue
+        verdicts.append(v)
+        cells.append(f"{v.mean:+.4f} [{v.lo:+.4f}, {v.hi:+.4f}] {v.verdict}")
+    return cells, verdicts
+
+
+def _tally(verdicts) -> str:
+    words = [v.verdict for v in verdicts]
+    return ", ".join(f"{words.count(w)} {w}" for w in ("better", "level", "worse"))
+
+
+MEAN_HEADER = [
+    "setting",
+    "repeats",
+    "auto",
+    "T=1",
+    "uniform (T=∞)",
+    "best fixed T (hindsight)",
+    "evidence",
+    "loo (no floor)",
+    "median T auto",
+    "median T evidence",
+    "median T loo",
+]
+
+
+def report(payload: dict, n_adapt: int, provenance: str, footer: str) -> str:
+    """The Markdown report: mean RMSEs, then the paired verdicts, from a payload."""
+    gp, uci = payload["gp"], payload["uci"]
+    named = [(f"GP, noise sd {float(k):g}", v) for k, v in gp.items()]
+    named += [(f"UCI {cell}", v) for cell, v in uci.items()]
+    vrows, verdicts = [], []
+    for label, s in named:
+        if s.get("per_unit_rmse"):
+            row, vs = _verdict_row(label, s)
+            vrows.append(row)
+            verdicts += vs
+    missing = [label for label, s in named if not s.get("per_unit_rmse")]
+    if missing and all(m.startswith("UCI ") for m in missing) and len(missing) == len(uci):
+        missing = ["the UCI rows"]
+    return (
+        f'**`temperature="auto"` and `"evidence"` vs fixed temperatures** — RMSE of the '
+        "weighted mean on the "
+        f"non-adaptation rows after {n_adapt} random labels, squared-error losses on "
+        "standardized targets; mean over repeats. The best fixed temperature is chosen *in "
+        "hindsight* on the evaluation rows (an oracle over the grid "
+        f"{', '.join(_fmt_t(t) for t in FIXED)}).\n\n"
+        + md_table(MEAN_HEADER, [_mean_row(label, s) for label, s in named])
+        + "\n\n"
+        + "**Paired differences in RMSE** (negative: the first choice is lower), on the same "
+        "draws; GP: over the repeats (each a fresh draw of members, target and labels); UCI: "
+        "over the seeds of a cell (each fit's draws of labels averaged first). Mean difference "
+        "[95% t-interval] and the verdict for the first choice: "
+        f"{_tally(verdicts)}.\n\n"
+        + md_table(["setting", *[c[0] for c in COMPARISONS]], vrows)
+        + "\n\n"
+        + (
+            f"No per-unit values were stored for {', '.join(missing)} (an older run): no "
+            "verdict there until it is re-run.\n\n"
+            if missing
+            else ""
+        )
+        + provenance
+        + footer
+    )
+
+
+def _provenance(
+    uci: dict, cache: Path, study_json: Path, matching, checked, n_cached, carried: dict | None
+) -> str:
+    if not uci:
+        return (
+            "_No cached UCI member predictions: run `python benchmarks/uci_shift.py "
+            "--n-jobs 2 --cache-dir benchmarks/.cache/uci_full` first for the UCI rows._\n\n"
+        )
+    if carried:
+        return (
+            f"UCI rows: carried over from {carried['source']} ({carried['date']}), not "
+            f"recomputed: no cached UCI member predictions in `{shown_indices(cache)}`. "
+            "To recompute them with intervals: `python benchmarks/uci_shift.py --n-jobs 2 "
+            "--cache-dir benchmarks/.cache/uci_full` (about 13 min on 2 cores), then this "
+            "script.\n\n"
+        )
+    if checked and matching == checked == n_cached:
+        return (
+            f"UCI rows: the {n_cached} fits behind `{shown_indices(study_json.with_suffix('.md'))}` "
+            f"(cached in "
+            f"`{shown_indices(cache)}`; every fit's uniform RMSE on the study's random-arm evaluation "
+            "rows matches `uci_shift.json`), each with its own random adaptation sets, pooled "
+            "over the seeds of a cell.\n\n"
+        )
+    return (
+        f"UCI rows: {n_cached} cached fits from `{shown_indices(cache)}`; **not** the fits behind "
+        f"`{shown_indices(study_json.with_suffix('.md'))}` ({matching} of {checked} matched it; "
+        f"{n_cached - checked} have no run there), so settings may differ.\n\n"
+    )
+
+
+def _carry_uci(out: Path) -> tuple[dict, dict | None]:
+    """The UCI rows of the ``temperature.json`` already in ``out``, and where they came
+    from (``None`` when there is none)."""
+    import json
+    import re
+
+    path = out / "temperature.json"
+    if not path.is_file():
+        return {}, None
+    old = json.loads(path.read_text(encoding="utf-8"))
+    if not old.get("uci"):
+        return {}, None
+    carried = old.get("uci_carried")
+    if carried is None:
+        date = old.get("date")
+        md = path.with_suffix(".md")
+        if date is None and md.is_file():
+            found = re.findall(r"(\d{4}-\d\d-\d\d)T\d\d:\d\d", md.read_text(encoding="utf-8"))
+            date = found[-1] if found else None
+        carried = {"source": "the previous `temperature.json`", "date": f"run of {date}"}
+    return old["uci"], carried
 
 
 def main(argv=None) -> int:
@@ -229,7 +399,18 @@ def main(argv=None) -> int:
         help="cached UCI member predictions (from uci_shift.py --cache-dir)",
     )
     parser.add_argument("--n-adapt", type=int, default=32)
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="re-render the report from an earlier run's JSON (no computing)",
+    )
     args = parser.parse_args(argv)
+    command = "python benchmarks/temperature.py" + "".join(
+        " " + shlex.quote(w) for w in (sys.argv[1:] if argv is None else argv)
+    )
+    if args.from_json is not None:
+        return rerender(args.from_json, Path(args.out), command)
 
     n_rep = 40 if args.quick else 300
     noises = (0.1, 0.3, 1.0)
@@ -241,76 +422,61 @@ def main(argv=None) -> int:
         gp = {noise: run_gp(n_rep, args.n_adapt, noise, 0, bar) for noise in noises}
         uci = run_uci(fits, 4 if args.quick else 20, args.n_adapt, bar) if n_cached else {}
     seconds = time.perf_counter() - t0
+    carried = None
+    if not uci:
+        uci, carried = _carry_uci(Path(args.out))
     study_json = Path(args.out) / "uci_shift.json"
     if not study_json.is_file():
         study_json = RESULTS / "uci_shift.json"
     matching, checked = check_provenance(fits, study_json)
-
-    header = [
-        "setting",
-        "repeats",
-        "auto",
-        "T=1",
-        "uniform (T=∞)",
-        "best fixed T (hindsight)",
-        "auto vs best fixed",
-        "auto vs T=1",
-        "auto vs uniform",
-        "median T auto",
-        "evidence",
-        "evidence vs best fixed",
-        "evidence vs uniform",
-        "median T evidence",
-        "loo (no floor) vs uniform",
-        "median T loo",
-    ]
-    rows = [_rows(f"GP, noise sd {noise:g}", s) for noise, s in gp.items()]
-    rows += [_rows(f"UCI {cell}", s) for cell, s in uci.items()]
-    if not uci:
-        provenance = ""
-    elif checked and matching == checked == n_cached:
-        provenance = (
-            f"UCI rows: the {n_cached} fits behind `{shown_indices(study_json.with_suffix('.md'))}` "
-            f"(cached in "
-            f"`{shown_indices(cache)}`; every fit's uniform RMSE on the study's random-arm evaluation "
-            "rows matches `uci_shift.json`), each with its own random adaptation sets, pooled "
-            "over the seeds of a cell.\n\n"
-        )
-    else:
-        provenance = (
-            f"UCI rows: {n_cached} cached fits from `{shown_indices(cache)}`; **not** the fits behind "
-            f"`{shown_indices(study_json.with_suffix('.md'))}` ({matching} of {checked} matched it; "
-            f"{n_cached - checked} have no run there), so settings may differ.\n\n"
-        )
-    md = (
-        f"**`temperature=\"auto\"` and `\"evidence\"` vs fixed temperatures** — RMSE of the "
-        "weighted mean on the "
-        f"non-adaptation rows after {args.n_adapt} random labels, squared-error losses on "
-        "standardized targets; mean over repeats; the relative changes are paired means of "
-        "per-repeat ratios. The best fixed temperature is chosen *in hindsight* on the "
-        "evaluation rows (an oracle over the grid "
-        f"{', '.join(_fmt_t(t) for t in FIXED)}).\n\n"
-        + md_table(header, rows)
-        + "\n\n"
-        + (
-            provenance
-            if uci
-            else "_No cached UCI member predictions: run `python benchmarks/uci_shift.py "
-            "--n-jobs 2 --cache-dir benchmarks/.cache/uci_full` first for the UCI rows._\n\n"
-        )
-        + f"{seconds:.0f} s; {machine_line()}. Generated by `python benchmarks/temperature.py"
-        + "".join(" " + shlex.quote(w) for w in (sys.argv[1:] if argv is None else argv))
-        + "`.\n"
-    )
-    print(md)
     payload = {
         "gp": {str(k): v for k, v in gp.items()},
         "uci": uci,
-        "uci_provenance": {"cache_dir": shown_indices(cache), "matching": matching, "checked": checked},
+        "uci_provenance": {
+            "cache_dir": shown_indices(cache),
+            "matching": matching,
+            "checked": checked,
+        },
+        "uci_carried": carried,
+        "n_adapt": args.n_adapt,
         "seconds": seconds,
+        "machine_line": machine_line(),
+        "command": command,
     }
+    payload["provenance_md"] = _provenance(
+        uci, cache, study_json, matching, checked, n_cached, carried
+    )
+    md = report(payload, args.n_adapt, payload["provenance_md"], _footer(payload))
+    print(md)
     path = write_results("temperature", payload, md, args.out)
     print(f"wrote {path}")
+    return 0
+
+
+def _footer(payload: dict, rerendered: str = "") -> str:
+    return (
+        f"{payload['seconds']:.0f} s; {payload['machine_line']}. Generated by "
+        f"`{payload['command']}`.{rerendered}\n"
+    )
+
+
+def rerender(path: Path, out: Path, command: str) -> int:
+    """``--from-json``: the report of an earlier run, rendered again from its JSON."""
+    import json
+    from datetime import datetime, timezone
+
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    if "machine_line" not in payload:
+        raise SystemExit(f"{path} predates --from-json (no machine line stored): re-run instead.")
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    md = report(
+        payload,
+        payload["n_adapt"],
+        payload.get("provenance_md", ""),
+        _footer(payload, f" Report re-rendered from its JSON by `{command}` on {now}."),
+    )
+    print(md)
+    write_results("temperature", payload, md, out)
     return 0
 
 

@@ -793,9 +793,11 @@ def auto_temperature(
     120 fits of the UCI shift study (10 seeds), with 20 random draws of 32
     labels per fit, the floored search is below the uniform ensemble in the
     mean in every dataset x ensemble cell, where the plain search is above it
-    in three; on Gaussian-process targets, where no member is close and the
-    evidence temperature alone is far too sharp, the two searches are level
-    (``benchmarks/results/temperature.md``).
+    in three (means only: that run kept no per-seed values for intervals); on
+    Gaussian-process targets, where no member is close and the evidence
+    temperature alone is far too sharp, the two searches are level at low
+    label noise and the floored one is better at high noise (paired over 300
+    draws; ``benchmarks/results/temperature.md``).
 
     Parameters
     ----------

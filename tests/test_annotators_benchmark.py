@@ -117,21 +117,30 @@ def test_ceiling_section_runs_small(bench):
 
 
 def test_scaled_section_runs_small(bench, monkeypatch):
-    small = {**bench.SCALED_QUICK, "data": {"n_samples": 400, "n_labelers": 20,
-                                             "n_test_samples": 60},
-             "model": {**bench.SCALED_QUICK["model"], "n_members": 20}, "epochs": 1}
+    small = {
+        **bench.SCALED_QUICK,
+        "data": {"n_samples": 400, "n_labelers": 20, "n_test_samples": 60},
+        "model": {**bench.SCALED_QUICK["model"], "n_members": 20},
+        "epochs": 1,
+    }
     monkeypatch.setattr(bench, "SCALED_QUICK", small)
     cfg = dict(bench.QUICK, seeds=1, test_labelers=2, n_labels=(5, 40))
     s = bench.scaled(cfg, quick=True)
     assert s["data"]["n_labelers"] == 20 and s["model"]["n_members"] == 20
     assert bench.LR_NAME in s["accuracy"] and "HyRe by_group, BALD labels" in s["accuracy"]
     assert all(0.0 <= v <= 1.0 for st in s["accuracy"].values() for v in st["mean"])
-    grid = {bench.setting_key(d, a): {"accuracy": {
-        name: {"mean": [0.9, 0.9], "std": [0, 0]}
-        for name in (bench.LR_NAME, "HyRe by_group, BALD labels")}}
-        for d, a in bench.SETTINGS}
+    grid = {
+        bench.setting_key(d, a): {
+            "accuracy": {
+                name: {"mean": [0.9, 0.9], "std": [0, 0], "per_seed": [[0.9, 0.9]]}
+                for name in (bench.LR_NAME, "HyRe by_group, BALD labels")
+            }
+        }
+        for d, a in bench.SETTINGS
+    }
     t = bench.targets(grid, [5, 40], s)
     assert len(t) == 5 and "20 training labelers" in t[-1]["target"]
+    assert all(x["verdict"] in ("better", "level", "worse") for x in t)
     assert "More labelers" in "\n".join(bench.scaled_markdown(s, [5, 40]))
 
 
@@ -189,3 +198,55 @@ def test_annotators_quick(tmp_path):
     assert "(oracle)" in md and "## Training cost" in md and "## Text domains" in md
     assert "## Ceiling" in md and "## More labelers" in md
     assert {r["members"] for r in payload["ceiling"]["rows"]} == set(bench_sizes())
+
+
+def test_targets_read_paired_verdicts(bench):
+    """A target is met only when the paired interval clears the bar or the reference: a
+    higher mean that the seeds do not support is 'level', not met."""
+
+    def st(per_seed):
+        a = np.asarray(per_seed, dtype=float)
+        return {
+            "mean": a.mean(0).tolist(),
+            "std": a.std(0, ddof=1).tolist(),
+            "per_seed": a.tolist(),
+        }
+
+    lr = st([[0.60, 0.80], [0.60, 0.85], [0.60, 0.90]])
+    clear = st([[0.95, 0.86], [0.93, 0.91], [0.96, 0.96]])  # +0.06 on every seed at N=40
+    noisy = st([[0.91, 0.70], [0.89, 0.99], [0.92, 0.92]])  # higher mean (+0.02), no support
+    grid = {}
+    for d, a in bench.SETTINGS:
+        row = clear if a == 0.0 else noisy
+        grid[bench.setting_key(d, a)] = {
+            "accuracy": {bench.LR_NAME: lr, "HyRe by_group, BALD labels": row}
+        }
+    t = {x["target"].split(":")[0]: x for x in bench.targets(grid, [5, 40])}
+    assert t["d=2, agreement 0"]["status"] == "met"  # 0.947 >= 0.90 on every seed
+    assert t["d=2, agreement 0.8"]["status"] == "level"  # mean 0.907 >= 0.90, seeds disagree
+    assert t["d=8, agreement 0"]["status"] == "met"
+    d8 = t["d=8, agreement 0.8"]
+    assert d8["value"] > lr["mean"][1] and d8["status"] == "level" and not d8["met"]
+    from scipy import stats
+
+    d = np.array([0.70 - 0.80, 0.99 - 0.85, 0.92 - 0.90])
+    lo, hi = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    assert (d8["difference"]["lo"], d8["difference"]["hi"]) == pytest.approx((lo, hi))
+    line = bench._target_line(d8)
+    assert line.startswith("- **level**") and "minus logistic regression" in line
+
+
+def test_grid_verdict_rows_pair_each_hyre_row(bench):
+    per = [[0.5, 0.6], [0.55, 0.62], [0.52, 0.66]]
+    acc = {
+        bench.LR_NAME: {"per_seed": per},
+        "HyRe by_group, BALD labels": {"per_seed": [[x + 0.1 for x in r] for r in per]},
+        "uniform ensemble (by_group)": {"per_seed": per},
+    }
+    rows, vs = bench.grid_verdicts(acc, [5, 40])
+    assert [r[0] for r in rows] == [
+        "HyRe by_group, BALD labels - uniform ensemble (by_group)",
+        "HyRe by_group, BALD labels - logistic regression",
+    ]
+    assert all(v.verdict == "better" for v in vs) and len(vs) == 4
+    assert rows[0][1] == "+0.100 [+0.100, +0.100] better"

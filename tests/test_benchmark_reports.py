@@ -20,9 +20,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def bench():
     with benchmarks_importable():
         import sklearn_shift
+        import synthetic
         import temperature
 
-        yield {"sklearn_shift": sklearn_shift, "temperature": temperature}
+        yield {"sklearn_shift": sklearn_shift, "temperature": temperature, "synthetic": synthetic}
 
 
 def _row(seed, draw, t_chosen, uniform=1.0, hyre=0.9):
@@ -42,6 +43,21 @@ def _row(seed, draw, t_chosen, uniform=1.0, hyre=0.9):
     }
 
 
+_MACHINE = {
+    "cpu": "cpu",
+    "cores": 2,
+    "ram_gib": 1,
+    "python": "3",
+    "numpy": "2",
+    "numba": "0",
+    "numba_threading_layer": "omp",
+    "numba_threads": 2,
+    "torch": "2",
+    "load_average": [0, 0, 0],
+    "date": "d",
+}
+
+
 def test_sklearn_shift_median_temperature_is_over_draws(bench):
     # one draw per seed chose uniform weights (inf): a per-seed average would
     # make every seed "uniform"; the median over the draws is 0.1
@@ -50,6 +66,26 @@ def test_sklearn_shift_median_temperature_is_over_draws(bench):
     assert entry["median_temperature_chosen"] == pytest.approx(0.1)
     assert entry["n_seeds"] == 3
     assert entry["change_pct_mean"] == pytest.approx(-10.0)
+    assert entry["verdict"] == "better"  # 0.1 lower RMSE on every seed
+
+
+def test_sklearn_shift_verdict_is_paired_over_seeds(bench):
+    """Draws are averaged within a seed first; the interval is Student-t over the seeds."""
+    from scipy import stats
+
+    hyre = {0: (0.95, 0.97), 1: (1.01, 1.03), 2: (0.92, 0.98)}  # uniform is 1.0 throughout
+    raw = [_row(s, d, 0.1, hyre=h) for s, hs in hyre.items() for d, h in enumerate(hs)]
+    (entry,) = bench["sklearn_shift"].summarize(raw)
+    diff = np.array([np.mean(h) - 1.0 for h in hyre.values()])
+    lo, hi = stats.t.interval(0.95, 2, loc=diff.mean(), scale=stats.sem(diff))
+    got = entry["hyre_minus_uniform"]
+    assert (got["mean"], got["lo"], got["hi"]) == pytest.approx((diff.mean(), lo, hi))
+    assert entry["verdict"] == "level"  # lower in the mean, not on every seed
+    md = bench["sklearn_shift"].markdown([entry], {
+        "n_adapt": 32, "seeds": 3, "draws": 2, "command": "c", "elapsed_s": 1.0,
+        "quick": False, "sklearn": "x", "machine": _MACHINE,
+    })  # fmt: skip
+    assert "0 better, 1 level, 0 worse" in md and "] level |" in md
 
 
 def test_sklearn_shift_resummarize_rewrites_the_tables(bench, tmp_path):
@@ -63,19 +99,7 @@ def test_sklearn_shift_resummarize_rewrites_the_tables(bench, tmp_path):
         "n_adapt": 32,
         "sklearn": "x",
         "elapsed_s": 1.0,
-        "machine": {
-            "cpu": "cpu",
-            "cores": 2,
-            "ram_gib": 1,
-            "python": "3",
-            "numpy": "2",
-            "numba": "0",
-            "numba_threading_layer": "omp",
-            "numba_threads": 2,
-            "torch": "2",
-            "load_average": [0, 0, 0],
-            "date": "d",
-        },
+        "machine": _MACHINE,
     }
     stale = {"meta": meta, "raw": mod.json_safe(raw), "summary": [{"stale": True}]}
     src = tmp_path / "old.json"
@@ -139,6 +163,82 @@ def test_temperature_uci_rows_pool_the_seeds_of_a_cell(bench, tmp_path):
     assert out["kin8nm/vanilla"]["n"] == 6  # 3 draws x 2 seeds
     assert out["kin8nm/vanilla"]["seeds"] == [0, 1]
     assert bar.n == 2
+    # the paired verdicts run over the seeds, each seed's draws averaged first
+    cell = out["kin8nm/vanilla"]
+    assert cell["n_units"] == 2
+    assert all(len(v) == 2 for v in cell["per_unit_rmse"].values())
+    v = mod.compare(cell, "auto", "inf")
+    auto, uni = cell["per_unit_rmse"]["auto"], cell["per_unit_rmse"]["inf"]
+    assert v.mean == pytest.approx(np.mean(np.subtract(auto, uni)))
+
+
+def test_temperature_report_verdicts_and_rerender(bench, tmp_path):
+    """GP units are the repeats; the report's verdict cells match scipy's t-interval, an
+    old summary without per-unit values gets no interval, and --from-json renders the same
+    report again."""
+    from scipy import stats
+
+    mod = bench["temperature"]
+    rng = np.random.default_rng(1)
+    records = []
+    for _ in range(6):
+        r = {t: 1.0 + 0.1 * rng.standard_normal() for t in mod.FIXED}
+        r.update(auto=r[1.0] - 0.05 + 0.01 * rng.standard_normal(), evidence=r[1.0], loo=r[1.0])
+        r.update(t_auto=1.0, t_evidence=1.0, t_loo=1.0)
+        records.append(r)
+    gp = mod._summarize(records)
+    assert gp["n_units"] == 6
+    v = mod.compare(gp, "auto", "1.0")
+    d = np.array([r["auto"] - r[1.0] for r in records])
+    lo, hi = stats.t.interval(0.95, 5, loc=d.mean(), scale=stats.sem(d))
+    assert (v.mean, v.lo, v.hi, v.verdict) == pytest.approx((d.mean(), lo, hi, "better"))
+    old = {k: gp[k] for k in ("n", "mean_rmse", "best_fixed") if k in gp}
+    old.update(median_t_auto=1.0, median_t_evidence=1.0, median_t_loo=1.0)
+    payload = {
+        "gp": {"0.1": gp},
+        "uci": {"energy/vanilla": old},  # an older run's summary: means only
+        "n_adapt": 8,
+        "seconds": 1.0,
+        "machine_line": "m",
+        "command": "python benchmarks/temperature.py",
+        "provenance_md": "",
+    }
+    md = mod.report(payload, 8, "", mod._footer(payload))
+    assert "| GP, noise sd 0.1 | " in md and "] better |" in md
+    assert "No per-unit values were stored for the UCI rows" in md
+    assert "| UCI energy/vanilla | " in md and md.count("| UCI energy/vanilla | ") == 1
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "temperature.json").write_text(json.dumps(payload))
+    assert mod.main(["--from-json", str(tmp_path / "in" / "temperature.json"), "--out",
+                     str(tmp_path)]) == 0  # fmt: skip
+    again = (tmp_path / "temperature.md").read_text()
+    assert again.split("1 s; m.")[0] == md.split("1 s; m.")[0]
+    assert "re-rendered from its JSON" in again
+
+
+def test_synthetic_verdict_tables(bench, tmp_path):
+    """Study tables pair methods per seed at each N; the report renders from a JSON."""
+    mod = bench["synthetic"]
+    base = np.array([[0.5, 0.6], [0.55, 0.65], [0.52, 0.7]])
+    acc = {
+        "HyRe T=1, random labels": mod.seed_stats(
+            base + np.array([[0.1, 0.2], [0.12, 0.21], [0.09, 0.2]])
+        ),
+        "uniform ensemble": mod.seed_stats(base),
+        "HyRe auto, random labels": mod.seed_stats(
+            base + np.array([[0.05, -0.01], [-0.04, 0.02], [0, 0]])
+        ),
+    }
+    lines, vs = mod.verdict_table(acc, mod.A_PAIRS, [1, 5])
+    labels = [x.split(" | ")[0].lstrip("| ") for x in lines[2:]]
+    assert labels == ["HyRe T=1 random - uniform", "HyRe auto random - uniform",
+                      "HyRe auto - HyRe T=1 (random)"]  # fmt: skip
+    assert [v.verdict for v in vs[:2]] == ["better", "better"]
+    assert [v.verdict for v in vs[2:4]] == ["level", "level"]
+    assert mod._tally(vs).startswith("2 better")
+    # an old (b) whose accuracy kept no per-seed rows: they are read from b["per_seed"]
+    b = {"accuracy": {"x": {"mean": [1.0]}}, "per_seed": {"x": [[1.0], [1.0]]}}
+    assert mod._with_per_seed(b)["x"]["per_seed"] == [[1.0], [1.0]]
 
 
 # --------------------------------------------------------------------------- the studies' reports
@@ -180,6 +280,13 @@ def test_preference_report_renders_from_its_committed_rows():
     assert md + "\n" + domain_md == committed[committed.index("## Personalizing") :].rstrip() + "\n"
     assert headline == {k: v for k, v in payload["headline"].items() if k != "domains"}
     assert domain_headline == payload["headline"]["domains"]
+    # what `benchmarks/preferences.py --from-json` renders
+    from skhyre.studies.preferences import render_from_rows
+
+    again = render_from_rows(rows, cfg)
+    assert again.markdown == md + "\n" + domain_md
+    assert again.headline == payload["headline"]
+    assert "Target met" not in committed or "better" in committed  # targets read verdicts
 
 
 @pytest.mark.parametrize("folder", ["", "zoo_panel_check"])

@@ -111,6 +111,12 @@ def test_synthetic_quick(tmp_path):
     assert len(ratios) == 3 and ratios == sorted(ratios, reverse=True) and sum(ratios) <= 1 + 1e-9
     assert "(a) Conflicting labelers" in md and "(b) HyRe vs fine-tuning" in md
     assert "(c) Function-space PCA" in md
+    # the per-seed scores behind the paired verdicts are stored, and the report shows them
+    assert all(len(st["per_seed"]) == a["n_seeds"] for st in a["accuracy"]["pooled"].values())
+    assert "HyRe minus fine-tuning (paired" in md
+    assert any(f"] {w} |" in md for w in ("better", "level", "worse"))
+    _run("synthetic.py", tmp_path, "--from-json", str(tmp_path / "synthetic.json"))
+    assert (tmp_path / "synthetic.md").read_text().startswith(md.split("\n")[0])
 
 
 def test_hot_path_quick(tmp_path):

@@ -1,4 +1,5 @@
-"""benchmarks/_common.paired_verdict against scipy.stats.t."""
+"""benchmarks/_common.paired_verdict and its package twin skhyre.studies._verdict
+against scipy.stats.t."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ from scipy import stats
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def paired_verdict():
+@pytest.fixture(scope="module", params=["benchmarks", "package"])
+def paired_verdict(request):
+    if request.param == "package":
+        from skhyre.studies._verdict import paired_verdict
+
+        return paired_verdict
     sys.path.insert(0, str(BENCHMARKS))
     try:
         from _common import paired_verdict
@@ -61,3 +66,15 @@ def test_degenerate_cases(paired_verdict):
     assert mean == 1.0 and lo == -math.inf and hi == math.inf and verdict == "level"
     with pytest.raises(ValueError):
         paired_verdict([1.0, 2.0], [1.0])
+
+
+def test_package_cell_format():
+    from skhyre.studies._verdict import Verdict, format_verdict
+
+    assert (
+        format_verdict(Verdict(0.0123, -0.004, 0.0286, "level")) == "+0.012 [-0.004, +0.029] level"
+    )
+    assert (
+        format_verdict(Verdict(-1.5, -2.25, -0.75, "better"), digits=1)
+        == "-1.5 [-2.2, -0.8] better"
+    )

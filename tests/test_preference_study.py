@@ -16,7 +16,7 @@ import pytest
 import torch
 from sklearn.utils import Bunch
 
-from skhyre.studies import _pref_runs, commands
+from skhyre.studies import _pref_report, _pref_runs, commands
 from skhyre.studies import preferences as ps
 from skhyre.studies._pref_settings import (
     BASELINE_NAMES,
@@ -77,9 +77,14 @@ def tiny_hh(n: int = 30) -> dict:
     def transcripts(good: str, bad: str):
         chosen = [f"\n\nHuman: q{i}\n\nAssistant: {good} reply {i}" for i in range(n)]
         rejected = [f"\n\nHuman: q{i}\n\nAssistant: {bad} reply {i}" for i in range(n)]
-        return Bunch(chosen=np.array(chosen, dtype=object), rejected=np.array(rejected, dtype=object))
+        return Bunch(
+            chosen=np.array(chosen, dtype=object), rejected=np.array(rejected, dtype=object)
+        )
 
-    return {"helpful": transcripts("helpful", "harmless"), "harmless": transcripts("harmless", "helpful")}
+    return {
+        "helpful": transcripts("helpful", "harmless"),
+        "harmless": transcripts("harmless", "helpful"),
+    }
 
 
 def test_study_runs_end_to_end(tmp_path):
@@ -130,8 +135,12 @@ def fits(monkeypatch):
 
 def test_study_with_group_ids_reuses_references(fits):
     res = ps.run_preference_study(
-        dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False, config=TINY,
-        trainings=("by_group",), progress=False,
+        dsp=tiny_dsp(),
+        embedder=KeywordEmbedder(),
+        include_hh=False,
+        config=TINY,
+        trainings=("by_group",),
+        progress=False,
     )
     # pooled always runs first: ensemble, single network, four group-only models;
     # then one by_group ensemble fitted with the ids
@@ -144,22 +153,39 @@ def test_study_with_group_ids_reuses_references(fits):
     # the single network and group-only rows are the pooled run's, once per group
     single = [r for r in by_group if r["method"] == SINGLE_RM]
     assert sorted(r["group"] for r in single) == sorted(DSP_GROUPS)
-    pooled_single = {r["group"]: r["accuracy"] for r in res.rows
-                     if r["setting"] == "dsp" and r["method"] == SINGLE_RM}
+    pooled_single = {
+        r["group"]: r["accuracy"]
+        for r in res.rows
+        if r["setting"] == "dsp" and r["method"] == SINGLE_RM
+    }
     assert all(r["accuracy"] == pooled_single[r["group"]] for r in single)
     assert "training='by_group'" in res.markdown
     assert np.isfinite(res.headline["dsp, by_group"][SINGLE_RM])
     with pytest.raises(ValueError, match="trainings"):
-        ps.run_preference_study(dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False,
-                                config=TINY, trainings=("bygroup",), progress=False)
+        ps.run_preference_study(
+            dsp=tiny_dsp(),
+            embedder=KeywordEmbedder(),
+            include_hh=False,
+            config=TINY,
+            trainings=("bygroup",),
+            progress=False,
+        )
 
 
 def test_split_is_by_prompt_and_disjoint():
     table = ps.embed_items(
-        [[t for t in row] for row in np.array(
-            [[f"Human: question {i}?\n\nAssistant: {r}" for r in tiny_dsp().responses[i]]
-             for i in range(24)], dtype=object)],
-        KeywordEmbedder(), block_size=50,
+        [
+            [t for t in row]
+            for row in np.array(
+                [
+                    [f"Human: question {i}?\n\nAssistant: {r}" for r in tiny_dsp().responses[i]]
+                    for i in range(24)
+                ],
+                dtype=object,
+            )
+        ],
+        KeywordEmbedder(),
+        block_size=50,
     )
     groups, extra = _pref_runs.dsp_task(tiny_dsp(), table, np.arange(24), (0.5, 0.2, 0.3), seed=3)
     ids = {k: set(p.prompt_ids) for k, p in extra.parts.items()}
@@ -174,8 +200,11 @@ def test_split_is_by_prompt_and_disjoint():
 
 def test_domain_study_leave_one_out_hides_the_domain(fits):
     res = ps.run_domain_study(
-        dsp=tiny_dsp(), embedder=KeywordEmbedder(), modes=("pooled", "by_group"),
-        config=TINY, progress=False,
+        dsp=tiny_dsp(),
+        embedder=KeywordEmbedder(),
+        modes=("pooled", "by_group"),
+        config=TINY,
+        progress=False,
     )
     assert {r["setting"] for r in res.rows} == {"in-domain", "leave-one-domain-out"}
     assert {r["training"] for r in res.rows} == {"pooled", "by_group"}
@@ -183,7 +212,7 @@ def test_domain_study_leave_one_out_hides_the_domain(fits):
     assert len(fits) == 2 + 2 * len(DSP_GROUPS)
     assert all(g == set(DSP_GROUPS) for _, g in fits[:2])
     assert all(len(g) == 3 for _, g in fits[2:])
-    assert "leave-one-domain-out" in res.markdown and "above pooled" in res.markdown
+    assert "leave-one-domain-out" in res.markdown and "by_group - pooled" in res.markdown
 
 
 def test_leave_one_domain_out_drops_copied_answers():
@@ -193,7 +222,9 @@ def test_leave_one_domain_out_drops_copied_answers():
     keep = _pref_runs.without_domain(pairs, "academy")
     academy = {format_exchange(dsp.prompts[i], dsp.responses[i, 0]) for i in range(6)}
     assert not academy & set(pairs.X[keep].ravel())  # no academy text left, copied or not
-    assert not (pairs.groups[keep] == "academy").any() and not (pairs.rival[keep] == "academy").any()
+    assert (
+        not (pairs.groups[keep] == "academy").any() and not (pairs.rival[keep] == "academy").any()
+    )
     # only the copied prompt loses pairs beyond the academy ones
     plain = (pairs.groups != "academy") & (pairs.rival != "academy")
     assert set(pairs.prompt_ids[plain & ~keep]) == {2}
@@ -210,8 +241,11 @@ def test_domain_study_pairs_the_training_modes(monkeypatch):
 
     monkeypatch.setattr(_pref_runs, "adaptation_runs", spy)
     ps.run_domain_study(
-        dsp=tiny_dsp(), embedder=KeywordEmbedder(), modes=("pooled", "by_group"),
-        config=TINY, progress=False,
+        dsp=tiny_dsp(),
+        embedder=KeywordEmbedder(),
+        modes=("pooled", "by_group"),
+        config=TINY,
+        progress=False,
     )
     for g in DSP_GROUPS:
         assert len(seen[g, "pooled"]) == 2
@@ -225,18 +259,26 @@ class _NoEmbedding:
 
 def test_training_modes_are_checked_before_any_embedding():
     with pytest.raises(ValueError, match="trainings must be a sequence of 'pooled'"):
-        ps.run_preference_study(dsp=tiny_dsp(), embedder=_NoEmbedding(), include_hh=False,
-                                config=TINY, trainings=("pooled", "by_grup"), progress=False)
+        ps.run_preference_study(
+            dsp=tiny_dsp(),
+            embedder=_NoEmbedding(),
+            include_hh=False,
+            config=TINY,
+            trainings=("pooled", "by_grup"),
+            progress=False,
+        )
     for modes in (("pooled", "mixd"), ()):
         with pytest.raises(ValueError, match="modes must be a non-empty sequence"):
-            ps.run_domain_study(dsp=tiny_dsp(), embedder=_NoEmbedding(), modes=modes,
-                                config=TINY, progress=False)
+            ps.run_domain_study(
+                dsp=tiny_dsp(), embedder=_NoEmbedding(), modes=modes, config=TINY, progress=False
+            )
 
 
 def test_report_names_the_embedder_and_ensemble_used():
     cfg = {**TINY, "model": {**TINY.get("model", {}), "ensemble": "vanilla"}}
-    res = ps.run_preference_study(dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False,
-                                  config=cfg, progress=False)
+    res = ps.run_preference_study(
+        dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False, config=cfg, progress=False
+    )
     assert "by the given embedder (KeywordEmbedder;" in res.markdown
     assert "HyReRewardModel: vanilla, K=" in res.markdown
     assert "MiniLM" not in res.markdown.split("\n\n")[1]
@@ -265,8 +307,11 @@ def test_bad_configuration():
 def test_quick_study_on_real_data():
     pytest.importorskip("sentence_transformers")
     res = ps.run_preference_study(
-        quick=True, data_home=REAL_HOME, cache_dir=ROOT / "benchmarks" / ".cache" / "preferences",
-        include_domains=True, progress=False,
+        quick=True,
+        data_home=REAL_HOME,
+        cache_dir=ROOT / "benchmarks" / ".cache" / "preferences",
+        include_domains=True,
+        progress=False,
     )
     dsp = res.headline["dsp"]
     # the group-only models are far above chance on real DSP text
@@ -283,12 +328,17 @@ def test_cli_entry_writes_the_report(tmp_path, monkeypatch, capsys):
     def tiny_study(**kwargs):
         calls.update(kwargs)
         return run(
-            dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False, config=TINY,
+            dsp=tiny_dsp(),
+            embedder=KeywordEmbedder(),
+            include_hh=False,
+            config=TINY,
             progress=False,
         )
 
     monkeypatch.setattr(ps, "run_preference_study", tiny_study)
-    monkeypatch.setattr(commands, "check_preference_data", lambda data_home: None)  # no real files here
+    monkeypatch.setattr(
+        commands, "check_preference_data", lambda data_home: None
+    )  # no real files here
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
     args = argparse.Namespace(quick=True, data_home=str(tmp_path / "data"), out=str(tmp_path / "o"))
     assert commands.run_preferences(args) == 0
@@ -306,7 +356,6 @@ def test_cli_entry_writes_the_report(tmp_path, monkeypatch, capsys):
     assert "DSP: four domains" in capsys.readouterr().out
 
 
-
 def test_study_takes_a_seed_at_the_top_of_numpys_range(monkeypatch):
     """Seeds derived from the study's (seed + an offset) wrap modulo 2**32 (they overflowed)."""
 
@@ -320,9 +369,99 @@ def test_study_takes_a_seed_at_the_top_of_numpys_range(monkeypatch):
     cfg = {**TINY, "model": {**TINY["model"], "n_members": 2, "max_epochs": 1}}
     with pytest.raises(Drawn) as drawn:
         ps.run_preference_study(
-            dsp=tiny_dsp(), embedder=KeywordEmbedder(), include_hh=False, config=cfg,
-            seeds=2**32 - 1, progress=False,
+            dsp=tiny_dsp(),
+            embedder=KeywordEmbedder(),
+            include_hh=False,
+            config=cfg,
+            seeds=2**32 - 1,
+            progress=False,
         )
     # the same stream as before the wrap for seeds below it: seed + 1000, mod 2**32
     expected = np.random.RandomState((2**32 - 1 + 1000) % 2**32).random_sample(3)
     np.testing.assert_array_equal(drawn.value.args[0], expected)
+
+
+def _verdict_rows(hyre_gain: float, *, tied: str | None = None) -> list[dict]:
+    """Made-up 'dsp' rows, 3 seeds: HyRe at N=5 above every reference by ``hyre_gain``
+    (plus seed noise), except ``tied``, which scores exactly as HyRe (random)."""
+    rng = np.random.default_rng(0)
+    refs = [SINGLE_RM, *BASELINE_NAMES.values()]
+    rows = []
+    for seed in range(3):
+        for g in DSP_GROUPS:
+            base = 0.6 + 0.05 * rng.standard_normal()
+            hyre = base + hyre_gain + 0.002 * rng.standard_normal()
+            for m in (HYRE_RANDOM, HYRE_BALD):
+                rows.append(
+                    {
+                        "setting": "dsp",
+                        "seed": seed,
+                        "group": g,
+                        "method": m,
+                        "n_labels": 5,
+                        "accuracy": hyre,
+                    }
+                )
+            for m in refs:
+                n = 5 if m == BASELINE_NAMES["convex"] else 0
+                acc = hyre if m == tied else base + 0.002 * rng.standard_normal()
+                rows.append(
+                    {
+                        "setting": "dsp",
+                        "seed": seed,
+                        "group": g,
+                        "method": m,
+                        "n_labels": n,
+                        "accuracy": acc,
+                    }
+                )
+    return rows
+
+
+def test_target_reads_the_paired_verdicts_not_the_means():
+    lines = _pref_report._target_lines(_verdict_rows(0.05), "dsp", list(DSP_GROUPS), 5)
+    text = "\n".join(lines)
+    assert text.count("Target met.") == 2
+    assert "better" in text and "worse" not in text.replace("0 worse", "")
+    # a reference level with HyRe (random) on every seed: a tie, whatever the means say
+    lines = _pref_report._target_lines(
+        _verdict_rows(0.05, tied=BASELINE_NAMES["logit_average"]), "dsp", list(DSP_GROUPS), 5
+    )
+    summary = next(x for x in lines if x.startswith(f"- {HYRE_RANDOM}"))
+    assert "Target MISSED" in summary and "not better than: logit average" in summary
+    cell = next(x for x in lines if x.startswith(f"| {HYRE_RANDOM} - logit average"))
+    assert cell.endswith("+0.000 [+0.000, +0.000] level |")
+    # no gain: every comparison level (seed noise only), the target missed
+    text = "\n".join(_pref_report._target_lines(_verdict_rows(0.0), "dsp", list(DSP_GROUPS), 5))
+    assert text.count("Target MISSED.") == 2 and " better |" not in text
+
+
+def test_paired_verdict_cells_match_scipy():
+    from scipy import stats
+
+    a = {0: 0.70, 1: 0.74, 2: 0.69}
+    b = {0: 0.60, 1: 0.66, 2: 0.64, 3: 0.9}  # seed 3 has no partner: left out
+    v = _pref_report.compare(a, b)
+    d = np.array([0.10, 0.08, 0.05])
+    lo, hi = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    assert (v.mean, v.lo, v.hi) == pytest.approx((d.mean(), lo, hi))
+    assert v.verdict == "better"  # higher accuracy is better
+    assert _pref_report.compare(a, {}) is None
+
+
+def test_render_from_rows_needs_no_fitting(tmp_path):
+    res = ps.run_preference_study(
+        dsp=tiny_dsp(),
+        hh=tiny_hh(),
+        embedder=KeywordEmbedder(),
+        config=TINY,
+        progress=False,
+        trainings=("pooled", "by_group"),
+    )
+    again = ps.render_from_rows(
+        json.loads(json.dumps(res.rows)),
+        res.config,
+        encoder=_pref_report.encoder_name(KeywordEmbedder()),
+    )
+    assert again.markdown == res.markdown
+    assert again.headline == res.headline

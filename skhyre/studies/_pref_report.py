@@ -22,6 +22,7 @@ from ._pref_settings import (
     HYRE_RANDOM,
     SINGLE_RM,
 )
+from ._verdict import Verdict, format_verdict, paired_verdict
 from .preference_data import DSP_GROUPS
 
 __all__ = ["domain_section", "encoder_name", "n_headline", "personalization_markdown", "plot"]
@@ -41,8 +42,14 @@ def _summarize(rows: list[dict], keys: Sequence[str]) -> list[dict]:
     out = []
     for key, accs in buckets.items():
         a = np.asarray(accs)
-        out.append({**dict(zip(keys, key)), "mean": float(a.mean()),
-                    "std": float(a.std(ddof=1)) if a.size > 1 else 0.0, "n_seeds": int(a.size)})
+        out.append(
+            {
+                **dict(zip(keys, key)),
+                "mean": float(a.mean()),
+                "std": float(a.std(ddof=1)) if a.size > 1 else 0.0,
+                "n_seeds": int(a.size),
+            }
+        )
     return out
 
 
@@ -61,11 +68,18 @@ def seed_group_means(rows, method, n, setting, groups) -> dict:
     """Per-seed mean over groups of ``method`` at ``n`` (for the 'mean' column)."""
     per_seed: dict[int, list[float]] = {}
     for r in rows:
-        if r["setting"] == setting and r["method"] == method and r["n_labels"] == n and r["group"] in groups:
+        if (
+            r["setting"] == setting
+            and r["method"] == method
+            and r["n_labels"] == n
+            and r["group"] in groups
+        ):
             per_seed.setdefault(r["seed"], []).append(r["accuracy"])
     vals = [np.mean(v) for v in per_seed.values() if len(v) == len(groups)]
-    return {"mean": float(np.mean(vals)) if vals else float("nan"),
-            "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0}
+    return {
+        "mean": float(np.mean(vals)) if vals else float("nan"),
+        "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+    }
 
 
 def _method_n(method: str, n: int) -> int:
@@ -76,10 +90,10 @@ def _method_n(method: str, n: int) -> int:
 def _personalization_table(rows, setting, groups, n) -> tuple[str, dict]:
     """Markdown table of every method at ``N = n`` per group, plus the mean over groups."""
     methods = [HYRE_RANDOM, HYRE_BALD, SINGLE_RM, *BASELINE_NAMES.values(), GROUP_ONLY]
-    summary = _summarize([r for r in rows if r["setting"] == setting],
-                         ("method", "group", "n_labels"))
-    lines = ["| method | " + " | ".join(groups) + " | mean |",
-             "|---|" + "---|" * (len(groups) + 1)]
+    summary = _summarize(
+        [r for r in rows if r["setting"] == setting], ("method", "group", "n_labels")
+    )
+    lines = ["| method | " + " | ".join(groups) + " | mean |", "|---|" + "---|" * (len(groups) + 1)]
     means = {}
     for m in methods:
         nn = _method_n(m, n)
@@ -98,8 +112,10 @@ def _personalization_table(rows, setting, groups, n) -> tuple[str, dict]:
 
 def _curve_table(rows, setting, groups, n_labels) -> str:
     methods = [HYRE_RANDOM, HYRE_BALD, BASELINE_NAMES["convex"]]
-    lines = ["| method | " + " | ".join(f"N={n}" for n in n_labels) + " |",
-             "|---|" + "---|" * len(n_labels)]
+    lines = [
+        "| method | " + " | ".join(f"N={n}" for n in n_labels) + " |",
+        "|---|" + "---|" * len(n_labels),
+    ]
     for m in methods:
         cells = [_fmt(**seed_group_means(rows, m, n, setting, groups)) for n in n_labels]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
@@ -108,10 +124,13 @@ def _curve_table(rows, setting, groups, n_labels) -> str:
 
 def _cross_table(rows, setting, groups) -> str:
     """Accuracy of each group-only model on every group (rows: trained on)."""
-    summary = _summarize([r for r in rows if r["setting"] == setting and "trained_on" in r],
-                         ("trained_on", "group"))
-    lines = ["| trained on \\ tested on | " + " | ".join(groups) + " |",
-             "|---|" + "---|" * len(groups)]
+    summary = _summarize(
+        [r for r in rows if r["setting"] == setting and "trained_on" in r], ("trained_on", "group")
+    )
+    lines = [
+        "| trained on \\ tested on | " + " | ".join(groups) + " |",
+        "|---|" + "---|" * len(groups),
+    ]
     for own in groups:
         cells = []
         for g in groups:
@@ -121,39 +140,129 @@ def _cross_table(rows, setting, groups) -> str:
     return "\n".join(lines)
 
 
+def seed_values(rows, method, n, setting, groups, **match) -> dict:
+    """``{seed: accuracy}`` of ``method`` at ``n``: on one group when ``groups`` holds
+    one, else the mean over ``groups`` (seeds missing a group are left out)."""
+    per_seed: dict[int, list[float]] = {}
+    for r in rows:
+        if (
+            r["setting"] == setting
+            and r["method"] == method
+            and r["n_labels"] == n
+            and r["group"] in groups
+            and all(r.get(k) == v for k, v in match.items())
+        ):
+            per_seed.setdefault(r["seed"], []).append(r["accuracy"])
+    return {s: float(np.mean(v)) for s, v in per_seed.items() if len(v) == len(groups)}
+
+
+def compare(a: dict, b: dict) -> Verdict | None:
+    """Paired verdict of ``{seed: accuracy}`` ``a`` against ``b`` on their common seeds."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    return paired_verdict([a[s] for s in seeds], [b[s] for s in seeds], higher_is_better=True)
+
+
+def _cell(v: Verdict | None) -> str:
+    return "—" if v is None else format_verdict(v)
+
+
+def verdict_counts(verdicts) -> str:
+    """``"3 better, 5 level, 0 worse"`` over the verdicts given (``None`` skipped)."""
+    words = [v.verdict for v in verdicts if v is not None]
+    return ", ".join(f"{words.count(w)} {w}" for w in ("better", "level", "worse"))
+
+
 def _target_lines(rows, setting, groups, n) -> list[str]:
-    """The issue's target: HyRe at N beats uniform and single on every group, and
-    every non-oracle baseline on the mean over groups."""
-    summary = _summarize([r for r in rows if r["setting"] == setting], ("method", "group", "n_labels"))
-    lines = []
+    """The issue's target, read from paired verdicts: HyRe at N is *better* than the
+    uniform ensemble and the single RM on every group, and than every non-oracle
+    reference on the mean over groups (a level result does not meet it)."""
+    n_seeds = len({r["seed"] for r in rows if r["setting"] == setting})
+    refs = [(SINGLE_RM, 0)] + [
+        (name, _method_n(name, n)) for key, name in BASELINE_NAMES.items() if key != "oracle"
+    ]
+    per_group_refs = (BASELINE_NAMES["uniform"], SINGLE_RM)
+    lines = [
+        f"HyRe at N={n} minus each reference (pairwise accuracy; paired over "
+        f"{n_seeds} seeds, mean difference [95% t-interval] and verdict; the groups' "
+        "columns for the uniform ensemble and the single RM only; the group-only model, "
+        "an upper bound, is not part of the target):",
+        "",
+    ]
+    table = [
+        f"| HyRe at N={n} - reference | " + " | ".join(groups) + " | mean |",
+        "|---|" + "---|" * (len(groups) + 1),
+    ]
+    summaries = []
     for hyre in (HYRE_RANDOM, HYRE_BALD):
-        per_group_ok = []
-        for g in groups:
-            h = _lookup(summary, method=hyre, group=g, n_labels=n)
-            u = _lookup(summary, method=BASELINE_NAMES["uniform"], group=g, n_labels=0)
-            s = _lookup(summary, method=SINGLE_RM, group=g, n_labels=0)
-            if h and u and s:
-                per_group_ok.append((g, h["mean"] > u["mean"] and h["mean"] > s["mean"]))
-        h_avg = seed_group_means(rows, hyre, n, setting, groups)["mean"]
-        beaten, lost = [], []
-        for key, name in BASELINE_NAMES.items():
-            if key == "oracle":
-                continue
-            b = seed_group_means(rows, name, _method_n(name, n), setting, groups)["mean"]
-            (beaten if h_avg > b else lost).append(name)
-        b = seed_group_means(rows, SINGLE_RM, 0, setting, groups)["mean"]
-        (beaten if h_avg > b else lost).append(SINGLE_RM)
-        failed = [g for g, ok in per_group_ok if not ok]
-        lines.append(
-            f"- {hyre}, N={n}: beats the uniform ensemble and the single RM on "
-            f"{sum(ok for _, ok in per_group_ok)}/{len(per_group_ok)} groups"
-            + (f" (not on: {', '.join(failed)})" if failed else "")
-            + f"; on the mean over groups ({h_avg:.3f}) it beats {len(beaten)}/"
-            f"{len(beaten) + len(lost)} non-oracle references"
-            + (f" (not: {', '.join(lost)})" if lost else "")
-            + f". Target {'met' if not failed and not lost else 'MISSED'}."
+        h_mean = seed_values(rows, hyre, n, setting, groups)
+        group_v, mean_v, short = [], [], []
+        for name, nn in refs:
+            cells = []
+            for g in groups:
+                if name in per_group_refs:
+                    v = compare(
+                        seed_values(rows, hyre, n, setting, [g]),
+                        seed_values(rows, name, nn, setting, [g]),
+                    )
+                    group_v.append(v)
+                    if v is None or v.verdict != "better":
+                        short.append(g)
+                    cells.append(_cell(v))
+                else:
+                    cells.append("")
+            v = compare(h_mean, seed_values(rows, name, nn, setting, groups))
+            mean_v.append((name, v))
+            table.append(f"| {hyre} - {name} | " + " | ".join(cells) + f" | {_cell(v)} |")
+        up = compare(h_mean, seed_values(rows, GROUP_ONLY, 0, setting, groups))
+        if up is not None:  # the upper bound: shown, not part of the target
+            blank = " | ".join("" for _ in groups)
+            table.append(f"| {hyre} - {GROUP_ONLY} (not in the target) | {blank} | {_cell(up)} |")
+        not_better = [name for name, v in mean_v if v is None or v.verdict != "better"]
+        short = list(dict.fromkeys(short))
+        summaries.append(
+            f"- {hyre}, N={n}: per group against the uniform ensemble and the single RM "
+            f"{verdict_counts(group_v)}"
+            + (f" (not better on: {', '.join(short)})" if short else "")
+            + f"; on the mean over groups against the {len(mean_v)} non-oracle references "
+            f"{verdict_counts(v for _, v in mean_v)}"
+            + (f" (not better than: {', '.join(not_better)})" if not_better else "")
+            + f". Target {'met' if not short and not not_better else 'MISSED'}."
         )
-    return lines
+    return lines + table + [""] + summaries
+
+
+def _domain_verdicts(sel, setting, groups, modes, n) -> list[str]:
+    """Paired verdicts on the mean over domains at N = n: each aware mode against
+    pooled (same HyRe method), and HyRe against the uniform ensemble of its mode."""
+
+    def vals(mode, method, nn):
+        return seed_values(sel, method, nn, setting, groups, training=mode)
+
+    methods = (HYRE_RANDOM, HYRE_BALD)
+    n_seeds = len({r["seed"] for r in sel})
+    rows = [
+        (f"{aware} - pooled", [compare(vals(aware, m, n), vals("pooled", m, n)) for m in methods])
+        for aware in modes
+        if aware != "pooled" and "pooled" in modes
+    ]
+    rows += [
+        (
+            f"{mode}: HyRe - uniform ensemble",
+            [compare(vals(mode, m, n), vals(mode, "uniform ensemble", 0)) for m in methods],
+        )
+        for mode in modes
+    ]
+    table = [f"| mean over domains, N={n} | " + " | ".join(methods) + " |", "|---|---|---|"]
+    table += [f"| {label} | " + " | ".join(_cell(v) for v in vs) + " |" for label, vs in rows]
+    return [
+        f"Paired differences in pairwise accuracy ({setting}; over {n_seeds} seeds, mean "
+        "difference [95% t-interval] and verdict): "
+        f"{verdict_counts(v for _, vs in rows for v in vs)}.",
+        "",
+        *table,
+    ]
 
 
 def domain_markdown(rows, groups, n_labels, modes, n=5) -> tuple[str, dict]:
@@ -163,10 +272,12 @@ def domain_markdown(rows, groups, n_labels, modes, n=5) -> tuple[str, dict]:
     for setting in ("in-domain", "leave-one-domain-out"):
         sel = [r for r in rows if r["setting"] == setting]
         summary = _summarize(sel, ("training", "method", "group", "n_labels"))
-        lines = [f"**{setting}** (pairwise accuracy on the target domain's test pairs; "
-                 f"HyRe at N={n})", "",
-                 "| training | method | " + " | ".join(groups) + " | mean |",
-                 "|---|---|" + "---|" * (len(groups) + 1)]
+        lines = [
+            f"**{setting}** (pairwise accuracy on the target domain's test pairs; HyRe at N={n})",
+            "",
+            "| training | method | " + " | ".join(groups) + " | mean |",
+            "|---|---|" + "---|" * (len(groups) + 1),
+        ]
         for mode in modes:
             for method, nn in (("uniform ensemble", 0), (HYRE_RANDOM, n), (HYRE_BALD, n)):
                 cells = []
@@ -183,8 +294,10 @@ def domain_markdown(rows, groups, n_labels, modes, n=5) -> tuple[str, dict]:
                 label = method if nn == 0 else f"{method} N={n}"
                 lines.append(f"| {mode} | {label} | " + " | ".join(cells) + f" | {_fmt(m, sd)} |")
         lines.append("")
-        curve = ["| training | " + " | ".join(f"N={k}" for k in n_labels) + " |",
-                 "|---|" + "---|" * len(n_labels)]
+        curve = [
+            "| training | " + " | ".join(f"N={k}" for k in n_labels) + " |",
+            "|---|" + "---|" * len(n_labels),
+        ]
         for mode in modes:
             cells = []
             for k in n_labels:
@@ -193,20 +306,14 @@ def domain_markdown(rows, groups, n_labels, modes, n=5) -> tuple[str, dict]:
                     if r["training"] == mode and r["method"] == HYRE_RANDOM and r["n_labels"] == k:
                         per_seed.setdefault(r["seed"], []).append(r["accuracy"])
                 vals = [np.mean(v) for v in per_seed.values()]
-                cells.append(_fmt(float(np.mean(vals)),
-                                  float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0))
+                cells.append(
+                    _fmt(
+                        float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+                    )
+                )
             curve.append(f"| {mode} | " + " | ".join(cells) + " |")
         lines += [f"HyRe (random) over N, mean over domains ({setting}):", "", *curve, ""]
-        for aware in [m for m in modes if m != "pooled"]:
-            if "pooled" not in modes:
-                break
-            for method in (HYRE_RANDOM, HYRE_BALD):
-                a = verdict[(setting, aware, method)]
-                p = verdict[(setting, "pooled", method)]
-                lines.append(
-                    f"- {setting}, {method} N={n}: {aware} {a:.3f} vs pooled {p:.3f} "
-                    f"({'above' if a > p else 'NOT above'} pooled)."
-                )
+        lines += _domain_verdicts(sel, setting, groups, modes, n)
         lines.append("")
         parts.append("\n".join(lines))
     return "\n".join(parts), {f"{s}|{m}|{meth}": v for (s, m, meth), v in verdict.items()}
@@ -251,39 +358,67 @@ def personalization_markdown(
         f"### DSP: four domains as user groups ({n_prompts} prompts), N={n5}\n",
     ]
     table_md, dsp_means = _personalization_table(rows, "dsp", dsp_groups, n5)
-    md += [table_md, "", *_target_lines(rows, "dsp", dsp_groups, n5), "",
-           "HyRe over N (mean over domains):", "",
-           _curve_table(rows, "dsp", dsp_groups, cfg["n_labels"]), "",
-           "Group-only models on every domain (the cost of fine-tuning to one group):", "",
-           _cross_table(rows, "dsp", dsp_groups), ""]
+    md += [
+        table_md,
+        "",
+        *_target_lines(rows, "dsp", dsp_groups, n5),
+        "",
+        "HyRe over N (mean over domains):",
+        "",
+        _curve_table(rows, "dsp", dsp_groups, cfg["n_labels"]),
+        "",
+        "Group-only models on every domain (the cost of fine-tuning to one group):",
+        "",
+        _cross_table(rows, "dsp", dsp_groups),
+        "",
+    ]
     headline = {"dsp": {k: v["mean"] for k, v in dsp_means.items()}}
     if hh_groups is not None:
         hh_groups = list(hh_groups)
-        md += [f"### HH-RLHF: helpful vs harmless (first {cfg['hh_pairs']} pairs of each), "
-               f"N={n5}\n"]
+        md += [
+            f"### HH-RLHF: helpful vs harmless (first {cfg['hh_pairs']} pairs of each), N={n5}\n"
+        ]
         table_md, hh_means = _personalization_table(rows, "hh", hh_groups, n5)
-        md += [table_md, "", *_target_lines(rows, "hh", hh_groups, n5), "",
-               "HyRe over N (mean over the two groups):", "",
-               _curve_table(rows, "hh", hh_groups, cfg["n_labels"]), "",
-               "Group-only models on both groups (paper's Table 3 fine-tune rows):", "",
-               _cross_table(rows, "hh", hh_groups), ""]
+        md += [
+            table_md,
+            "",
+            *_target_lines(rows, "hh", hh_groups, n5),
+            "",
+            "HyRe over N (mean over the two groups):",
+            "",
+            _curve_table(rows, "hh", hh_groups, cfg["n_labels"]),
+            "",
+            "Group-only models on both groups (paper's Table 3 fine-tune rows):",
+            "",
+            _cross_table(rows, "hh", hh_groups),
+            "",
+        ]
         headline["hh"] = {k: v["mean"] for k, v in hh_means.items()}
     for mode in list(trainings)[1:]:
-        md += [f"### With the group ids: `training={mode!r}`, N={n5}\n",
-               f"The same splits, draws and references, but the ensemble is trained with the "
-               f"group of every training pair given to `fit(groups=...)` "
-               f"(`training={mode!r}`); the single RM and the group-only rows are the pooled "
-               "section's (not refitted). Baselines combine this ensemble's members.\n"]
+        md += [
+            f"### With the group ids: `training={mode!r}`, N={n5}\n",
+            f"The same splits, draws and references, but the ensemble is trained with the "
+            f"group of every training pair given to `fit(groups=...)` "
+            f"(`training={mode!r}`); the single RM and the group-only rows are the pooled "
+            "section's (not refitted). Baselines combine this ensemble's members.\n",
+        ]
         names = [("dsp", "DSP domains", dsp_groups)]
         if hh_groups is not None:
             names.append(("hh", "HH-RLHF helpful vs harmless", hh_groups))
         for key, title, grps in names:
             setting = f"{key}, {mode}"
             table_md, means = _personalization_table(rows, setting, grps, n5)
-            md += [f"**{title}** (`training={mode!r}`)\n", table_md, "",
-                   *_target_lines(rows, setting, grps, n5), "",
-                   f"HyRe over N (mean over groups, `training={mode!r}`):", "",
-                   _curve_table(rows, setting, grps, cfg["n_labels"]), ""]
+            md += [
+                f"**{title}** (`training={mode!r}`)\n",
+                table_md,
+                "",
+                *_target_lines(rows, setting, grps, n5),
+                "",
+                f"HyRe over N (mean over groups, `training={mode!r}`):",
+                "",
+                _curve_table(rows, setting, grps, cfg["n_labels"]),
+                "",
+            ]
             headline[setting] = {k: v["mean"] for k, v in means.items()}
     return "\n".join(md), headline
 
@@ -312,19 +447,23 @@ def plot(result, path) -> Path:
     settings = [s for s in ("dsp", "hh") if any(r["setting"] == s for r in result.rows)]
     has_domains = any(r["setting"] == "leave-one-domain-out" for r in result.rows)
     n_panels = len(settings) + (2 if has_domains else 0)
-    fig, axes = plt.subplots(1, max(n_panels, 1), figsize=(5.2 * max(n_panels, 1), 4.2),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(n_panels, 1), figsize=(5.2 * max(n_panels, 1), 4.2), squeeze=False
+    )
     axes = axes[0]
     ns = list(result.config["n_labels"])
     titles = {"dsp": "DSP domains (4 groups)", "hh": "HH-RLHF helpful vs harmless"}
     for ax, setting in zip(axes, settings):
         groups = sorted({r["group"] for r in result.rows if r["setting"] == setting})
-        for m, style in ((HYRE_RANDOM, "o-"), (HYRE_BALD, "s-"),
-                         (BASELINE_NAMES["convex"], "^--")):
+        for m, style in ((HYRE_RANDOM, "o-"), (HYRE_BALD, "s-"), (BASELINE_NAMES["convex"], "^--")):
             ys = [seed_group_means(result.rows, m, n, setting, groups)["mean"] for n in ns]
             ax.plot(ns, ys, style, label=m)
-        for m, ls in ((BASELINE_NAMES["uniform"], ":"), (SINGLE_RM, "-."),
-                      (BASELINE_NAMES["oracle"], "--"), (GROUP_ONLY, "-")):
+        for m, ls in (
+            (BASELINE_NAMES["uniform"], ":"),
+            (SINGLE_RM, "-."),
+            (BASELINE_NAMES["oracle"], "--"),
+            (GROUP_ONLY, "-"),
+        ):
             v = seed_group_means(result.rows, m, 0, setting, groups)["mean"]
             label = m + (" [oracle]" if m == BASELINE_NAMES["oracle"] else "")
             ax.axhline(v, ls=ls, color="gray" if m != GROUP_ONLY else "k", lw=1, label=label)
@@ -334,14 +473,18 @@ def plot(result, path) -> Path:
         ax.set_title(titles[setting])
         ax.legend(fontsize=7)
     if has_domains:
-        for ax, setting in zip(axes[len(settings):], ("in-domain", "leave-one-domain-out")):
+        for ax, setting in zip(axes[len(settings) :], ("in-domain", "leave-one-domain-out")):
             sel = [r for r in result.rows if r["setting"] == setting]
             for mode in sorted({r["training"] for r in sel}):
                 ys = []
                 for n in ns:
                     vals: dict = {}
                     for r in sel:
-                        if r["training"] == mode and r["method"] == HYRE_RANDOM and r["n_labels"] == n:
+                        if (
+                            r["training"] == mode
+                            and r["method"] == HYRE_RANDOM
+                            and r["n_labels"] == n
+                        ):
                             vals.setdefault(r["seed"], []).append(r["accuracy"])
                     ys.append(np.mean([np.mean(v) for v in vals.values()]))
                 ax.plot(ns, ys, "o-", label=f"HyRe (random), training={mode}")

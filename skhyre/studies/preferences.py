@@ -72,6 +72,7 @@ __all__ = [
     "PreferenceStudyResult",
     "default_embedder",
     "embed_items",
+    "render_from_rows",
     "run_domain_study",
     "run_preference_study",
     "write_report",
@@ -113,8 +114,12 @@ class PreferenceStudyResult:
     def payload(self) -> dict:
         """A JSON-serialisable dict of everything."""
         cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.config.items()}
-        return {"config": cfg, "seconds": self.seconds, "headline": self.headline,
-                "rows": self.rows}
+        return {
+            "config": cfg,
+            "seconds": self.seconds,
+            "headline": self.headline,
+            "rows": self.rows,
+        }
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Accuracy versus N (mean over groups) per setting, saved as a PNG.
@@ -371,8 +376,9 @@ def run_domain_study(
     bar.close()
     md, verdict = _pref_report.domain_section(rows, cfg, modes)
     seconds = time.perf_counter() - t0
-    return PreferenceStudyResult(rows=rows, markdown=md, config=cfg, seconds=seconds,
-                                 headline=verdict)
+    return PreferenceStudyResult(
+        rows=rows, markdown=md, config=cfg, seconds=seconds, headline=verdict
+    )
 
 
 def run_preference_study(
@@ -449,14 +455,21 @@ def run_preference_study(
     )
     if include_hh:
         if hh is None:
-            hh = {"helpful": load_hh_rlhf("helpful-base", data_home),
-                  "harmless": load_hh_rlhf("harmless-base", data_home)}
+            hh = {
+                "helpful": load_hh_rlhf("helpful-base", data_home),
+                "harmless": load_hh_rlhf("harmless-base", data_home),
+            }
         n_hh = cfg["hh_pairs"]
         hh_table: dict = {}
         for name, data in hh.items():
             n = len(data.chosen) if n_hh is None else min(int(n_hh), len(data.chosen))
-            items = [[format_exchange(*split_last_turn(data.chosen[i])),
-                      format_exchange(*split_last_turn(data.rejected[i]))] for i in range(n)]
+            items = [
+                [
+                    format_exchange(*split_last_turn(data.chosen[i])),
+                    format_exchange(*split_last_turn(data.rejected[i])),
+                ]
+                for i in range(n)
+            ]
             bar = make_bar(-(-n // HH_BLOCK), f"embedding HH {name}")
             hh_table.update(embed_items(items, embedder, HH_BLOCK, bar))
             bar.close()
@@ -469,7 +482,9 @@ def run_preference_study(
     for seed in cfg["seeds"]:
         tasks = [("dsp", _pref_runs.dsp_task(dsp, table, prompt_ids, cfg["split"], seed)[0])]
         if include_hh:
-            tasks.append(("hh", _pref_runs.hh_task(hh, hh_table, cfg["hh_pairs"], cfg["split"], seed)))
+            tasks.append(
+                ("hh", _pref_runs.hh_task(hh, hh_table, cfg["hh_pairs"], cfg["split"], seed))
+            )
         for name, task in tasks:
             for mode in trainings:
                 setting = name if mode == "pooled" else f"{name}, {mode}"
@@ -483,14 +498,25 @@ def run_preference_study(
                 for r in rows
                 if r["setting"] == key and r["method"] in (SINGLE_RM, GROUP_ONLY)
             ]
+    cfg["n_prompts"] = len(prompt_ids)
     md, headline = _pref_report.personalization_markdown(
-        rows, cfg, encoder=encoder, n_prompts=len(prompt_ids), trainings=trainings,
+        rows,
+        cfg,
+        encoder=encoder,
+        n_prompts=len(prompt_ids),
+        trainings=trainings,
         hh_groups=list(hh) if include_hh else None,
     )
     result = PreferenceStudyResult(rows=rows, markdown=md, config=cfg, headline=headline)
     if include_domains:
-        dom = run_domain_study(quick=quick, seeds=cfg["seeds"], dsp=dsp, embedder=embedder,
-                               config=config, progress=progress)
+        dom = run_domain_study(
+            quick=quick,
+            seeds=cfg["seeds"],
+            dsp=dsp,
+            embedder=embedder,
+            config=config,
+            progress=progress,
+        )
         result.rows += dom.rows
         result.markdown += "\n" + dom.markdown
         result.headline["domains"] = dom.headline
@@ -498,8 +524,68 @@ def run_preference_study(
     return result
 
 
-def write_report(result: PreferenceStudyResult, out: str | os.PathLike, name: str = "preferences",
-                 preamble: str = "") -> list[Path]:
+def render_from_rows(
+    rows: list, config: dict, *, n_prompts: int | None = None, encoder: str | None = None
+) -> PreferenceStudyResult:
+    """The report of a finished run, rendered again from its rows (no fitting).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The rows of :attr:`PreferenceStudyResult.rows` (or of the JSON that
+        :func:`write_report` wrote): the personalization settings and, when
+        run, the annotator-aware ones (``"in-domain"``, ``"leave-one-domain-out"``).
+    config : dict
+        The run's configuration (``n_labels``, ``seeds``, ``model``, ``split``...).
+    n_prompts : int, default=None
+        DSP prompts used; default ``config["n_prompts"]`` (stored since this
+        function exists), else ``config["dsp_prompts"]``.
+    encoder : str, default=None
+        How the report names the text encoder; default the study's own.
+
+    Returns
+    -------
+    PreferenceStudyResult
+        ``markdown`` and ``headline`` recomputed; ``rows`` and ``config`` as given.
+
+    Examples
+    --------
+    >>> from skhyre.studies.preferences import render_from_rows
+    >>> res = render_from_rows(payload["rows"], payload["config"])  # doctest: +SKIP
+    """
+    cfg = dict(config)
+    n_prompts = n_prompts if n_prompts is not None else cfg.get("n_prompts", cfg.get("dsp_prompts"))
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    trainings = ("pooled", *[s.split(", ", 1)[1] for s in settings if s.startswith("dsp, ")])
+    hh = list(dict.fromkeys(r["group"] for r in rows if r["setting"] == "hh"))
+    result = PreferenceStudyResult(rows=list(rows), config=cfg)
+    if "dsp" in settings:
+        result.markdown, result.headline = _pref_report.personalization_markdown(
+            rows,
+            cfg,
+            encoder=encoder or _pref_report.encoder_name(None),
+            n_prompts=n_prompts,
+            trainings=trainings,
+            hh_groups=hh or None,
+        )
+    domain_rows = [r for r in rows if r["setting"] in ("in-domain", "leave-one-domain-out")]
+    if domain_rows:
+        modes = tuple(dict.fromkeys(r["training"] for r in domain_rows))
+        md, head = _pref_report.domain_section(domain_rows, cfg, modes)
+        result.markdown = (result.markdown + "\n" + md) if result.markdown else md
+        if "dsp" in settings:
+            result.headline["domains"] = head
+        else:
+            result.headline = head
+    return result
+
+
+def write_report(
+    result: PreferenceStudyResult,
+    out: str | os.PathLike,
+    name: str = "preferences",
+    preamble: str = "",
+) -> list[Path]:
     """Write ``<name>.json``, ``<name>.md`` and (with matplotlib) ``<name>.png`` into ``out``.
 
     Parameters
@@ -529,8 +615,9 @@ def write_report(result: PreferenceStudyResult, out: str | os.PathLike, name: st
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     json_path, md_path = folder / f"{name}.json", folder / f"{name}.md"
-    json_path.write_text(json.dumps(result.payload(), indent=2, default=_json_default) + "\n",
-                         encoding="utf-8")
+    json_path.write_text(
+        json.dumps(result.payload(), indent=2, default=_json_default) + "\n", encoding="utf-8"
+    )
     md_path.write_text((preamble + result.markdown).rstrip() + "\n", encoding="utf-8")
     written = [json_path, md_path]
     if result.rows:
