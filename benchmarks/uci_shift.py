@@ -139,5 +139,6 @@ def main(argv=None) -> int:
     )
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())

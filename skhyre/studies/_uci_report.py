@@ -30,7 +30,7 @@ _ARM_TITLES = {
     "active": "OOD adaptation examples queried by weighted variance, the top row at each step "
     "(the paper's appendix)",
     "sampled": "OOD adaptation examples queried by weighted variance, drawn at each step with "
-    "probability proportional to it (`sampling=\"power\"`)",
+    'probability proportional to it (`sampling="power"`)',
 }
 
 
@@ -126,7 +126,7 @@ def render_markdown(result) -> str:
             )
     lines += [
         "",
-        "**`temperature=\"evidence\"` (empirical Bayes).** With the squared loss, HyRe's "
+        '**`temperature="evidence"` (empirical Bayes).** With the squared loss, HyRe\'s '
         "weights `softmax(-L / T)` are the Bayesian posterior over members under Gaussian "
         "label noise of variance `T / 2`. `evidence` estimates that noise from the 32 "
         "labels by maximizing their marginal likelihood (type-II maximum likelihood; "
@@ -201,8 +201,7 @@ def render_markdown(result) -> str:
             parts.append(
                 f"{arm} arm: "
                 + (
-                    "at or below the uniform ensemble in the mean in every ensemble x "
-                    "dataset cell"
+                    "at or below the uniform ensemble in the mean in every ensemble x dataset cell"
                     if not bad
                     else "ABOVE the uniform ensemble in the mean in " + ", ".join(bad)
                 )
@@ -231,9 +230,11 @@ def render_markdown(result) -> str:
 def _tradeoff_lines(result) -> list[str]:
     """The fixed-temperature table: how much each rule gains, and where it loses."""
     fixed = [f"T={t:g}" for t in sorted((1.0, *SWEEP_TEMPERATURES))]
-    cols = [v for v in (*fixed, "auto", "evidence") if any(
-        f"random/{v}" in c for _, _, c in result.cells()
-    )]
+    cols = [
+        v
+        for v in (*fixed, "auto", "evidence")
+        if any(f"random/{v}" in c for _, _, c in result.cells())
+    ]
     if not any(v != "T=1" and v in fixed for v in cols):
         return []
     lines = [
@@ -275,12 +276,15 @@ def _tradeoff_lines(result) -> list[str]:
     ]
     return lines
 
+
 def _prequential_lines(result) -> list[str]:
     """Did the labelled points themselves warn? HyRe on them, each predicted before its label."""
     cols = [
         v
         for v in PREQUENTIAL_VARIANTS
-        if any((c.get(f"random/{v}") or {}).get("prequential_change_pct") for _, _, c in result.cells())
+        if any(
+            (c.get(f"random/{v}") or {}).get("prequential_change_pct") for _, _, c in result.cells()
+        )
     ]
     if not cols:
         return []
@@ -315,7 +319,7 @@ def _prequential_lines(result) -> list[str]:
             lines.append(f"| {name} | {ens} | {arm} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Cells where the labelled points said \"reweighting helps\" (Δ labelled ≤ 0) and the "
+        'Cells where the labelled points said "reweighting helps" (Δ labelled ≤ 0) and the '
         "other OOD rows said the opposite (Δ rest > 0): "
         + "; ".join(f"{v}: {', '.join(m) if m else 'none'}" for v, m in misled.items())
         + ".",

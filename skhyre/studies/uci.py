@@ -88,7 +88,6 @@ VARIANTS = _settings.VARIANTS
 PAPER_TABLE1 = _settings.PAPER_TABLE1
 
 
-
 class UCIDataNotFoundError(FileNotFoundError):
     """A UCI CSV file is missing: the message says where it was looked for.
 
@@ -121,7 +120,7 @@ class UCIDataNotFoundError(FileNotFoundError):
         where = ", ".join(str(p) for p in self.places) or "no folder"
         super().__init__(
             f"{dataset}.csv not found in {where}. Download the three files (checked against "
-            "SHA-256 sums, written as the CSVs this study reads) with python -c \"from "
+            'SHA-256 sums, written as the CSVs this study reads) with python -c "from '
             "skhyre.datasets import load_uci; [load_uci(n, data_home='DIR') for n in "
             "('energy', 'kin8nm', 'ccpp')]\", then pass --data-home DIR (or set "
             "SKHYRE_DATA=DIR)"
@@ -160,7 +159,9 @@ def check_uci_data(datasets: Sequence[str] = _settings.UCI_DATASETS, data_home=N
 
     for name in datasets:
         if name not in _settings.UCI_DATASETS:
-            raise ValueError(f"Unknown UCI dataset {name!r}; valid names are {list(_settings.UCI_DATASETS)}")
+            raise ValueError(
+                f"Unknown UCI dataset {name!r}; valid names are {list(_settings.UCI_DATASETS)}"
+            )
         try:
             load_uci(name, data_home=data_home, download=False, return_X_y=True)
         except FileNotFoundError as exc:
@@ -234,7 +235,9 @@ class UCIStudyResult:
 
         Results from before the sampled arm lack it.
         """
-        return tuple(a for a in _settings.ARMS if any(f"{a}/T=1" in c for c in self.summary.values()))
+        return tuple(
+            a for a in _settings.ARMS if any(f"{a}/T=1" in c for c in self.summary.values())
+        )
 
     def cells(self):
         """Iterate over ``(dataset, ensemble, cell)`` in the run's order; cells not run are skipped."""
@@ -403,7 +406,9 @@ def run_uci_study(
     datasets, ensembles = list(datasets), list(ensembles)
     for e in ensembles:
         if e not in _settings.UCI_ENSEMBLES:
-            raise ValueError(f"Unknown ensemble {e!r}; valid names are {list(_settings.UCI_ENSEMBLES)}")
+            raise ValueError(
+                f"Unknown ensemble {e!r}; valid names are {list(_settings.UCI_ENSEMBLES)}"
+            )
     if not datasets or not ensembles:
         raise ValueError("run_uci_study needs at least one dataset and one ensemble.")
     cfg = dict(_settings.QUICK if quick else _settings.FULL)
@@ -504,4 +509,6 @@ def run_uci_study(
     order = {(t["dataset"], t["ensemble"], t["seed"]): i for i, t in enumerate(tasks)}
     runs.sort(key=lambda r: order[(r["dataset"], r["ensemble"], r["seed"])])
     meta["wall_seconds"] = time.perf_counter() - t_start
-    return UCIStudyResult(summary=_uci_fit.summarize(runs, datasets, ensembles), runs=runs, meta=meta)
+    return UCIStudyResult(
+        summary=_uci_fit.summarize(runs, datasets, ensembles), runs=runs, meta=meta
+    )
