@@ -9,7 +9,9 @@
   ``benchmarks/results/`` (or any folder).
 - :func:`md_table`: a Markdown table from rows of cells.
 - :func:`paired_verdict`: the paired mean difference of two methods over
-  seeds, its t-interval and a better/level/worse verdict.
+  seeds, its t-interval and a better/level/worse verdict (the package's
+  ``skhyre.studies._verdict``, one implementation for the scripts and the
+  studies' reports).
 
 Scripts import it as ``from _common import ...`` (the scripts' folder is on
 ``sys.path`` when they run as ``python benchmarks/<name>.py``).
@@ -18,7 +20,6 @@ Scripts import it as ``from _common import ...`` (the scripts' folder is on
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import statistics
@@ -27,9 +28,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
+
+from skhyre.studies._verdict import Verdict, paired_verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -37,6 +39,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 __all__ = [
     "RESULTS",
     "ROOT",
+    "Verdict",
     "cpu_model",
     "machine_info",
     "machine_line",
@@ -179,62 +182,6 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     ]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
     return "\n".join(lines)
-
-
-class Verdict(NamedTuple):
-    """What :func:`paired_verdict` returns (unpacks as ``mean, lo, hi, verdict``)."""
-
-    mean: float
-    lo: float
-    hi: float
-    verdict: str
-
-
-def paired_verdict(
-    a: Sequence[float],
-    b: Sequence[float],
-    *,
-    confidence: float = 0.95,
-    higher_is_better: bool = False,
-) -> Verdict:
-    """Paired comparison of method ``a`` with method ``b`` over seeds.
-
-    ``a[i]`` and ``b[i]`` are the two methods' scores on the same seed (each
-    already averaged over that seed's draws). The difference ``a - b`` is
-    averaged over seeds, with a two-sided Student-t interval at
-    ``confidence`` (``n - 1`` degrees of freedom). The verdict reads for
-    ``a``: ``"better"`` or ``"worse"`` when the interval excludes 0 (lower
-    scores are better unless ``higher_is_better``), else ``"level"``. With one
-    seed the interval is infinite; with no spread it is the mean itself.
-
-    Returns
-    -------
-    Verdict
-        ``(mean, lo, hi, verdict)``: the mean difference ``a - b``, the
-        interval's ends and the verdict.
-    """
-    from scipy import stats
-
-    a = np.asarray(a, dtype=float).ravel()
-    b = np.asarray(b, dtype=float).ravel()
-    if a.shape != b.shape or a.size == 0:
-        raise ValueError(f"a and b need the same non-zero length; got {a.size} and {b.size}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1); got {confidence}")
-    d = a - b
-    n = d.size
-    mean = float(d.mean())
-    if n < 2:
-        return Verdict(mean, -math.inf, math.inf, "level")
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / math.sqrt(n))
-    lo, hi = mean - half, mean + half
-    if lo > 0:
-        verdict = "better" if higher_is_better else "worse"
-    elif hi < 0:
-        verdict = "worse" if higher_is_better else "better"
-    else:
-        verdict = "level"
-    return Verdict(mean, lo, hi, verdict)
 
 
 def write_results(name: str, payload: dict, markdown: str, out: Path | str | None = None) -> Path:

@@ -1,5 +1,5 @@
-"""benchmarks/_common.paired_verdict and its package twin skhyre.studies._verdict
-against scipy.stats.t."""
+"""The paired verdict (skhyre.studies._verdict; benchmarks/_common re-exports the same
+function) against scipy.stats.t."""
 
 from __future__ import annotations
 
@@ -78,3 +78,24 @@ def test_package_cell_format():
         format_verdict(Verdict(-1.5, -2.25, -0.75, "better"), digits=1)
         == "-1.5 [-2.2, -0.8] better"
     )
+
+
+def test_one_implementation():
+    from skhyre.studies._verdict import Verdict, paired_verdict
+
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert _common.paired_verdict is paired_verdict
+    assert _common.Verdict is Verdict
+
+
+def test_cell_format_with_a_unit():
+    from skhyre.studies._verdict import Verdict, format_verdict
+
+    v = Verdict(-10.3, -13.8, -6.8, "better")
+    assert format_verdict(v, digits=2, unit="%") == "-10.30% [-13.80, -6.80] better"
+    as_dict = {"mean": 0.5, "lo": -0.25, "hi": 1.5, "verdict": "level"}
+    assert format_verdict(as_dict, digits=1, unit="%") == "+0.5% [-0.2, +1.5] level"

@@ -16,6 +16,7 @@ from skhyre.cli import main
 from skhyre.studies import _uci_fit
 from skhyre.studies._uci_settings import PREQUENTIAL_VARIANTS, SWEEP_TEMPERATURES
 from skhyre.studies.uci import (
+    BASELINES,
     VARIANTS,
     UCIDataNotFoundError,
     UCIStudyResult,
@@ -119,9 +120,10 @@ def test_tiny_study_summary_and_runs(tiny_result):
         for a in ("random", "active", "sampled")
     )
     assert res.auto_at_or_below_uniform["energy/shared_base"] is want
-    assert res.at_or_below_uniform("auto", arms=["sampled"])["energy/shared_base"] is cell[
-        "sampled/auto"
-    ]["hyre_at_or_below_uniform_in_mean"]
+    assert (
+        res.at_or_below_uniform("auto", arms=["sampled"])["energy/shared_base"]
+        is cell["sampled/auto"]["hyre_at_or_below_uniform_in_mean"]
+    )
 
 
 @pytest.mark.parametrize("draws", [0, -1, 1.5, True])
@@ -145,6 +147,10 @@ def test_tiny_study_writes_results(tiny_result, tmp_path):
     assert "The trade-off: fixed temperatures" in md and "| Δ T=0.01 |" in md
     assert "of 1 cells: T=0.01 " in md
     assert "Did the labelled points warn?" in md and "| Δ labelled evidence |" in md
+    assert "Verdicts at a glance" in md and "| HyRe default vs HGB refit |" in md
+    assert "Against what a user would pick instead" in md and "| default vs fine-tuning |" in md
+    assert "Verdict (default)" in md and "| Δ default |" in md and "(1 seed)" in md
+    assert len(payload["tree_runs"]) == 1
     if len(written) == 3:
         assert (tmp_path / "uci_shift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -305,3 +311,205 @@ def test_a_variant_csv_warns_once_per_study_not_once_per_fit(tmp_path):
         warnings.simplefilter("error")  # every fit's load is silent
         split = _uci_fit.load_split("energy", 0, tmp_path)
     assert split["n_train"] + split["n_val"] + split["n_ood"] == 600
+
+
+def test_tiny_study_default_arm_and_baselines(tiny_result):
+    """The default arm is HyReRegressor()'s rule (auto capped at 1); the baselines run on
+    the random arm's draws: fine-tuning per fit, the trees once per dataset and seed."""
+    from skhyre import HyReRegressor
+
+    res = tiny_result
+    (run,) = res.runs
+    params = HyReRegressor().get_params()
+    rule = {"temperature": params["temperature"], "max_temperature": params["max_temperature"]}
+    assert run["default_rule"] == rule == res.meta["default_rule"]
+    for arm in ("random", "active", "sampled"):
+        temps = run[arm]["default"].get("temperature_draws", [run[arm]["default"]["temperature"]])
+        assert all(t <= params["max_temperature"] for t in temps)
+    # the random arm: the default on the same labelled points and rows as the others
+    assert run["random"]["default"]["uniform_draws"] == run["random"]["T=1"]["uniform_draws"]
+    ft = run["baselines"]["finetune"]
+    assert len(ft) == 2 and all(math.isfinite(x) and x > 0 for x in ft)
+    (trees,) = res.tree_runs
+    assert (trees["dataset"], trees["seed"]) == ("energy", 0)
+    for key in ("hgb", "rf", "hgb_refit", "rf_refit"):
+        assert len(trees[key]) == 2 and all(x > 0 for x in trees[key])
+    # the trees' draws are the HyRe run's: a plain HGB refit on draw 1 reproduces its score
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    data = _uci_fit.load_split("energy", 0, _uci_home())
+    idx = _uci_fit.adapt_draws(0, run["n_ood"], 32, 2)[1]
+    rest = np.setdiff1d(np.arange(run["n_ood"]), idx)
+    hgb = HistGradientBoostingRegressor(random_state=0).fit(
+        np.concatenate([data["X_train"], data["X_ood"][idx]]),
+        np.concatenate([data["y_train"], data["y_ood"][idx]]),
+    )
+    pred = hgb.predict(data["X_ood"][rest])
+    assert trees["hgb_refit"][1] == pytest.approx(
+        np.sqrt(np.mean((pred - data["y_ood"][rest]) ** 2))
+    )
+    cell = res.summary["energy/shared_base"]
+    assert set(cell["baselines"]) == set(BASELINES)
+    for b in BASELINES:
+        c = cell["comparisons"][f"random/default vs {b}"]
+        assert c["n_seeds"] == 1 and c["n_draws"] == 2 and c["lo"] == -math.inf
+        assert f"active/default vs {b}" not in cell["comparisons"]  # random draws only
+
+
+def test_refit_draws_limits_the_refitted_baselines(tmp_path):
+    res = run_uci_study(
+        ["energy"],
+        ["vanilla"],
+        seeds=[0],
+        data_home=_uci_home(),
+        progress=False,
+        n_members=2,
+        hidden_layer_sizes=(4,),
+        vanilla_steps=5,
+        draws=2,
+        refit_draws=1,
+    )
+    (run,), (trees,) = res.runs, res.tree_runs
+    assert len(run["baselines"]["finetune"]) == 1
+    assert len(trees["hgb_refit"]) == len(trees["rf_refit"]) == 1 and len(trees["hgb"]) == 2
+    cmp = res.summary["energy/vanilla"]["comparisons"]
+    assert cmp["random/default vs hgb_refit"]["n_draws"] == 1
+    assert cmp["random/default vs hgb"]["n_draws"] == 2
+    assert "the first 1 of each fit's 2 draws" in res.markdown()
+
+
+@pytest.mark.parametrize("refit_draws", [0, -2, 1.5, True])
+def test_bad_refit_draws_are_named(refit_draws):
+    with pytest.raises(ValueError, match="refit_draws must be a positive integer or None"):
+        run_uci_study(["energy"], ["shared_base"], seeds=[0], refit_draws=refit_draws)
+
+
+# --------------------------------------------------------------------------- paired comparisons
+def _fake_runs(seeds=(0, 1, 2, 3), draws=3, refit=2, seed_rng=0):
+    """Run records with known RMSEs (random arm: 3 draws; active: 1), without training."""
+    rng = np.random.default_rng(seed_rng)
+    runs, trees = [], []
+
+    def variant(hyre, uniform):
+        rec = {
+            "uniform": float(np.mean(uniform)),
+            "hyre": float(np.mean(hyre)),
+            "rel_change_pct": float(np.mean(100 * (hyre / uniform - 1))),
+            "temperature": 1.0,
+            "effective_members": 3.0,
+            "best_member_oracle": float(np.min(uniform)) * 0.9,
+            "prequential_change_pct": None,
+        }
+        if hyre.size > 1:
+            rec["rel_change_pct_draws"] = list(100 * (hyre / uniform - 1))
+            rec["uniform_draws"] = list(uniform)
+        return rec
+
+    for s in seeds:
+        uni = rng.uniform(0.5, 1.0, draws)
+        r = {"dataset": "energy", "ensemble": "vanilla", "seed": s, "fit_seconds": 1.0,
+             "steps": 10, "y_sd": 2.0}  # fmt: skip
+        r["random"] = {
+            v: variant(uni * rng.uniform(0.8, 1.05, draws), uni) for v in ("T=1", "default")
+        }
+        act_u = {v: rng.uniform(0.5, 1.0, 1) for v in ("T=1", "default")}
+        r["active"] = {v: variant(u * rng.uniform(0.8, 1.05, 1), u) for v, u in act_u.items()}
+        r["baselines"] = {"finetune": list(uni[:refit] * rng.uniform(0.9, 1.1, refit))}
+        runs.append(r)
+        trees.append({"dataset": "energy", "seed": s, "hgb": list(rng.uniform(0.4, 1.2, draws)),
+                      "rf": list(rng.uniform(0.4, 1.2, draws)),
+                      "hgb_refit": list(rng.uniform(0.4, 1.2, refit)),
+                      "rf_refit": list(rng.uniform(0.4, 1.2, refit))})  # fmt: skip
+    return runs, trees
+
+
+def _reference(per_seed):
+    """Plain NumPy / scipy: the mean, the 95% t-interval and the verdict."""
+    from scipy import stats
+
+    d = np.asarray(per_seed)
+    lo, hi = stats.t.interval(0.95, d.size - 1, loc=d.mean(), scale=stats.sem(d))
+    return d.mean(), lo, hi, "better" if hi < 0 else "worse" if lo > 0 else "level"
+
+
+def _hyre_draws(rec):
+    u = np.asarray(rec.get("uniform_draws", [rec["uniform"]]))
+    return u * (1 + np.asarray(rec.get("rel_change_pct_draws", [rec["rel_change_pct"]])) / 100)
+
+
+def test_paired_comparisons_match_a_numpy_reference():
+    runs, trees = _fake_runs()
+    cell = _uci_fit.summarize(runs, ["energy"], ["vanilla"], trees)["energy/vanilla"]
+    cmp = cell["comparisons"]
+
+    def check(key, per_seed, n_draws):
+        c = cmp[key]
+        mean, lo, hi, verdict = _reference(per_seed)
+        assert (c["mean"], c["lo"], c["hi"]) == pytest.approx((mean, lo, hi), rel=1e-12)
+        assert c["verdict"] == verdict and c["n_seeds"] == 4 and c["n_draws"] == n_draws
+        np.testing.assert_allclose(c["per_seed"], per_seed, rtol=1e-12)
+
+    # vs uniform: the paired relative change, each seed the mean of its draws
+    check(
+        "random/default vs uniform",
+        [np.mean(r["random"]["default"]["rel_change_pct_draws"]) for r in runs],
+        3,
+    )
+    # default vs T=1 on the same rows: the plain relative change of the RMSEs
+    check(
+        "random/default vs T=1",
+        [
+            np.mean(
+                100 * (_hyre_draws(r["random"]["default"]) / _hyre_draws(r["random"]["T=1"]) - 1)
+            )
+            for r in runs
+        ],
+        3,
+    )
+    # the active arm: each rule relative to the uniform ensemble on its own rows first
+    check(
+        "active/default vs T=1",
+        [
+            100
+            * (
+                (r["active"]["default"]["hyre"] / r["active"]["default"]["uniform"])
+                / (r["active"]["T=1"]["hyre"] / r["active"]["T=1"]["uniform"])
+                - 1
+            )
+            for r in runs
+        ],
+        1,
+    )
+    # the baselines: on the draws they have (the refits: the first 2), same rows as HyRe
+    for b, source in (("hgb", "trees"), ("hgb_refit", "trees"), ("finetune", "run")):
+        per_seed = []
+        for r, t in zip(runs, trees):
+            values = np.asarray(t[b] if source == "trees" else r["baselines"][b])
+            hyre = _hyre_draws(r["random"]["default"])[: values.size]
+            per_seed.append(np.mean(100 * (hyre / values - 1)))
+        check(f"random/default vs {b}", per_seed, 3 if b == "hgb" else 2)
+    assert "active/default vs hgb" not in cmp
+    # the levels: each baseline's RMSE over its own draws, and uniform on the same draws
+    ft = cell["baselines"]["finetune"]
+    seeds_ft = [np.mean(r["baselines"]["finetune"]) for r in runs]
+    assert ft["rmse"] == pytest.approx((np.mean(seeds_ft), np.std(seeds_ft, ddof=1)))
+    uni2 = [np.mean(r["random"]["T=1"]["uniform_draws"][:2]) for r in runs]
+    assert ft["uniform_same_draws"][0] == pytest.approx(np.mean(uni2)) and ft["n_draws"] == 2
+
+
+def test_report_cells_are_the_paired_intervals():
+    runs, trees = _fake_runs()
+    for r in runs:  # the report needs every arm's T=1, default, auto, loo and evidence
+        for arm in ("random", "active"):
+            for v in ("auto", "loo", "evidence"):
+                r[arm][v] = dict(r[arm]["default"])
+    summary = _uci_fit.summarize(runs, ["energy"], ["vanilla"], trees)
+    md = UCIStudyResult(summary=summary).markdown()  # no meta: no setup line
+    cmp = summary["energy/vanilla"]["comparisons"]
+    for key in ("random/default vs uniform", "active/default vs T=1", "random/default vs rf_refit"):
+        v = cmp[key]
+        assert f"{v['mean']:+.2f}% [{v['lo']:+.2f}, {v['hi']:+.2f}] {v['verdict']}" in md
+    assert "% ±" not in md  # no "Δ ± std" left
+    # the verdict counts: one row per comparison, one column per arm
+    (row,) = [ln for ln in md.splitlines() if ln.startswith("| HyRe default vs HyRe T=1 |")]
+    assert row.count("/") == 4  # "b / l / w" in the random and active columns

@@ -20,14 +20,30 @@ import numpy as np
 
 from ._uci_settings import (
     ARMS,
+    BASELINE_PAIRS,
+    BASELINES,
+    FINETUNE_EPOCHS,
     PREQUENTIAL_VARIANTS,
+    RF_TREES,
     STOCHASTIC_ARMS,
     SWEEP_TEMPERATURES,
     TIE,
+    VARIANT_PAIRS,
     VARIANTS,
 )
+from ._verdict import paired_verdict
 
-__all__ = ["fit_and_evaluate", "load_split", "machine", "prequential_change", "summarize"]
+__all__ = [
+    "adapt_draws",
+    "default_rule",
+    "fit_and_evaluate",
+    "fit_trees",
+    "load_split",
+    "machine",
+    "prequential_change",
+    "run_job",
+    "summarize",
+]
 
 
 def torch_threads() -> int:
@@ -233,7 +249,8 @@ def _score_variants(model, F, X_ood, y_ood, idx, uniform_pred, tname: str) -> di
 
 def _average_draws(per_draw: list[dict]) -> dict:
     """One record per variant from several draws of labelled points: the mean of
-    each figure (the median of the temperatures), and each draw's change."""
+    each figure (the median of the temperatures), each draw's change and each
+    draw's uniform RMSE (the baselines are compared on the same rows)."""
     if len(per_draw) == 1:
         return per_draw[0]
     out = {}
@@ -250,12 +267,112 @@ def _average_draws(per_draw: list[dict]) -> dict:
                 avg[key] = float(np.mean(vals))
         avg["rel_change_pct_draws"] = [r["rel_change_pct"] for r in recs]
         avg["temperature_draws"] = [r["temperature"] for r in recs]
+        avg["uniform_draws"] = [r["uniform"] for r in recs]
         out[vname] = avg
     return out
 
 
+def adapt_draws(seed: int, n_ood: int, n_adapt: int, draws: int) -> list[np.ndarray]:
+    """The random arm's labelled points, draw by draw: shared by every rule and
+    baseline of one dataset and seed (paired)."""
+    rng = np.random.default_rng([seed, 20_241])
+    return [rng.choice(n_ood, size=n_adapt, replace=False) for _ in range(draws)]
+
+
+def default_rule() -> tuple:
+    """``HyReRegressor()``'s ``(temperature, max_temperature)``: the default arm."""
+    from .._regressor import HyReRegressor
+
+    params = HyReRegressor().get_params()
+    return params["temperature"], params["max_temperature"]
+
+
+def _n_refit(p: dict) -> int:
+    """How many of the random arm's draws the refitted baselines run on."""
+    draws = int(p.get("draws", 1))
+    cap = p.get("refit_draws")
+    return draws if cap is None else min(draws, int(cap))
+
+
+def _tree_baselines(seed: int, n_trees: int) -> dict:
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+
+    return {
+        "hgb": HistGradientBoostingRegressor(random_state=seed),
+        "rf": RandomForestRegressor(n_estimators=n_trees, random_state=seed, n_jobs=1),
+    }
+
+
+def fit_trees(task: dict) -> dict:
+    """The tree baselines of one dataset and seed, on the random arm's draws (one job).
+
+    ``hgb`` and ``rf`` are trained on the training rows once and scored on each
+    draw's evaluation rows; ``hgb_refit`` and ``rf_refit`` are trained on the
+    training rows plus the draw's labelled points (the first ``refit_draws``
+    draws). They do not depend on the ensemble, so each dataset and seed runs
+    once, on the draws every ensemble's fit uses (:func:`adapt_draws`).
+    """
+    from threadpoolctl import threadpool_limits
+
+    name, seed, p = task["dataset"], task["seed"], task["params"]
+    n_trees = int(p.get("rf_trees", RF_TREES))
+    t0 = time.perf_counter()
+    data = load_split(name, seed, task["data_home"])
+    X_tr, y_tr, X_ood, y_ood = data["X_train"], data["y_train"], data["X_ood"], data["y_ood"]
+    n_ood = X_ood.shape[0]
+    draws = adapt_draws(seed, n_ood, p["n_adapt"], int(p.get("draws", 1)))
+    rec: dict = {"dataset": name, "seed": seed, "n_ood": n_ood}
+    with threadpool_limits(limits=task.get("threads") or 1):
+        for key, model in _tree_baselines(seed, n_trees).items():
+            pred = model.fit(X_tr, y_tr).predict(X_ood)
+            rec[key] = [_rmse(pred[_rest(n_ood, idx)], y_ood[_rest(n_ood, idx)]) for idx in draws]
+        for idx in draws[: _n_refit(p)]:
+            rest = _rest(n_ood, idx)
+            X_aug = np.concatenate([X_tr, X_ood[idx]])
+            y_aug = np.concatenate([y_tr, y_ood[idx]])
+            for key, model in _tree_baselines(seed, n_trees).items():
+                pred = model.fit(X_aug, y_aug).predict(X_ood[rest])
+                rec.setdefault(f"{key}_refit", []).append(_rmse(pred, y_ood[rest]))
+    rec["seconds"] = time.perf_counter() - t0
+    return rec
+
+
+def _rest(n: int, idx: np.ndarray) -> np.ndarray:
+    return np.setdiff1d(np.arange(n), idx)
+
+
+def run_job(task: dict) -> dict:
+    """One job of the study: a fit (:func:`fit_and_evaluate`) or a dataset and
+    seed's tree baselines (:func:`fit_trees`, ``task["kind"] == "trees"``)."""
+    if task.get("kind") == "trees":
+        return fit_trees(task)
+    return fit_and_evaluate(task)
+
+
+def _finetune(model, data: dict, draws: list[np.ndarray], epochs: int) -> tuple[list, float]:
+    """The fine-tuning baseline on each draw: a copy of the fitted ``model``,
+    ``partial_fit`` for ``epochs`` epochs on the training rows plus the draw's
+    labelled points, then the uniform ensemble's RMSE on the draw's other OOD rows."""
+    import copy
+
+    X_ood, y_ood = data["X_ood"], data["y_ood"]
+    model.reset_weights()
+    t0 = time.perf_counter()
+    scores = []
+    for idx in draws:
+        rest = _rest(X_ood.shape[0], idx)
+        ft = copy.deepcopy(model).set_params(max_epochs=epochs)
+        ft.partial_fit(
+            np.concatenate([data["X_train"], X_ood[idx]]),
+            np.concatenate([data["y_train"], y_ood[idx]]),
+        )
+        scores.append(_rmse(ft.reset_weights().predict(X_ood[rest]), y_ood[rest]))
+    return scores, time.perf_counter() - t0
+
+
 def fit_and_evaluate(task: dict) -> dict:
-    """Fit one ensemble and evaluate every arm at every temperature rule (one job)."""
+    """Fit one ensemble and evaluate every arm at every temperature rule (one job);
+    then the fine-tuning baseline on the random arm's draws."""
     import torch
 
     from .._regressor import HyReRegressor
@@ -303,7 +420,6 @@ def fit_and_evaluate(task: dict) -> dict:
             y_scale=float(model.y_scale_),
         )
     uniform_pred = F.mean(axis=0)
-    rng = np.random.default_rng([seed, 20_241])
     rec: dict = {
         "dataset": name,
         "ensemble": ens,
@@ -321,19 +437,24 @@ def fit_and_evaluate(task: dict) -> dict:
     t1 = time.perf_counter()
     draws = int(p.get("draws", 1))
     # the random arm's labelled points: draw d is shared by every rule (paired)
-    adapt_draws = [rng.choice(n_ood, size=n_adapt, replace=False) for _ in range(draws)]
-    runs = [("T=1", 1.0), ("auto", "auto"), ("evidence", "evidence")]
-    runs += [(f"T={t:g}", t) for t in SWEEP_TEMPERATURES]
+    random_draws = adapt_draws(seed, n_ood, n_adapt, draws)
+    # (name, temperature, max_temperature): the named rules run uncapped; "default"
+    # is HyReRegressor()'s temperature with its cap
+    default_t, default_cap = default_rule()
+    runs = [("T=1", 1.0, None), ("auto", "auto", None), ("evidence", "evidence", None)]
+    runs += [(f"T={t:g}", t, None) for t in SWEEP_TEMPERATURES]
+    runs += [("default", default_t, default_cap)]
+    rec["default_rule"] = {"temperature": default_t, "max_temperature": default_cap}
     for arm in ARMS:
         per_draw: list[dict] = []
         for d in range(draws if arm in STOCHASTIC_ARMS else 1):
             # the sampled arm's draw d: every rule starts from the same random state
             sample_state = int(np.random.SeedSequence([seed, 20_241, d]).generate_state(1)[0])
             out: dict = {}
-            for tname, T in runs:
-                model.set_params(temperature=T).reset_weights()
+            for tname, T, cap in runs:
+                model.set_params(temperature=T, max_temperature=cap).reset_weights()
                 if arm == "random":
-                    idx = adapt_draws[d]
+                    idx = random_draws[d]
                     model.adapt(X_ood[idx], y_ood[idx])
                 else:
                     model.active_adapt(
@@ -349,12 +470,96 @@ def fit_and_evaluate(task: dict) -> dict:
             per_draw.append(out)
         rec[arm] = _average_draws(per_draw)
     rec["adapt_seconds"] = time.perf_counter() - t1
+    # fine-tuning, after every arm (it trains; nothing above sees it)
+    scores, seconds = _finetune(
+        model, data, random_draws[: _n_refit(p)], int(p.get("finetune_epochs", FINETUNE_EPOCHS))
+    )
+    rec["baselines"] = {"finetune": scores, "finetune_seconds": seconds}
     return rec
 
 
 # --------------------------------------------------------------------------- summary
-def summarize(runs: list[dict], datasets, ensembles) -> dict:
-    """Mean and std over seeds of every cell (dataset x ensemble x arm x variant)."""
+def _ratios(run: dict, arm: str, name: str, trees: dict | None) -> list[float] | None:
+    """Per draw: ``name``'s RMSE over the uniform ensemble's on the same rows (a
+    rule's own rows in the query arms); ``None`` where the run lacks ``name``.
+
+    ``name`` is ``"uniform"``, a variant or (random arm only) a baseline;
+    ``trees`` is the dataset and seed's :func:`fit_trees` record. Refitted
+    baselines have the first draws only.
+    """
+    ref = run.get(arm, {}).get("T=1")
+    if ref is None:
+        return None
+    uniform = ref.get("uniform_draws", [ref["uniform"]])
+    if name == "uniform":
+        return [1.0] * len(uniform)
+    if name in BASELINES:
+        if arm != "random":
+            return None
+        source = run.get("baselines") if name == "finetune" else trees
+        values = (source or {}).get(name)
+        return [v / u for v, u in zip(values, uniform)] if values else None
+    r = run[arm].get(name)
+    if r is None:
+        return None
+    return [1.0 + c / 100.0 for c in r.get("rel_change_pct_draws", [r["rel_change_pct"]])]
+
+
+def _compare(rs: list[dict], arm: str, a: str, b: str, trees: dict) -> dict | None:
+    """``a`` vs ``b``: per draw ``100 * (a / b - 1)`` (both relative to the uniform
+    ensemble on their own rows, so on the same rows this is the plain relative
+    change), averaged over the draws both have, per seed; the mean over seeds
+    with its two-sided 95% t-interval and verdict (:func:`paired_verdict`)."""
+    per_seed, n_draws = [], []
+    for r in rs:
+        ra = _ratios(r, arm, a, trees.get((r["dataset"], r["seed"])))
+        rb = _ratios(r, arm, b, trees.get((r["dataset"], r["seed"])))
+        if ra is None or rb is None:
+            return None
+        k = min(len(ra), len(rb))
+        per_seed.append(float(np.mean([100.0 * (ra[i] / rb[i] - 1.0) for i in range(k)])))
+        n_draws.append(k)
+    v = paired_verdict(per_seed, np.zeros(len(per_seed)))
+    return {
+        **v._asdict(),
+        "n_seeds": len(per_seed),
+        "n_draws": min(n_draws),
+        "per_seed": per_seed,
+    }
+
+
+def _baseline_levels(rs: list[dict], trees: dict) -> dict:
+    """Each baseline's OOD RMSE, mean and std over seeds (each seed averaged over
+    the draws it has), and the uniform ensemble's on the same draws."""
+    out = {}
+    for name in BASELINES:
+        own, uni, k = [], [], []
+        for r in rs:
+            source = (
+                r.get("baselines") if name == "finetune" else trees.get((r["dataset"], r["seed"]))
+            )
+            values = (source or {}).get(name)
+            if not values:
+                break
+            u = r["random"]["T=1"].get("uniform_draws", [r["random"]["T=1"]["uniform"]])
+            own.append(float(np.mean(values)))
+            uni.append(float(np.mean(u[: len(values)])))
+            k.append(len(values))
+        else:
+            if own:
+                out[name] = {
+                    "rmse": _mean_std(own),
+                    "uniform_same_draws": _mean_std(uni),
+                    "n_draws": min(k),
+                }
+    return out
+
+
+def summarize(runs: list[dict], datasets, ensembles, tree_runs=()) -> dict:
+    """Mean and std over seeds of every cell (dataset x ensemble x arm x variant),
+    the baselines' levels and the paired comparisons (``"comparisons"``:
+    ``"arm/A vs B"`` -> mean, interval, verdict)."""
+    trees = {(t["dataset"], t["seed"]): t for t in tree_runs}
     out: dict = {}
     for name in datasets:
         for ens in ensembles:
@@ -371,38 +576,48 @@ def summarize(runs: list[dict], datasets, ensembles) -> dict:
                 for tname in VARIANTS:
                     if any(tname not in r.get(arm, {}) for r in rs):
                         continue  # a record from before the variant (or arm) existed
-                    vals = [r[arm][tname] for r in rs]
-                    uni = [v["uniform"] for v in vals]
-                    hyre = [v["hyre"] for v in vals]
-                    cell[f"{arm}/{tname}"] = {
-                        "uniform": _mean_std(uni),
-                        "hyre": _mean_std(hyre),
-                        "rel_change_pct": _mean_std([v["rel_change_pct"] for v in vals]),
-                        "uniform_original_units": _mean_std(
-                            [v["uniform"] * r["y_sd"] for v, r in zip(vals, rs)]
-                        ),
-                        "hyre_original_units": _mean_std(
-                            [v["hyre"] * r["y_sd"] for v, r in zip(vals, rs)]
-                        ),
-                        "hyre_wins": int(sum(h <= u * (1 + TIE) for h, u in zip(hyre, uni))),
-                        "temperature_median": float(np.median([v["temperature"] for v in vals])),
-                        "temperatures": [v["temperature"] for v in vals],
-                        "effective_members": _mean_std([v["effective_members"] for v in vals]),
-                        "best_member_oracle": _mean_std([v["best_member_oracle"] for v in vals]),
-                        "best_member_oracle_change_pct": _mean_std(
-                            [
-                                100.0 * (v["best_member_oracle"] - v["uniform"]) / v["uniform"]
-                                for v in vals
-                            ]
-                        ),
-                        "prequential_change_pct": (
-                            _mean_std([v["prequential_change_pct"] for v in vals])
-                            if all(v.get("prequential_change_pct") is not None for v in vals)
-                            else None
-                        ),
-                        "hyre_at_or_below_uniform_in_mean": bool(
-                            np.mean(hyre) <= np.mean(uni) * (1 + TIE)
-                        ),
-                    }
+                    cell[f"{arm}/{tname}"] = _variant_summary(rs, arm, tname)
+            if all(r.get("baselines") for r in rs):
+                cell["baselines"] = _baseline_levels(rs, trees)
+            comparisons = {}
+            for arm in ARMS:
+                pairs = [(v, "uniform") for v in VARIANTS] + list(VARIANT_PAIRS)
+                pairs += list(BASELINE_PAIRS) if arm == "random" else []
+                for a, b in pairs:
+                    c = _compare(rs, arm, a, b, trees)
+                    if c is not None:
+                        comparisons[f"{arm}/{a} vs {b}"] = c
+            cell["comparisons"] = comparisons
             out[f"{name}/{ens}"] = cell
     return out
+
+
+def _variant_summary(rs: list[dict], arm: str, tname: str) -> dict:
+    """Mean and std over seeds of one arm and variant's figures."""
+    vals = [r[arm][tname] for r in rs]
+    uni = [v["uniform"] for v in vals]
+    hyre = [v["hyre"] for v in vals]
+    preq = None
+    if all(v.get("prequential_change_pct") is not None for v in vals):
+        pq = [v["prequential_change_pct"] for v in vals]
+        preq = _mean_std(pq)
+        ci = paired_verdict(pq, np.zeros(len(pq)))._asdict()
+    return {
+        "uniform": _mean_std(uni),
+        "hyre": _mean_std(hyre),
+        "rel_change_pct": _mean_std([v["rel_change_pct"] for v in vals]),
+        "uniform_original_units": _mean_std([v["uniform"] * r["y_sd"] for v, r in zip(vals, rs)]),
+        "hyre_original_units": _mean_std([v["hyre"] * r["y_sd"] for v, r in zip(vals, rs)]),
+        "hyre_wins": int(sum(h <= u * (1 + TIE) for h, u in zip(hyre, uni))),
+        "temperature_median": float(np.median([v["temperature"] for v in vals])),
+        "temperatures": [v["temperature"] for v in vals],
+        "effective_members": _mean_std([v["effective_members"] for v in vals]),
+        "best_member_oracle": _mean_std([v["best_member_oracle"] for v in vals]),
+        "best_member_oracle_change_pct": _mean_std(
+            [100.0 * (v["best_member_oracle"] - v["uniform"]) / v["uniform"] for v in vals]
+        ),
+        "prequential_change_pct": preq,
+        # the replay's change on the labelled points: mean, 95% t-interval, verdict
+        "prequential_ci": ci if preq is not None else None,
+        "hyre_at_or_below_uniform_in_mean": bool(np.mean(hyre) <= np.mean(uni) * (1 + TIE)),
+    }

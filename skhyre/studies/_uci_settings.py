@@ -21,15 +21,49 @@ STOCHASTIC_ARMS = ("random", "sampled")
 #: Fixed temperatures of the trade-off table, besides the paper's ``T=1``: from
 #: sharp (0.01: about one member) to gentle (10: close to uniform).
 SWEEP_TEMPERATURES = (0.01, 0.1, 3.0, 10.0)
-#: Reported variants: temperature 1 (the paper's rule), the library's ``"auto"``
-#: (leave-one-out above an evidence floor), the plain leave-one-out search on
-#: the auto run's labelled points (``"loo"``), the library's ``"evidence"``
-#: (empirical Bayes), and the fixed temperatures of ``SWEEP_TEMPERATURES``.
-VARIANTS = ("T=1", "auto", "loo", "evidence", *(f"T={t:g}" for t in SWEEP_TEMPERATURES))
+#: Reported variants: temperature 1 (the paper's rule), the estimator's default
+#: (``"default"``: ``HyReRegressor()``'s ``temperature`` and ``max_temperature``,
+#: ``"auto"`` capped at 1), the library's ``"auto"`` uncapped (leave-one-out
+#: above an evidence floor), the plain leave-one-out search on the auto run's
+#: labelled points (``"loo"``), the library's ``"evidence"`` (empirical Bayes,
+#: uncapped), and the fixed temperatures of ``SWEEP_TEMPERATURES``.
+VARIANTS = (
+    "T=1",
+    "default",
+    "auto",
+    "loo",
+    "evidence",
+    *(f"T={t:g}" for t in SWEEP_TEMPERATURES),
+)
 
 #: Variants whose weights are replayed label by label on the labelled points
 #: (``prequential_change``): did those points themselves say "reweighting helps"?
-PREQUENTIAL_VARIANTS = ("T=1", "auto", "evidence")
+PREQUENTIAL_VARIANTS = ("T=1", "default", "auto", "evidence")
+
+#: What a user would pick instead of HyRe, scored on the random arm's draws (the
+#: same labelled points and evaluation rows): fine-tuning (a copy of the fitted
+#: ensemble, ``partial_fit`` for ``FINETUNE_EPOCHS`` epochs on the training rows
+#: plus the labelled points, the uniform ensemble of the result), and histogram
+#: gradient boosting and a random forest trained on the training rows (``hgb``,
+#: ``rf``) and refitted on them plus the labelled points (``hgb_refit``,
+#: ``rf_refit``), as in ``benchmarks/shift_panel.py``.
+BASELINES = ("finetune", "hgb", "rf", "hgb_refit", "rf_refit")
+#: Baselines that use the labelled points (one training run per draw).
+REFIT_BASELINES = ("finetune", "hgb_refit", "rf_refit")
+#: Epochs of ``partial_fit`` in the fine-tuning baseline (the shift panel's).
+FINETUNE_EPOCHS = 5
+#: Trees of the random-forest baselines.
+RF_TREES = 100
+
+#: The report's "A vs B" comparisons, each a paired relative change over seeds
+#: with a 95% t-interval: every variant against the uniform ensemble (in every
+#: arm), these pairs of variants (in every arm), and, in the random arm, the
+#: default against each baseline and each baseline against the uniform ensemble.
+VARIANT_PAIRS = (("default", "T=1"), ("default", "auto"))
+BASELINE_PAIRS = (
+    *(("default", b) for b in BASELINES),
+    *((b, "uniform") for b in BASELINES),
+)
 
 #: The paper's Table 1 as ``(uniform, HyRe)``; MC Dropout is reported without HyRe.
 PAPER_TABLE1 = {
@@ -43,7 +77,9 @@ PAPER_TABLE1 = {
     },
 }
 
-#: Training steps (Adam, batch 128) and seeds of the full and the quick run.
+#: Training steps (Adam, batch 128), seeds and draws of the full and the quick run;
+#: ``refit_draws``: the baselines that use the labelled points are trained on
+#: every draw of the random arm (``None``) or on the first ``refit_draws``.
 #: Vanilla trains 100 independent MLPs (about 4x a shared-base step here), so it
 #: gets fewer steps, to keep the full run within about 30 minutes on 2 cores.
 FULL = {
@@ -52,8 +88,16 @@ FULL = {
     "vanilla_steps": 1500,
     "mc_dropout_steps": 3000,
     "draws": 5,
+    "refit_draws": None,
 }
-QUICK = {"seeds": 1, "steps": 300, "vanilla_steps": 100, "mc_dropout_steps": 150, "draws": 1}
+QUICK = {
+    "seeds": 1,
+    "steps": 300,
+    "vanilla_steps": 100,
+    "mc_dropout_steps": 150,
+    "draws": 1,
+    "refit_draws": None,
+}
 
 #: Prior scale of shared_base and epinet. A sweep (2 seeds, 2,000 steps) gave a
 #: lower uniform OOD RMSE at 1 than at 3 on kin8nm and about equal elsewhere, and

@@ -1,7 +1,8 @@
 """Paired verdicts for the studies' reports: a mean difference, its interval, a word.
 
-The same rule as ``benchmarks/_common.paired_verdict`` (the package cannot
-import ``benchmarks/``): two methods scored on the same seeds (each seed
+The one implementation: ``benchmarks/_common`` re-exports
+:func:`paired_verdict` and :class:`Verdict` from here (the package cannot
+import ``benchmarks/``, the other way round works). Two methods scored on the same seeds (each seed
 already averaged over its draws), the paired difference averaged over seeds
 with a two-sided Student-t interval, and ``"better"`` / ``"level"`` /
 ``"worse"`` read from the interval, never from the sign of the mean alone.
@@ -72,6 +73,13 @@ def paired_verdict(
     return Verdict(mean, lo, hi, verdict)
 
 
-def format_verdict(v: Verdict, digits: int = 3) -> str:
-    """``v`` as a report cell: ``+0.012 [-0.004, +0.028] level``."""
-    return f"{v.mean:+.{digits}f} [{v.lo:+.{digits}f}, {v.hi:+.{digits}f}] {v.verdict}"
+def format_verdict(v, digits: int = 3, unit: str = "") -> str:
+    """``v`` as a report cell: ``+0.012 [-0.004, +0.028] level``.
+
+    ``v`` is a :class:`Verdict` or a mapping with ``mean``, ``lo``, ``hi`` and
+    ``verdict`` (a stored one); ``unit`` follows the mean
+    (``unit="%"``: ``-10.30% [-13.80, -6.80] better``).
+    """
+    if not isinstance(v, Verdict):
+        v = Verdict(v["mean"], v["lo"], v["hi"], v["verdict"])
+    return f"{v.mean:+.{digits}f}{unit} [{v.lo:+.{digits}f}, {v.hi:+.{digits}f}] {v.verdict}"

@@ -22,15 +22,33 @@ fitted once per seed; then, from the same fitted model,
 the random and sampled arms average several draws of labelled points per fit
 (5 in the full run). Every arm is run
 
-with the paper's temperature 1, ``temperature="auto"`` and
-``temperature="evidence"``. The
+with the paper's temperature 1, the estimator's default (``default``:
+``HyReRegressor()``'s ``temperature="auto"`` with ``max_temperature=1``),
+``temperature="auto"`` and ``temperature="evidence"`` uncapped
+(``max_temperature=None``: the rules themselves) and fixed temperatures. The
 uniform ensemble is scored on exactly the same evaluation rows as the HyRe
 model it is compared with, and the relative change is computed per seed
-(paired) before averaging. A third variant, ``loo``, re-weights the auto
+(paired) before averaging. A further variant, ``loo``, re-weights the auto
 run's labelled points at the temperature of the plain leave-one-out search
 over the whole grid (:func:`skhyre.reweighting.loo_temperature`, what
 ``"auto"`` was before it got its evidence floor), to show what the floor
 changes.
+
+On the random arm's draws (the same labelled points and evaluation rows) the
+study also scores what a user would pick instead: fine-tuning (a copy of the
+fitted ensemble, ``partial_fit`` for 5 epochs on the training rows plus the
+labelled points, the uniform ensemble of the result), and histogram gradient
+boosting and a random forest (100 trees) trained on the training rows
+(``hgb``, ``rf``) and refitted on them plus the labelled points
+(``hgb_refit``, ``rf_refit``); the trees, which do not depend on the
+ensemble, run once per dataset and seed.
+
+Every "A vs B" figure of the report is paired: per draw, the relative change
+of A's RMSE over B's on the same evaluation rows (in the query arms, where
+each rule labels its own points, each rule's RMSE is first taken relative to
+the uniform ensemble on its own rows), averaged over the seed's draws; then
+the mean over seeds with a two-sided 95% Student-t interval, and a verdict
+(better, level or worse: does the interval exclude 0?).
 
 ``skhyre uci`` runs it, prints the report and writes ``uci_shift.json``,
 ``uci_shift.md`` and ``uci_shift.png`` (:meth:`UCIStudyResult.save`). The
@@ -57,6 +75,7 @@ from ._uci_fit import prequential_change
 
 __all__ = [
     "ARMS",
+    "BASELINES",
     "PAPER_TABLE1",
     "UCI_DATASETS",
     "UCI_ENSEMBLES",
@@ -84,6 +103,11 @@ ARMS = _settings.ARMS
 #: (empirical Bayes), and the fixed temperatures 0.01, 0.1, 3 and 10 of the
 #: trade-off table (from sharp, about one member, to gentle, close to uniform).
 VARIANTS = _settings.VARIANTS
+#: The baselines scored on the random arm's draws: fine-tuning (``"finetune"``),
+#: histogram gradient boosting and a random forest on the training rows
+#: (``"hgb"``, ``"rf"``) and refitted with the labelled points (``"hgb_refit"``,
+#: ``"rf_refit"``).
+BASELINES = _settings.BASELINES
 #: The paper's Table 1 as ``(uniform, HyRe)``; MC Dropout is reported without HyRe.
 PAPER_TABLE1 = _settings.PAPER_TABLE1
 
@@ -177,17 +201,28 @@ class UCIStudyResult:
     ----------
     summary : dict
         Per ``"dataset/ensemble"`` cell: ``n_seeds``, ``fit_seconds``,
-        ``steps``, ``y_sd`` and, per ``"arm/variant"`` (arms ``random`` and
+        ``steps``, ``y_sd``; per ``"arm/variant"`` (arms ``random`` and
         ``active`` and ``sampled`` of :data:`ARMS`; variants in :data:`VARIANTS`:
-        ``T=1``, ``auto``, ``loo``, ``evidence`` and the fixed temperatures), the mean and std over seeds of ``uniform``
-        and ``hyre`` OOD RMSE (standardized target and original units),
-        ``rel_change_pct`` (paired), ``hyre_wins`` (seeds at or below uniform),
-        temperatures, effective members, the best single member (an oracle),
-        ``prequential_change_pct`` (:func:`prequential_change` on the labelled
-        points, for ``T=1``, ``auto`` and ``evidence``; ``None`` for the others) and
-        ``hyre_at_or_below_uniform_in_mean``.
+        ``T=1``, ``default``, ``auto``, ``loo``, ``evidence`` and the fixed
+        temperatures), the mean and std over seeds of ``uniform`` and ``hyre``
+        OOD RMSE (standardized target and original units), ``rel_change_pct``
+        (paired), ``hyre_wins`` (seeds at or below uniform), temperatures,
+        effective members, the best single member (an oracle),
+        ``prequential_change_pct`` and ``prequential_ci``
+        (:func:`prequential_change` on the labelled points, for ``T=1``,
+        ``default``, ``auto`` and ``evidence``; ``None`` for the others) and
+        ``hyre_at_or_below_uniform_in_mean``; ``baselines`` (per baseline of
+        :data:`BASELINES`: its RMSE and the uniform ensemble's on the same
+        draws, mean and std over seeds); ``comparisons`` (per
+        ``"arm/A vs B"``: the paired relative change ``mean``, its 95%
+        t-interval ``lo`` and ``hi``, the ``verdict`` and the ``per_seed``
+        values).
     runs : list of dict
-        One record per fit (dataset, ensemble, seed) with every arm and variant.
+        One record per fit (dataset, ensemble, seed) with every arm and
+        variant, and the fine-tuning baseline (``baselines``).
+    tree_runs : list of dict
+        One record per dataset and seed: the tree baselines on the random
+        arm's draws.
     meta : dict
         The settings, the machine, the date and the wall time.
 
@@ -202,6 +237,7 @@ class UCIStudyResult:
     summary: dict
     runs: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    tree_runs: list[dict] = field(default_factory=list)
 
     def at_or_below_uniform(self, variant: str = "auto", arms=None) -> dict[str, bool]:
         """Per cell: is HyRe ``variant`` at or below uniform in the mean, in every arm?
@@ -248,7 +284,7 @@ class UCIStudyResult:
                     yield name, ens, c
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict: meta, the paper's table, summary, verdict and runs."""
+        """A JSON-ready dict: meta, the paper's table, summary, verdicts and runs."""
         return {
             "benchmark": "uci_shift",
             "meta": self.meta,
@@ -259,6 +295,7 @@ class UCIStudyResult:
             "auto_at_or_below_uniform": self.auto_at_or_below_uniform,
             "evidence_at_or_below_uniform": self.at_or_below_uniform("evidence"),
             "runs": self.runs,
+            "tree_runs": self.tree_runs,
         }
 
     def markdown(self) -> str:
@@ -318,6 +355,7 @@ def run_uci_study(
     hidden_layer_sizes: Sequence[int] = (50, 50),
     n_adapt: int = 32,
     draws: int | None = None,
+    refit_draws: int | None = None,
     prior_scale: float = _settings.DEFAULT_PRIOR_SCALE,
     dropout: float = 0.1,
     batch_size: int = 128,
@@ -331,8 +369,9 @@ def run_uci_study(
     """The paper's UCI distribution-shift study (Table 1), from data to summary.
 
     See the module docstring for the protocol. Every (dataset, ensemble, seed)
-    is one fit; both adaptation arms and all temperature variants are scored
-    from that same fit.
+    is one fit; every adaptation arm, every temperature variant and the
+    fine-tuning baseline are scored from that same fit. The tree baselines
+    are one job per (dataset, seed).
 
     Parameters
     ----------
@@ -360,6 +399,10 @@ def run_uci_study(
         Draws of labelled points per fit in the random and sampled arms,
         averaged (each rule is scored on each draw); ``None``: 5 for the full
         run, 1 with ``quick``. The top-variance arm is deterministic.
+    refit_draws : int, default=None
+        The baselines that learn from the labelled points (fine-tuning and
+        the refitted trees) run on the first ``refit_draws`` draws of each
+        fit; ``None``: on every draw.
     prior_scale : float, default=1.0
         Prior scale of shared_base and epinet.
     dropout : float, default=0.1
@@ -428,6 +471,12 @@ def run_uci_study(
         isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1
     ):
         raise ValueError(f"draws must be a positive integer, got {draws!r}.")
+    if refit_draws is not None and (
+        isinstance(refit_draws, bool)
+        or not isinstance(refit_draws, int | np.integer)
+        or refit_draws < 1
+    ):
+        raise ValueError(f"refit_draws must be a positive integer or None, got {refit_draws!r}.")
     check_uci_data(datasets, data_home)
 
     params = {
@@ -439,6 +488,9 @@ def run_uci_study(
         "lr": float(lr),
         "n_adapt": int(n_adapt),
         "draws": int(cfg["draws"] if draws is None else draws),
+        "refit_draws": cfg["refit_draws"] if refit_draws is None else int(refit_draws),
+        "finetune_epochs": _settings.FINETUNE_EPOCHS,
+        "rf_trees": _settings.RF_TREES,
         "steps": {
             e: {"vanilla": cfg["vanilla_steps"], "mc_dropout": cfg["mc_dropout_steps"]}.get(
                 e, cfg["steps"]
@@ -464,6 +516,20 @@ def run_uci_study(
         for seed in seed_list
         for ens in ensembles
     ]
+    # the tree baselines do not depend on the ensemble: one job per dataset and seed
+    tasks += [
+        {
+            "kind": "trees",
+            "dataset": name,
+            "seed": int(seed),
+            "params": params,
+            "data_home": home,
+            "threads": threads,
+        }
+        for name in datasets
+        for seed in seed_list
+    ]
+    default_t, default_cap = _uci_fit.default_rule()
     meta = {
         "quick": bool(quick),
         "machine": machine or _uci_fit.machine(),
@@ -476,6 +542,7 @@ def run_uci_study(
         "steps": params["steps"],
         "n_jobs": n_jobs,
         "threads": threads if threads is not None else _uci_fit.torch_threads(),
+        "default_rule": {"temperature": default_t, "max_temperature": default_cap},
         "ood_fraction": 0.1,
         "val_fraction": 0.2,
         "metric": "OOD RMSE on the target standardized with training mean and std "
@@ -485,7 +552,7 @@ def run_uci_study(
     from tqdm.auto import tqdm
 
     t_start = time.perf_counter()
-    runs: list[dict] = []
+    records: list[dict] = []
     with tqdm(
         total=len(tasks),
         desc="uci fits",
@@ -495,20 +562,36 @@ def run_uci_study(
     ) as bar:
         if n_jobs == 1:
             for task in tasks:
-                bar.set_postfix_str(f"{task['dataset']} seed {task['seed']} {task['ensemble']}")
-                runs.append(_uci_fit.fit_and_evaluate(task))
+                bar.set_postfix_str(_job_label(task))
+                records.append(_uci_fit.run_job(task))
                 bar.update(1)
         else:
             from joblib import Parallel, delayed
 
             parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            for rec in parallel(delayed(_uci_fit.fit_and_evaluate)(t) for t in tasks):
-                runs.append(rec)
-                bar.set_postfix_str(f"{rec['dataset']} seed {rec['seed']} {rec['ensemble']}")
+            for rec in parallel(delayed(_uci_fit.run_job)(t) for t in tasks):
+                records.append(rec)
+                bar.set_postfix_str(_job_label(rec))
                 bar.update(1)
-    order = {(t["dataset"], t["ensemble"], t["seed"]): i for i, t in enumerate(tasks)}
-    runs.sort(key=lambda r: order[(r["dataset"], r["ensemble"], r["seed"])])
+    order = {_job_key(t): i for i, t in enumerate(tasks)}
+    records.sort(key=lambda r: order[_job_key(r)])
+    runs = [r for r in records if "ensemble" in r]
+    tree_runs = [r for r in records if "ensemble" not in r]
     meta["wall_seconds"] = time.perf_counter() - t_start
+    meta["finetune_seconds"] = float(sum(r["baselines"]["finetune_seconds"] for r in runs))
+    meta["tree_seconds"] = float(sum(r["seconds"] for r in tree_runs))
     return UCIStudyResult(
-        summary=_uci_fit.summarize(runs, datasets, ensembles), runs=runs, meta=meta
+        summary=_uci_fit.summarize(runs, datasets, ensembles, tree_runs),
+        runs=runs,
+        meta=meta,
+        tree_runs=tree_runs,
     )
+
+
+def _job_key(job: dict) -> tuple:
+    """A fit's (dataset, ensemble, seed), a tree job's (dataset, "trees", seed)."""
+    return (job["dataset"], job.get("ensemble", "trees"), job["seed"])
+
+
+def _job_label(job: dict) -> str:
+    return f"{job['dataset']} seed {job['seed']} {job.get('ensemble', 'trees')}"
