@@ -564,6 +564,16 @@ PAGES: tuple[tuple[str, tuple[Page, ...]], ...] = (
                 "paired 95% intervals over seeds.",
             ),
             Page(
+                "prior_scale",
+                "Prior scale: the default, and shift-aware model selection",
+                "``python benchmarks/prior_scale.py``: ``prior_scale`` in (0.3, 1, 3, 10) on "
+                "the shift panel's tasks (uniform and adapted shifted scores, member spread, "
+                "each value against the default 1 as paired 95% intervals over seeds), and "
+                "``GridSearchCV`` with ``adapted_scorer`` over the same grid with "
+                ":class:`skhyre.model_selection.ShiftSplit` against ``KFold`` folds: how often "
+                "each picks the value best on the shifted rows, and its regret.",
+            ),
+            Page(
                 "zoo_panel",
                 "The zoo panel: HyReEnsemble's temperature over a model zoo and a forest",
                 "``python benchmarks/zoo_panel.py``: :class:`skhyre.HyReEnsemble` over a "

@@ -310,3 +310,89 @@ def test_training_budget_report_renders_from_its_committed_json():
     path = RESULTS / "training_budget.json"
     payload = json.loads(path.read_text())
     assert training_budget.markdown(payload) == (RESULTS / "training_budget.md").read_text()
+
+
+def _prior_units(scores: dict, selection: dict) -> list[dict]:
+    """Made-up prior_scale units: ``scores[task][seed][value]`` is every metric's score."""
+    units = []
+    for task, per_seed in scores.items():
+        for seed, per_value in per_seed.items():
+            fits = {
+                k: {m: v for m in ("shift", "adapted_N5", "adapted_N10", "adapted_N32")}
+                for k, v in per_value.items()
+            }
+            u = {"task": task, "seed": seed, "fits": fits}
+            if task in selection:
+                shift, kfold = selection[task]
+                u["selection"] = {
+                    "shift": {"adapted_pick": shift, "uniform_pick": "1"},
+                    "kfold": {"adapted_pick": kfold, "uniform_pick": "1"},
+                }
+            units.append(u)
+    return units
+
+
+def test_prior_scale_selection_judges_picks_by_the_shifted_fits():
+    """A pick is judged by (a)'s adapted score at N=10: lowest RMSE / highest accuracy is the
+    best, ties with the best are hits, regret is in % of the best's score."""
+    with benchmarks_importable():
+        import prior_scale
+
+    scores = {
+        "diabetes/mean": {0: {"0.3": 0.5, "1": 0.6, "3": 0.55, "10": 0.9}},
+        "breast_cancer/mean": {0: {"0.3": 0.9, "1": 0.95, "3": 0.95, "10": 0.8}},
+    }
+    selection = {"diabetes/mean": ("0.3", "1"), "breast_cancer/mean": ("3", "10")}
+    rows = {r["task"]: r for r in prior_scale.selection_rows(_prior_units(scores, selection))}
+    reg, clf = rows["diabetes/mean"], rows["breast_cancer/mean"]
+    assert reg["best"] == "0.3" and reg["shift_hit"] and not reg["kfold_hit"]
+    assert reg["kfold_regret"] == pytest.approx(20.0)  # (0.6 - 0.5) / 0.5
+    assert clf["best"] == "1" and clf["shift_hit"]  # 3 ties with the best: a hit
+    assert clf["shift_regret"] == 0.0
+    assert clf["kfold_regret"] == pytest.approx(100 * 0.15 / 0.95)
+    summary = prior_scale.selection_summary(list(rows.values()))
+    assert summary["shift"]["hits"] == 2 and summary["kfold"]["hits"] == 0
+    assert summary["fixed_1"]["hits"] == 1  # always 1: a miss on diabetes, a hit (tie) on cancer
+
+
+def test_prior_scale_decision_needs_every_n_and_the_held_out_tasks():
+    """The rule for changing the default: better on average at every N, worse beyond noise
+    nowhere on the development tasks, nowhere worse on the held-out ones."""
+    with benchmarks_importable():
+        import prior_scale
+
+    def seeds(base, deltas):  # value "3" is base + delta on each seed
+        return {
+            s: {"0.3": base + 0.1, "1": base, "3": base + d, "10": base + 0.2}
+            for s, d in enumerate(deltas)
+        }
+
+    scores = {
+        "diabetes/mean": seeds(1.0, (-0.10, -0.11, -0.09)),  # 3 better
+        "friedman1/mean": seeds(1.0, (0.01, -0.02, 0.0)),  # 3 level
+        "energy/X3_wall_area-high": seeds(1.0, (0.0, 0.01, -0.01)),  # held out: level
+    }
+    units = _prior_units(scores, {})
+    summary = prior_scale.evidence_summary(units, prior_scale.NS)
+    dev = summary["development"]
+    assert dev["3"]["adapted_N10"]["better"] == 1 and dev["3"]["adapted_N10"]["level"] == 1
+    assert dev["3"]["adapted_N10"]["mean_change"] < 0
+    assert dev["10"]["adapted_N10"]["worse"] == 2
+    dec = prior_scale.decision(summary, prior_scale.NS)
+    assert dec["3"]["qualifies"] and not dec["10"]["qualifies"] and not dec["0.3"]["qualifies"]
+    # a held-out task where 3 is worse beyond noise disqualifies it
+    scores["energy/X3_wall_area-high"] = seeds(1.0, (0.10, 0.11, 0.09))
+    summary = prior_scale.evidence_summary(_prior_units(scores, {}), prior_scale.NS)
+    assert not prior_scale.decision(summary, prior_scale.NS)["3"]["qualifies"]
+
+
+def test_prior_scale_report_renders_from_its_committed_json():
+    """The committed prior_scale.md is the report rendered from its committed JSON's units."""
+    with benchmarks_importable():
+        import prior_scale
+
+    payload = json.loads((RESULTS / "prior_scale.json").read_text())
+    assert prior_scale.markdown(payload) == (RESULTS / "prior_scale.md").read_text()
+    # the stored summary is the one the units give
+    summary = json.loads(json.dumps(prior_scale.summarize(payload)))
+    assert summary == payload["summary"]

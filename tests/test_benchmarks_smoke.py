@@ -391,3 +391,48 @@ def test_training_budget_quick(tmp_path):
         capture_output=True,
     )
     assert (again / "training_budget.md").read_text() == md
+
+
+def test_prior_scale_quick(tmp_path):
+    """Every prior scale fitted and adapted on two small tasks; both searches pick from the
+    grid; --from-json rewrites the same report."""
+    _run("prior_scale.py", tmp_path)
+    payload = json.loads((tmp_path / "prior_scale.json").read_text())
+    meta, units = payload["meta"], payload["units"]
+    assert meta["quick"] is True and meta["base"] == 1.0
+    assert meta["defaults"]["HyReRegressor"]["prior_scale"] == 1.0
+    grid = [f"{v:g}" for v in meta["grid"]]
+    assert {(u["task"], u["seed"]) for u in units} == {
+        (t, s) for t in ("diabetes/mean", "breast_cancer/mean") for s in (0, 1)
+    }
+    for u in units:
+        assert list(u["fits"]) == grid
+        for r in u["fits"].values():
+            assert r["spread"] >= 0 and r["epochs"] >= 1
+            for N in meta["ns"]:
+                assert math.isfinite(r[f"adapted_N{N}"]) and math.isfinite(r[f"uniform_N{N}"])
+        for cv in ("shift", "kfold"):
+            s = u["selection"][cv]
+            assert s["adapted_pick"] in grid and s["uniform_pick"] in grid
+            assert len(s["adapted_scores"]) == len(grid)
+    sel = payload["summary"]["selection"]
+    assert sel["n_units"] == 4
+    for row in payload["summary"]["selection_rows"]:
+        assert all(row[f"{k}_regret"] >= 0 for k in ("shift", "kfold", "fixed_1"))
+    md = (tmp_path / "prior_scale.md").read_text()
+    assert "## Summary (a)" in md and "## Model selection (b)" in md
+    again = tmp_path / "again"
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "prior_scale.py"),
+            "--from-json",
+            str(tmp_path / "prior_scale.json"),
+            "--out",
+            str(again),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    assert (again / "prior_scale.md").read_text() == md
